@@ -1,0 +1,46 @@
+using Basalt.Core.Catalog;
+using Basalt.Core.Pipeline;
+using Basalt.Core.Providers;
+using Basalt.Providers;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Basalt.Server;
+
+/// <summary>Builds the Basalt HTTP server around a configuration snapshot.</summary>
+public static class BasaltServer
+{
+    /// <summary>Creates the web application; <paramref name="configureServices"/> lets tests and hosts add or replace services.</summary>
+    public static WebApplication Build(BasaltConfig config, Action<IServiceCollection>? configureServices = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.WebHost.UseUrls("http://" + config.Server.Listen);
+        builder.WebHost.ConfigureKestrel(o =>
+        {
+            o.Limits.MaxRequestBodySize = config.Server.MaxRequestBodyBytes;
+            o.AddServerHeader = false;
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.Server.ShutdownTimeoutSeconds));
+
+        builder.Services.AddSingleton(config);
+        builder.Services.AddBasaltProviders();
+        builder.Services.AddSingleton(sp => ModelRouter.Create(config, sp.GetServices<IProviderFactory>(), sp));
+        builder.Services.AddSingleton(sp =>
+        {
+            var router = sp.GetRequiredService<ModelRouter>();
+            var pipeline = new ConverseClientBuilder(router);
+            return new Gateway(router, pipeline.Build());
+        });
+        configureServices?.Invoke(builder.Services);
+
+        var app = builder.Build();
+        return app;
+    }
+}
