@@ -2,6 +2,7 @@ using Basalt.Core.Catalog;
 using Basalt.Core.Pipeline;
 using Basalt.Core.Providers;
 using Basalt.Providers;
+using Basalt.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,9 +39,13 @@ public static class BasaltServer
             var pipeline = new ConverseClientBuilder(router);
             return new Gateway(router, pipeline.Build());
         });
+        builder.Services.AddSingleton<ErrorFormats>();
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
+        app.UseMiddleware<RequestIdMiddleware>();
+        app.UseMiddleware<ErrorMiddleware>();
+        // Faces and operations endpoints are mapped below, one line each.
         return app;
     }
 }
