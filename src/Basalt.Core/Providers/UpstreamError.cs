@@ -21,7 +21,7 @@ public static class UpstreamError
             408 => (ErrorKind.ModelTimeout, $"The upstream provider '{provider}' timed out (HTTP 408){said}", false),
             409 => (ErrorKind.Conflict, $"The upstream provider '{provider}' reported a conflict (HTTP 409){said}", false),
             429 => (ErrorKind.Throttling, $"The upstream provider '{provider}' is throttling requests (HTTP 429){said}. Retry later or lower the request rate.", true),
-            502 or 503 or 504 => (ErrorKind.ServiceUnavailable, $"The upstream provider '{provider}' is unavailable (HTTP {status}){said}. Retry later.", true),
+            502 or 503 or 504 or 529 => (ErrorKind.ServiceUnavailable, $"The upstream provider '{provider}' is unavailable (HTTP {status}){said}. Retry later.", true),
             >= 500 => (ErrorKind.ModelError, $"The upstream provider '{provider}' failed while processing the request (HTTP {status}){said}", true),
             _ => (ErrorKind.ModelError, $"The upstream provider '{provider}' answered with an unexpected HTTP {status}{said}", false),
         };
