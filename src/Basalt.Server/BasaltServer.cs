@@ -2,6 +2,7 @@ using Basalt.Core.Catalog;
 using Basalt.Core.Pipeline;
 using Basalt.Core.Providers;
 using Basalt.Providers;
+using Basalt.Server.Bedrock;
 using Basalt.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -39,6 +40,7 @@ public static class BasaltServer
             var pipeline = new ConverseClientBuilder(router);
             return new Gateway(router, pipeline.Build());
         });
+        builder.Services.AddSingleton<IErrorFormat, BedrockErrorFormat>();
         builder.Services.AddSingleton<ErrorFormats>();
         configureServices?.Invoke(builder.Services);
 
@@ -46,6 +48,7 @@ public static class BasaltServer
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseMiddleware<ErrorMiddleware>();
         // Faces and operations endpoints are mapped below, one line each.
+        app.MapBedrockRuntime();
         return app;
     }
 }
