@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using Basalt.Core.Conversation;
-using static Basalt.Server.Bedrock.JsonInput;
+using static Basalt.Core.Bedrock.JsonInput;
 
-namespace Basalt.Server.Bedrock;
+namespace Basalt.Core.Bedrock;
 
 /// <summary>Translates a Converse / ConverseStream request body (bedrock-runtime ConverseRequest) into the
 /// native <see cref="ConverseRequest"/>, checking the spec's constraints on the way.</summary>
