@@ -11,6 +11,7 @@ public static class ProviderRegistration
     {
         services.AddSingleton<IProviderFactory, OpenAi.OpenAiProviderFactory>();
         services.AddSingleton<IProviderFactory, Anthropic.AnthropicProviderFactory>();
+        services.AddSingleton<IProviderFactory, Bedrock.BedrockProviderFactory>();
         return services;
     }
 }

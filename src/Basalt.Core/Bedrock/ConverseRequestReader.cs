@@ -50,19 +50,22 @@ internal static class ConverseRequestReader
         var list = new List<Message>(e.GetArrayLength());
         var i = 0;
         foreach (var m in e.EnumerateArray())
-        {
-            var mp = $"{path}[{i++}]";
-            RequireObject(m, mp);
-            var role = Enum(Required(m, "role", mp), mp + ".role", "user", "assistant") == "user" ? ConversationRole.User : ConversationRole.Assistant;
-            var content = Required(m, "content", mp);
-            RequireArray(content, mp + ".content");
-            var blocks = new List<ContentBlock>(content.GetArrayLength());
-            var j = 0;
-            foreach (var b in content.EnumerateArray())
-                blocks.Add(Block(b, $"{mp}.content[{j++}]"));
-            list.Add(new Message(role, blocks));
-        }
+            list.Add(ReadMessage(m, $"{path}[{i++}]"));
         return list;
+    }
+
+    /// <summary>Reads one Message (role and content blocks); also used for a Converse response's output.message.</summary>
+    public static Message ReadMessage(JsonElement m, string mp)
+    {
+        RequireObject(m, mp);
+        var role = Enum(Required(m, "role", mp), mp + ".role", "user", "assistant") == "user" ? ConversationRole.User : ConversationRole.Assistant;
+        var content = Required(m, "content", mp);
+        RequireArray(content, mp + ".content");
+        var blocks = new List<ContentBlock>(content.GetArrayLength());
+        var j = 0;
+        foreach (var b in content.EnumerateArray())
+            blocks.Add(Block(b, $"{mp}.content[{j++}]"));
+        return new Message(role, blocks);
     }
 
     /// <summary>Reads the system blocks (text, guardContent, cachePoint).</summary>
