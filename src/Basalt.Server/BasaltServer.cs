@@ -3,6 +3,7 @@ using Basalt.Core.Pipeline;
 using Basalt.Core.Providers;
 using Basalt.Providers;
 using Basalt.Server.Auth;
+using Basalt.Server.Bedrock;
 using Basalt.Server.Hosting;
 using Basalt.Server.Metering;
 using Basalt.Server.Operations;
@@ -45,6 +46,7 @@ public static class BasaltServer
                 .UseMetering(router.Catalog, sp.GetRequiredService<ServerMetrics>());
             return new Gateway(router, pipeline.Build());
         });
+        builder.Services.AddSingleton<IErrorFormat, BedrockErrorFormat>();
         builder.Services.AddSingleton<ErrorFormats>();
         configureServices?.Invoke(builder.Services);
 
@@ -55,6 +57,7 @@ public static class BasaltServer
         app.UseBasaltAuthentication();
         // Faces and operations endpoints are mapped below, one line each.
         app.MapOperations();
+        app.MapBedrockRuntime();
         return app;
     }
 }
