@@ -3,6 +3,7 @@ using Basalt.Core.Pipeline;
 using Basalt.Core.Providers;
 using Basalt.Providers;
 using Basalt.Server.Hosting;
+using Basalt.Server.OpenAi;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -40,12 +41,14 @@ public static class BasaltServer
             return new Gateway(router, pipeline.Build());
         });
         builder.Services.AddSingleton<ErrorFormats>();
+        builder.Services.AddOpenAiFace();
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseMiddleware<ErrorMiddleware>();
         // Faces and operations endpoints are mapped below, one line each.
+        app.MapOpenAi();
         return app;
     }
 }
