@@ -7,6 +7,7 @@ using Basalt.Server.Bedrock;
 using Basalt.Server.Hosting;
 using Basalt.Server.Metering;
 using Basalt.Server.Operations;
+using Basalt.Server.OpenAi;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -48,6 +49,7 @@ public static class BasaltServer
         });
         builder.Services.AddSingleton<IErrorFormat, BedrockErrorFormat>();
         builder.Services.AddSingleton<ErrorFormats>();
+        builder.Services.AddOpenAiFace();
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -58,6 +60,7 @@ public static class BasaltServer
         // Faces and operations endpoints are mapped below, one line each.
         app.MapOperations();
         app.MapBedrockRuntime();
+        app.MapOpenAi();
         return app;
     }
 }
