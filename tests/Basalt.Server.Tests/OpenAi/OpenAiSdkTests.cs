@@ -15,7 +15,7 @@ public sealed class OpenAiSdkTests
     private static OpenAIClientOptions Options(RunningServer server) => new() { Endpoint = new Uri(server.BaseAddress, "v1"), NetworkTimeout = TimeSpan.FromSeconds(30) };
 
     private static ChatClient Chat(RunningServer server, string model = "scripted-model")
-        => new(model, new ApiKeyCredential("bsk-test-key"), Options(server));
+        => new(model, new ApiKeyCredential(server.ApiKey), Options(server));
 
     private static readonly ChatTool WeatherTool = ChatTool.CreateFunctionTool(
         "get_weather", "Current weather of a city",
@@ -155,7 +155,7 @@ public sealed class OpenAiSdkTests
     public async Task Models_ListAndRetrieve_ShowTheCatalog()
     {
         await using var server = await RunningServer.StartAsync();
-        var models = new OpenAIModelClient(new ApiKeyCredential("bsk-test-key"), Options(server));
+        var models = new OpenAIModelClient(new ApiKeyCredential(server.ApiKey), Options(server));
 
         OpenAIModelCollection list = await models.GetModelsAsync();
         OpenAIModel one = await models.GetModelAsync("scripted-model");
