@@ -282,6 +282,7 @@ internal static class ConverseRequestReader
         var tools = Required(v, "tools", path);
         RequireArray(tools, path + ".tools", min: 1);
         var specs = new List<ToolSpecification>(tools.GetArrayLength());
+        CachePointBlock? cachePoint = null;
         var i = 0;
         foreach (var t in tools.EnumerateArray())
         {
@@ -304,8 +305,8 @@ internal static class ConverseRequestReader
                     specs.Add(new ToolSpecification(name, description, schema.Value.Clone()));
                     break;
                 case "cachePoint":
-                    // The native tool list has no cache points; a provider that caches caches the whole tool list.
-                    CachePoint(member.Value, mp);
+                    // The native tool list keeps one cache point: a provider that caches caches the tool list up to its last tool.
+                    cachePoint = CachePoint(member.Value, mp);
                     break;
                 default:
                     throw Error(mp, $"{member.Name} tools are not supported by Basalt; define tools with toolSpec.");
@@ -329,7 +330,7 @@ internal static class ConverseRequestReader
             if (choice.Kind == ToolChoiceKind.Tool && !specs.Exists(s => s.Name == choice.Name))
                 throw Error(cp + ".tool.name", $"'{choice.Name}' is not one of the tools defined in {path}.tools.");
         }
-        return new ToolConfig(specs, choice);
+        return new ToolConfig(specs, choice) { CachePoint = cachePoint };
     }
 
     private static string ToolName(JsonElement e, string path)

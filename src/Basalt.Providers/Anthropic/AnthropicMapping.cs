@@ -61,6 +61,8 @@ internal static class AnthropicMapping
                 ["description"] = t.Description,
                 ["input_schema"] = JsonNode.Parse(t.InputSchema.GetRawText()),
             })]);
+            if (tools.CachePoint is { } toolsCache)
+                MarkCache((JsonArray)body["tools"]!, toolsCache);
             if (tools.ToolChoice is { } choice)
             {
                 body["tool_choice"] = choice.Kind switch

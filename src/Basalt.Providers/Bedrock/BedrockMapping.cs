@@ -209,6 +209,8 @@ internal static class BedrockMapping
                 w.WriteEndObject();
                 w.WriteEndObject();
             }
+            if (tools.CachePoint is { } cachePoint)
+                ConverseResponseWriter.WriteBlock(w, cachePoint);
             w.WriteEndArray();
             // Bedrock has no "none" choice: leaving toolChoice out lets the model decide.
             if (tools.ToolChoice is { Kind: not ToolChoiceKind.None } choice)

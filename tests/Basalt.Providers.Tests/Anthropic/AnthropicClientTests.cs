@@ -83,7 +83,7 @@ public sealed class AnthropicClientTests
                 new Message(ConversationRole.Assistant, [new ReasoningBlock("thinking...", "sig-1"), new ToolUseBlock("toolu_1", "get_weather", JsonDocument.Parse("""{"location":"Paris"}""").RootElement)]),
                 new Message(ConversationRole.User, [new ToolResultBlock("toolu_1", [new ToolResultText("service down")], ToolResultStatus.Error)]),
             ],
-            ToolConfig = new ToolConfig([new ToolSpecification("get_weather", "Current weather", WeatherSchema)], ToolChoice.Any),
+            ToolConfig = new ToolConfig([new ToolSpecification("get_weather", "Current weather", WeatherSchema)], ToolChoice.Any) { CachePoint = new CachePointBlock("1h") },
             AdditionalModelRequestFields = JsonDocument.Parse("""{"thinking":{"type":"enabled","budget_tokens":2048}}""").RootElement,
         };
 
@@ -102,6 +102,7 @@ public sealed class AnthropicClientTests
         var root = body.RootElement;
         Assert.Equal("any", root.GetProperty("tool_choice").GetProperty("type").GetString());
         Assert.Equal("object", root.GetProperty("tools")[0].GetProperty("input_schema").GetProperty("type").GetString());
+        Assert.Equal("1h", root.GetProperty("tools")[0].GetProperty("cache_control").GetProperty("ttl").GetString());
         Assert.Equal(2048, root.GetProperty("thinking").GetProperty("budget_tokens").GetInt32());
         var messages = root.GetProperty("messages");
         Assert.Equal("image/jpeg", messages[0].GetProperty("content")[1].GetProperty("source").GetProperty("media_type").GetString());

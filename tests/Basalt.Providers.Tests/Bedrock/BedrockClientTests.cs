@@ -34,7 +34,10 @@ public sealed class BedrockClientTests
         System = [new TextBlock("You are an app that creates playlists."), new CachePointBlock()],
         Messages = [new Message(ConversationRole.User, [new TextBlock("Create a list of 3 pop songs.")])],
         InferenceConfig = new InferenceConfig { MaxTokens = 512, Temperature = 0.5f, StopSequences = ["\n\nHuman:"] },
-        ToolConfig = new ToolConfig([new ToolSpecification("top_song", "Get the most popular song", JsonDocument.Parse("""{"type":"object","properties":{"sign":{"type":"string"}}}""").RootElement)], ToolChoice.Auto),
+        ToolConfig = new ToolConfig([new ToolSpecification("top_song", "Get the most popular song", JsonDocument.Parse("""{"type":"object","properties":{"sign":{"type":"string"}}}""").RootElement)], ToolChoice.Auto)
+        {
+            CachePoint = new CachePointBlock(),
+        },
     };
 
     /// <summary>Recomputes the SigV4 signature from what arrived on the wire, as Bedrock does; false when it does not match.</summary>
@@ -109,6 +112,7 @@ public sealed class BedrockClientTests
         Assert.Equal("top_song", root.GetProperty("toolConfig").GetProperty("tools")[0].GetProperty("toolSpec").GetProperty("name").GetString());
         Assert.Equal("object", root.GetProperty("toolConfig").GetProperty("tools")[0].GetProperty("toolSpec").GetProperty("inputSchema").GetProperty("json").GetProperty("type").GetString());
         Assert.True(root.GetProperty("toolConfig").GetProperty("toolChoice").TryGetProperty("auto", out _));
+        Assert.Equal("default", root.GetProperty("toolConfig").GetProperty("tools")[1].GetProperty("cachePoint").GetProperty("type").GetString());
     }
 
     [Fact]
