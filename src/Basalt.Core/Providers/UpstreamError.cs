@@ -8,6 +8,7 @@ namespace Basalt.Core.Providers;
 public static class UpstreamError
 {
     private const string RetryableKey = "basalt.retryable";
+    private const string RetryAfterKey = "basalt.retryAfter";
 
     /// <summary>The exception for an upstream's error status; <paramref name="detail"/> is the upstream's own message.</summary>
     public static BasaltException FromStatus(string provider, int status, string? detail)
@@ -44,6 +45,18 @@ public static class UpstreamError
         exception.Data[RetryableKey] = retryable;
         return exception;
     }
+
+    /// <summary>Records how long the upstream asked to wait before retrying (its Retry-After header).</summary>
+    public static BasaltException WithRetryAfter(BasaltException exception, TimeSpan? delay)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        if (delay is { } d && d > TimeSpan.Zero)
+            exception.Data[RetryAfterKey] = d;
+        return exception;
+    }
+
+    /// <summary>How long the upstream asked to wait before retrying, or null.</summary>
+    public static TimeSpan? RetryAfter(Exception exception) => exception.Data[RetryAfterKey] as TimeSpan?;
 
     /// <summary>True for failures a retry may cure: 429, 5xx, throttling and unavailability, connection errors.</summary>
     public static bool IsRetryable(Exception exception) => exception switch
