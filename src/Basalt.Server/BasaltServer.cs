@@ -28,6 +28,8 @@ public static class BasaltServer
         {
             o.Limits.MaxRequestBodySize = config.Server.MaxRequestBodyBytes;
             o.AddServerHeader = false;
+            o.AllowAlternateSchemes = true;
+            o.ConfigureEndpointDefaults(Http2PriorKnowledge.Enable);
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.Server.ShutdownTimeoutSeconds));
 
