@@ -7,6 +7,7 @@ using Basalt.Core.Catalog;
 using Basalt.Core.Conversation;
 using Basalt.Core.Providers;
 using Basalt.Server;
+using Basalt.Server.Auth;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -31,11 +32,13 @@ internal static class BedrockGatewayBench
         };
         await using var app = BasaltServer.Build(config, s => s.AddSingleton<IProviderFactory>(new InstantProvider()));
         await app.StartAsync();
+        var key = await app.Services.GetRequiredService<ApiKeys>().CreateAsync("bench", aws: false);
 
         var path = stream ? "/model/bench-model/converse-stream" : "/model/bench-model/converse";
         var body = Encoding.UTF8.GetBytes("""{"messages":[{"role":"user","content":[{"text":"Hello, how are you today?"}]}],"inferenceConfig":{"maxTokens":64,"temperature":0.2}}""");
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = concurrency, UseProxy = false };
         using var client = new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key.Secret);
 
         // Warm up the JIT and the connections.
         await RunForAsync(client, path, body, concurrency, TimeSpan.FromSeconds(1), new List<double>[concurrency]);
@@ -50,6 +53,7 @@ internal static class BedrockGatewayBench
         if (all.Length > 0)
             Console.WriteLine($"  latency ms p50 {all[all.Length / 2]:F2}  p99 {all[(int)(all.Length * 0.99)]:F2}  max {all[^1]:F2}");
         await app.StopAsync();
+        Directory.Delete(config.Server.DataDir, recursive: true);
         return failed == 0 ? 0 : 1;
     }
 
