@@ -27,15 +27,16 @@ public static class BasaltServer
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        // Kestrel warns at bind that cleartext HTTP/2 is off; Http2PriorKnowledge serves it anyway.
+        // Kestrel warns at bind that cleartext HTTP/2 is off; CleartextHttp2 serves it anyway.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
         builder.WebHost.UseUrls("http://" + config.Server.Listen);
         builder.WebHost.ConfigureKestrel(o =>
         {
             o.Limits.MaxRequestBodySize = config.Server.MaxRequestBodyBytes;
             o.AddServerHeader = false;
+            o.ConfigureEndpointDefaults(listen => listen.UseCleartextHttp2());
+            // h2c requests carry :scheme http on a connection CleartextHttp2 marks as negotiated.
             o.AllowAlternateSchemes = true;
-            o.ConfigureEndpointDefaults(Http2PriorKnowledge.Enable);
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.Server.ShutdownTimeoutSeconds));
 

@@ -3,11 +3,11 @@ using System.Text;
 using Basalt.Core.Aws;
 using Basalt.Server.Tests.Fakes;
 
-namespace Basalt.Server.Tests.Hosting;
+namespace Basalt.Server.Tests.Bedrock;
 
 /// <summary>The AWS SDK for JavaScript's BedrockRuntimeClient speaks HTTP/2 with prior knowledge to http:// endpoints;
 /// the same port must keep serving HTTP/1.1.</summary>
-public sealed class Http2PriorKnowledgeTests
+public sealed class BedrockOverHttp2Tests
 {
     private const string Body = """{"messages":[{"role":"user","content":[{"text":"over h2"}]}]}""";
 
