@@ -99,6 +99,8 @@ public static class GgufKeys
     public const string TokenizerUnknownId = "tokenizer.ggml.unknown_token_id";
     /// <summary>Separator token id.</summary>
     public const string TokenizerSeparatorId = "tokenizer.ggml.seperator_token_id";
+    /// <summary>Classification token id (BERT's [CLS]).</summary>
+    public const string TokenizerClsId = "tokenizer.ggml.cls_token_id";
     /// <summary>Padding token id.</summary>
     public const string TokenizerPaddingId = "tokenizer.ggml.padding_token_id";
     /// <summary>Whether to prepend BOS.</summary>
