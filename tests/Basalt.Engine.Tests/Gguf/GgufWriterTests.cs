@@ -119,3 +119,28 @@ public sealed class GgufWriterTests
         Assert.Contains("multiple of 32", e.Message);
     }
 }
+
+public sealed class GgufWriterQuantizedTests
+{
+    [Fact]
+    public void AddTensor_EverySupportedType_ReadsBackAsTheSameEncodedRows()
+    {
+        var writer = new GgufWriter().Add(GgufKeys.Architecture, "llama");
+        var values = Basalt.Engine.Tests.Tensors.TensorTestData.Gaussian(512 * 3, seed: 41);
+        foreach (var type in Basalt.Engine.Tests.Tensors.TensorTestData.SupportedTypes)
+            writer.AddTensor("t." + type, type, [512, 3], values);
+        using var f = GgufFile.FromBytes(writer.ToArray());
+
+        foreach (var type in Basalt.Engine.Tests.Tensors.TensorTestData.SupportedTypes)
+        {
+            var t = f.GetTensor("t." + type);
+            Assert.Equal(type, t.Type);
+            Assert.Equal(3, t.RowCount);
+            var row = new float[512];
+            Basalt.Engine.Tensors.TensorOps.DequantizeRow(type, f.TensorRow(t, 2), row);
+            var expected = Basalt.Engine.Tests.Tensors.TensorTestData.Decode(type,
+                Basalt.Engine.Tests.Tensors.TensorTestData.Encode(type, values.AsSpan(1024, 512).ToArray()), 512);
+            Assert.Equal(expected, row);
+        }
+    }
+}
