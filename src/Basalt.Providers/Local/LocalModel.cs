@@ -1,7 +1,7 @@
 namespace Basalt.Providers.Local;
 
 /// <summary>What the local provider needs from a loaded model: its tokenizer, chat template and a way to run
-/// one sequence. EngineLocalModel adapts Basalt.Engine's LanguageModel; tests use a hand-written fake.</summary>
+/// one sequence. <see cref="EngineLocalModel"/> adapts Basalt.Engine's LanguageModel; tests use a hand-written fake.</summary>
 internal interface ILocalModel : IDisposable
 {
     /// <summary>tokenizer.chat_template, or null when the file has none.</summary>
