@@ -16,6 +16,7 @@ internal static class BenchCommand
     internal sealed record Report(
         string Model, string Architecture, long WeightBytes, int Threads, int PromptTokens, int GeneratedTokens,
         double LoadMs, double PromptTokensPerSecond, double TimeToFirstTokenMs, double DecodeTokensPerSecond,
+        double PromptTokensPerCpuSecond, double DecodeTokensPerCpuSecond,
         long PeakWorkingSetBytes, long ManagedHeapBytes, long BytesAllocatedWhileDecoding);
 
     public static Command Create()
@@ -71,7 +72,15 @@ internal static class BenchCommand
             return 2;
         }
         var timer = Stopwatch.StartNew();
-        RandomModel.Write(path, shape, policy, seed: 1);
+        try
+        {
+            RandomModel.Write(path, shape, policy, seed: 1);
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"error: cannot write {path}: {e.Message}");
+            return 1;
+        }
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"wrote {path}: {shapeName} {type.ToUpperInvariant()}, {new FileInfo(path).Length / 1048576.0:F1} MiB, in {timer.Elapsed.TotalSeconds:F1} s"));
         return 0;
@@ -115,11 +124,17 @@ internal static class BenchCommand
             // Warm-up: one token through every layer so the JIT has compiled the hot paths (not counted).
             model.Transformer.Forward(ctx, prompt[0], 0, computeLogits: true);
 
+            // CPU time beside wall time: on a shared machine the wall-clock rates swing with other load, CPU seconds much less.
+            using var process = Process.GetCurrentProcess();
+            var cpuStart = process.TotalProcessorTime;
             var timer = Stopwatch.StartNew();
             for (var pos = 0; pos < promptTokens; pos++)
                 model.Transformer.Forward(ctx, prompt[pos], pos, computeLogits: pos == promptTokens - 1);
             var next = Sampler.ArgMax(ctx.State.Logits);
             var promptSeconds = timer.Elapsed.TotalSeconds;
+            process.Refresh();
+            var cpuAfterPrompt = process.TotalProcessorTime;
+            var promptCpu = (cpuAfterPrompt - cpuStart).TotalSeconds;
 
             var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             timer.Restart();
@@ -130,15 +145,16 @@ internal static class BenchCommand
             }
             var decodeSeconds = timer.Elapsed.TotalSeconds;
             var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
-
-            using var process = Process.GetCurrentProcess();
             process.Refresh();
+            var decodeCpu = (process.TotalProcessorTime - cpuAfterPrompt).TotalSeconds;
             var report = new Report(
                 Path.GetFileName(path), model.Architecture, model.WeightBytes, model.Threads, promptTokens, genTokens,
                 Math.Round(loadMs, 1),
                 Math.Round(promptTokens / promptSeconds, 2),
                 Math.Round(promptSeconds * 1000, 1),
                 genTokens > 1 ? Math.Round((genTokens - 1) / decodeSeconds, 2) : 0,
+                Math.Round(promptTokens / Math.Max(promptCpu, 1e-6), 2),
+                genTokens > 1 ? Math.Round((genTokens - 1) / Math.Max(decodeCpu, 1e-6), 2) : 0,
                 process.PeakWorkingSet64,
                 GC.GetGCMemoryInfo().HeapSizeBytes,
                 allocated);
@@ -151,6 +167,7 @@ internal static class BenchCommand
                 output.WriteLine(string.Create(inv, $"load:         {report.LoadMs:F0} ms"));
                 output.WriteLine(string.Create(inv, $"prompt:       {promptTokens} tokens at {report.PromptTokensPerSecond:F1} tokens/s (first token after {report.TimeToFirstTokenMs:F0} ms)"));
                 output.WriteLine(string.Create(inv, $"decode:       {genTokens} tokens at {report.DecodeTokensPerSecond:F1} tokens/s"));
+                output.WriteLine(string.Create(inv, $"cpu:          {report.PromptTokensPerCpuSecond:F1} prompt and {report.DecodeTokensPerCpuSecond:F1} decode tokens per CPU-second (all threads; less sensitive to other load)"));
                 output.WriteLine(string.Create(inv, $"memory:       peak working set {report.PeakWorkingSetBytes / 1048576.0:F0} MiB, managed heap {report.ManagedHeapBytes / 1048576.0:F1} MiB, {report.BytesAllocatedWhileDecoding} bytes allocated while decoding"));
             }
             return 0;
