@@ -12,6 +12,7 @@ public static class ProviderRegistration
         services.AddSingleton<IProviderFactory, OpenAi.OpenAiProviderFactory>();
         services.AddSingleton<IProviderFactory, Anthropic.AnthropicProviderFactory>();
         services.AddSingleton<IProviderFactory, Bedrock.BedrockProviderFactory>();
+        services.AddSingleton<IProviderFactory, Local.LocalProviderFactory>();
         return services;
     }
 }
