@@ -155,7 +155,8 @@ public sealed class Tokenizer
             for (var i = 0; i < raw.Length; i++)
                 types[i] = raw[i] is >= 0 and <= (int)TokenType.Byte ? (TokenType)raw[i] : TokenType.Undefined;
         }
-        int? Id(string key) => file.ContainsKey(key) ? file.GetInt32(key) : null;
+        // Converters write uint32 max (or -1) for "no such token".
+        int? Id(string key) => file.ContainsKey(key) && file.GetInt64(key) is var v && v is >= 0 and < int.MaxValue ? (int)v : null;
         bool? Flag(string key) => file.ContainsKey(key) ? file.GetBool(key) : null;
         var vocab = new TokenizerVocab
         {
