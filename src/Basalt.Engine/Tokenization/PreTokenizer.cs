@@ -54,8 +54,13 @@ internal sealed class PreTokenizer
             if (Cache.TryGetValue(name, out var cached))
                 return cached;
             if (!Cascades.TryGetValue(name, out var patterns))
+            {
+                var known = new string[Cascades.Count];
+                Cascades.Keys.CopyTo(known, 0);
+                Array.Sort(known, StringComparer.Ordinal);
                 throw new NotSupportedException(
-                    $"Unknown BPE pre-tokenizer '{name}' (tokenizer.ggml.pre). Supported: {string.Join(", ", Cascades.Keys.Order(StringComparer.Ordinal))}.");
+                    $"Unknown BPE pre-tokenizer '{name}' (tokenizer.ggml.pre); this build supports: {string.Join(", ", known)}.");
+            }
             var created = new PreTokenizer(name, patterns);
             Cache[name] = created;
             return created;
