@@ -28,6 +28,9 @@ internal sealed class PreTokenizer
 
     [ThreadStatic] private static Scratch? t_scratch;
 
+    /// <summary>Drops this thread's buffers (after a huge input, so they are not kept for the thread's lifetime).</summary>
+    public static void ReleaseScratch() => t_scratch = null;
+
     private readonly Regex[] _regexes;
 
     private PreTokenizer(string name, string[] patterns)

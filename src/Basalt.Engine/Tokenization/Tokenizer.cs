@@ -12,6 +12,9 @@ public sealed class Tokenizer
     /// <summary>Longest input <see cref="Encode"/> accepts, in UTF-16 units; protects the server from unbounded work.</summary>
     public const int MaxInputLength = 16 * 1024 * 1024;
 
+    /// <summary>Inputs longer than this (UTF-16 units) release their per-thread work buffers after encoding.</summary>
+    internal const int ScratchRetainLimit = 256 * 1024;
+
     // Texts that end a turn in common chat formats (after llama.cpp's end-of-generation detection).
     private static readonly string[] EndOfTurnTexts =
         ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>",
@@ -226,8 +229,17 @@ public sealed class Tokenizer
         if (addSpecial && AddEos && EosId >= 0)
             output.Add(EosId);
         var result = output.ToArray();
-        if (output.Capacity > 1 << 20)
-            t_output = null; // do not pin a huge buffer to the thread
+        if (text.Length > ScratchRetainLimit)
+        {
+            // Buffers grow with the input; do not keep a huge input's buffers for the thread's lifetime.
+            t_output = null;
+            t_fragments = null;
+            t_fragmentsNext = null;
+            SentencePieceEncoder.ReleaseScratch();
+            BytePairEncoder.ReleaseScratch();
+            PreTokenizer.ReleaseScratch();
+            WordPieceEncoder.ReleaseScratch();
+        }
         return result;
     }
 
