@@ -3,6 +3,8 @@ using System.Text;
 using Basalt.Engine.Gguf;
 using Basalt.Engine.Tokenization;
 
+namespace Basalt.Bench;
+
 /// <summary>`tokenize FILE...`: encode and decode speed of each file's tokenizer on a prompt of about 2,000 tokens.</summary>
 internal static class TokenizeBench
 {
