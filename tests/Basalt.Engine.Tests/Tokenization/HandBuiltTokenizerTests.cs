@@ -103,4 +103,43 @@ public sealed class HandBuiltTokenizerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => t.TokenText(-1));
         Assert.Equal("", t.Decode([6, -1])); // decoding unknown ids yields nothing rather than failing mid-stream
     }
+
+    [Fact]
+    public void FromGguf_ChatEndMarkerTypedAsText_BecomesControlAndEndsGeneration()
+    {
+        var t = Build(w => w
+            .Add(GgufKeys.TokenizerModel, "gpt2").Add(GgufKeys.TokenizerPre, "qwen2")
+            .Add(GgufKeys.TokenizerTokens, ["a", "b", "<|im_end|>"]).Add(GgufKeys.TokenizerTokenType, [1, 1, 1])
+            .Add(GgufKeys.TokenizerMerges, Array.Empty<string>()));
+        Assert.Equal(TokenType.Control, t.GetTokenType(2));
+        Assert.True(t.IsEndOfGeneration(2));
+        Assert.Equal("a", t.Decode([0, 2])); // control tokens are not shown
+    }
+
+    [Fact]
+    public void IsEndOfGeneration_HarmonyVocabulary_EndMarkerOnlyEndsAMessage()
+    {
+        var t = Build(w => w
+            .Add(GgufKeys.TokenizerModel, "gpt2").Add(GgufKeys.TokenizerPre, "gpt-4o")
+            .Add(GgufKeys.TokenizerTokens, ["a", "<|return|>", "<|call|>", "<|end|>", "<|channel|>"])
+            .Add(GgufKeys.TokenizerTokenType, [1, 3, 3, 3, 3])
+            .Add(GgufKeys.TokenizerMerges, Array.Empty<string>()));
+        Assert.True(t.IsEndOfGeneration(1));
+        Assert.True(t.IsEndOfGeneration(2));
+        Assert.False(t.IsEndOfGeneration(3));
+        Assert.Equal("a<|end|><|channel|>", t.Decode([0, 3, 4])); // rendered so the harmony parser can see them
+    }
+
+    [Fact]
+    public void Encode_Phi3ChatMarkersParsed_SwallowTheWhitespaceAfterThem()
+    {
+        var t = Build(w => w
+            .Add(GgufKeys.Name, "Phi3")
+            .Add(GgufKeys.TokenizerModel, "llama")
+            .Add(GgufKeys.TokenizerTokens, ["<unk>", "<s>", "</s>", "▁", "H", "i", "▁Hi", "<|user|>", "\n", "▁H"])
+            .Add(GgufKeys.TokenizerScores, [0f, 0f, 0f, -1f, -1f, -1f, -0.5f, 0f, -1f, -0.7f])
+            .Add(GgufKeys.TokenizerTokenType, [2, 3, 3, 1, 1, 1, 1, 3, 1, 1]));
+        Assert.Equal([1, 7, 6], t.Encode("<|user|>\n  Hi", parseSpecial: true));
+        Assert.Equal(t.Encode("<|user|>Hi", parseSpecial: true), t.Encode("<|user|>\n  Hi", parseSpecial: true));
+    }
 }

@@ -60,4 +60,10 @@ public sealed class PreTokenizerTests
         foreach (var name in PreTokenizer.KnownNames)
             Assert.NotEmpty(Split(name, "Hello, World! 123 ½ 😁 我想 𝐀"));
     }
+
+    [Fact]
+    public void Split_SuperBpe_GroupsDigitsInThreesFromTheRight()
+    {
+        Assert.Equal(["1", "234", "567", " apples"], Split("superbpe", "1234567 apples"));
+    }
 }
