@@ -3,6 +3,7 @@ using Basalt.Cli.Commands;
 
 var root = new RootCommand("Basalt: a self-hosted foundation-model platform with Bedrock- and OpenAI-compatible APIs.");
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(KeysCommand.Create());
 root.Subcommands.Add(GgufCommand.Create());
 root.Subcommands.Add(RunCommand.Create());

@@ -9,6 +9,9 @@ internal sealed class BytePairEncoder
 {
     [ThreadStatic] private static Scratch? t_scratch;
 
+    /// <summary>Drops this thread's buffers (after a huge input, so they are not kept for the thread's lifetime).</summary>
+    public static void ReleaseScratch() => t_scratch = null;
+
     private readonly VocabIndex _vocab;
     private readonly PreTokenizer _preTokenizer;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _ranks;

@@ -15,11 +15,15 @@ internal sealed class PreTokenizer
     private const string Qwen2 = @"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     private const string Poro = @" ?[^(\s|.,!?…。，、।۔،)]+";
     private const string CjkAndBeyond = "[\u4E00-\u9FA5\u0800-\u4E00\uAC00-\uD7FF]+";
-    private const string Tekken = @"[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)";
-    private const string Gpt4o = @"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    private const string Tekken = @"[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    // llama.cpp's form of the o200k pattern: "upper" is a letter outside a-z, "lower" a letter outside A-Z.
+    private const string Gpt4o = @"[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    private const string DeepSeek3 = @"[!""#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    private const string BailingMoe = @"'(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+";
+    private const string SeedCoder = @"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1}| ?[^\s\p{L}\p{N}\r\n]+|\s*[\r\n]+|\s+(?!\S)|\s+";
 
     // DeepSeek LLM's letter class, without its supplementary-plane ranges (text is matched one UTF-16 unit per code point here).
-    private const string DeepSeekLetters = "A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ";
+    private const string DeepSeekLetters = "A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\u1F7Dᾀ-ᾴᾶ-ᾼ\u1FBEῂ-ῄῆ-ῌῐ-\u1FD3ῖ-\u1FDBῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\u2126ℨ\u212A-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ";
 
     /// <summary>Pre-tokenizer names (tokenizer.ggml.pre) and their regex cascades, after llama.cpp's llama-vocab.cpp.</summary>
     private static readonly Dictionary<string, string[]> Cascades = BuildCascades();
@@ -27,6 +31,9 @@ internal sealed class PreTokenizer
     private static readonly Dictionary<string, PreTokenizer> Cache = new(StringComparer.Ordinal);
 
     [ThreadStatic] private static Scratch? t_scratch;
+
+    /// <summary>Drops this thread's buffers (after a huge input, so they are not kept for the thread's lifetime).</summary>
+    public static void ReleaseScratch() => t_scratch = null;
 
     private readonly Regex[] _regexes;
 
@@ -54,8 +61,13 @@ internal sealed class PreTokenizer
             if (Cache.TryGetValue(name, out var cached))
                 return cached;
             if (!Cascades.TryGetValue(name, out var patterns))
+            {
+                var known = new string[Cascades.Count];
+                Cascades.Keys.CopyTo(known, 0);
+                Array.Sort(known, StringComparer.Ordinal);
                 throw new NotSupportedException(
-                    $"Unknown BPE pre-tokenizer '{name}' (tokenizer.ggml.pre). Supported: {string.Join(", ", Cascades.Keys.Order(StringComparer.Ordinal))}.");
+                    $"Unknown BPE pre-tokenizer '{name}' (tokenizer.ggml.pre); this build supports: {string.Join(", ", known)}.");
+            }
             var created = new PreTokenizer(name, patterns);
             Cache[name] = created;
             return created;
@@ -85,11 +97,11 @@ internal sealed class PreTokenizer
                 var cursor = 0;
                 foreach (var match in regex.EnumerateMatches(fragment))
                 {
-                    if (match.Length == 0)
-                        continue;
+                    // A zero-width match still splits the text before it from the text after it.
                     if (match.Index > cursor)
                         next.Add(match.Index - cursor);
-                    next.Add(match.Length);
+                    if (match.Length > 0)
+                        next.Add(match.Length);
                     cursor = match.Index + match.Length;
                 }
                 if (cursor < length)
@@ -184,19 +196,31 @@ internal sealed class PreTokenizer
             ["falcon"] = [@"[\p{P}\$\+<=>\^~\|`]+", Gpt2, "[0-9][0-9][0-9]"],
             ["viking"] = [Poro, @"\p{N}"],
             ["tekken"] = [Tekken],
-            ["gpt-4o"] = [Gpt4o],
-            ["llama4"] = [Gpt4o],
+            ["seed-coder"] = [SeedCoder],
+            // Zero-width matches split numbers into groups of three from the right.
+            ["superbpe"] = [@"\p{N}+", "(?=([0-9]{3})+(?![0-9]))"],
+            ["chameleon"] = ["<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\t\n]|    |  )", @"\p{N}", @"[\p{P}!-/:-@\[-`{-~]", Gpt2],
         };
+        string[] deepSeek3 = [@"\p{N}{1,3}", "[\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF]+", DeepSeek3];
+        string[] gpt4o = [Gpt4o];
+        string[] bailingMoe = [BailingMoe];
         foreach (var name in (string[])["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "dbrx", "smaug-bpe", "chatglm-bpe", "glm4"])
             c[name] = llama3;
-        foreach (var name in (string[])["qwen2", "qwen2.5", "qwen-2.5", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan"])
+        foreach (var name in (string[])["qwen2", "deepseek-r1-qwen", "kormo", "stablelm2", "megrez", "hunyuan", "grok-2"])
             c[name] = qwen2;
         foreach (var name in (string[])["starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b"])
             c[name] = starcoder;
-        foreach (var name in (string[])["gpt-2", "phi-2", "mpt", "olmo", "jais", "trillion", "jina-es", "jina-de", "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code", "gigachat", "a.x-4.0", "mellum"])
+        foreach (var name in (string[])["gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de", "a.x-4.0", "mellum",
+                     "jina-v1-en", "jina-v2-code", "roberta-bpe", "exaone4", "mpt", "olmo", "jais", "trillion", "granite-docling"])
             c[name] = gpt2;
         foreach (var name in (string[])["poro-chat", "bloom", "gpt3-finnish"])
             c[name] = poro;
+        foreach (var name in (string[])["deepseek-v3", "hunyuan-dense"])
+            c[name] = deepSeek3;
+        foreach (var name in (string[])["gpt-4o", "llama4", "minimax-m2"])
+            c[name] = gpt4o;
+        foreach (var name in (string[])["bailingmoe", "bailingmoe2", "llada-moe"])
+            c[name] = bailingMoe;
         return c;
     }
 

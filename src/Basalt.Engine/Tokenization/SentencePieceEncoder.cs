@@ -12,6 +12,9 @@ internal sealed class SentencePieceEncoder
 
     [ThreadStatic] private static Scratch? t_scratch;
 
+    /// <summary>Drops this thread's buffers (after a huge input, so they are not kept for the thread's lifetime).</summary>
+    public static void ReleaseScratch() => t_scratch = null;
+
     private readonly VocabIndex _vocab;
     private readonly float[] _scores;
     private readonly int[] _byteTokens;

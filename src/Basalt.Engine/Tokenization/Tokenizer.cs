@@ -12,11 +12,27 @@ public sealed class Tokenizer
     /// <summary>Longest input <see cref="Encode"/> accepts, in UTF-16 units; protects the server from unbounded work.</summary>
     public const int MaxInputLength = 16 * 1024 * 1024;
 
-    // Texts that end a turn in common chat formats (after llama.cpp's end-of-generation detection).
+    /// <summary>Inputs longer than this (UTF-16 units) release their per-thread work buffers after encoding.</summary>
+    internal const int ScratchRetainLimit = 256 * 1024;
+
+    // Special tokens recognised by their text, as llama.cpp does while GGUF files lack per-token attributes.
+    // The end-of-turn token, when tokenizer.ggml.eot_token_id does not name it:
     private static readonly string[] EndOfTurnTexts =
         ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>",
-         "<｜end▁of▁sentence｜>", "<end_of_utterance>", "<|return|>", "<|call|>"];
+         "<｜end▁of▁sentence｜>", "<end_of_utterance>"];
     private static readonly string[] EndOfMessageTexts = ["<|eom_id|>"];
+    // Every token that ends generation:
+    private static readonly string[] EndOfGenerationTexts =
+        ["<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
+         "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>"];
+    // Fill-in-the-middle padding, repository and file separators also end generation:
+    private static readonly string[] FimEndTexts =
+        ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", "<|file_sep|>"];
+    // gpt-oss (harmony) structure tokens are always rendered:
+    private static readonly string[] AlwaysRenderedTexts = ["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"];
+
+    private const byte StripLeft = 1;
+    private const byte StripRight = 2;
 
     [ThreadStatic] private static List<int>? t_output;
     [ThreadStatic] private static List<Fragment>? t_fragments;
@@ -26,6 +42,7 @@ public sealed class Tokenizer
     private readonly TokenType[] _types;
     private readonly VocabIndex _index;
     private readonly int[] _specialsByLength;
+    private readonly byte[] _strip;
     private readonly int[] _endOfGeneration;
     private readonly byte[]?[] _pieces;
     private readonly SentencePieceEncoder? _sentencePiece;
@@ -43,8 +60,9 @@ public sealed class Tokenizer
             throw new ArgumentException($"tokenizer.ggml.token_type has {ty.Length} entries for {n} tokens.", nameof(vocab));
 
         Kind = vocab.Kind;
-        _tokens = vocab.Tokens;
-        _types = vocab.Types ?? Filled(n, TokenType.Normal);
+        _tokens = WithoutEmptyTexts(vocab.Tokens);
+        // A private copy: end-of-generation detection below overrides some types, as llama.cpp does.
+        _types = vocab.Types is { } types ? (TokenType[])types.Clone() : Filled(n, TokenType.Normal);
         _index = new VocabIndex(_tokens);
         _pieces = new byte[]?[n];
 
@@ -67,10 +85,11 @@ public sealed class Tokenizer
                 var pre = PreTokenizer.ForName(vocab.Pre);
                 var llama3Like = pre.Name is "llama3" or "llama-v3" or "llama-bpe" or "falcon3" or "falcon-h1" or "pixtral" or "midm-2.0" or "lfm2";
                 var tekken = pre.Name == "tekken";
-                BosId = OrDefault(vocab.BosId, 11);
+                var glm = pre.Name is "glm4" or "chatglm-bpe";
+                BosId = OrDefault(vocab.BosId, glm ? -1 : 11);
                 EosId = OrDefault(vocab.EosId, 11);
                 UnknownId = OrDefault(vocab.UnknownId, -1);
-                AddBos = vocab.AddBos ?? (llama3Like || tekken);
+                AddBos = vocab.AddBos ?? (llama3Like || tekken || pre.Name == "chameleon");
                 AddEos = vocab.AddEos ?? false;
                 AddSpacePrefix = false;
                 _bytePair = new BytePairEncoder(_index, vocab.Merges ?? [], pre, ignoreMerges: llama3Like || tekken);
@@ -90,10 +109,11 @@ public sealed class Tokenizer
                 throw new ArgumentOutOfRangeException(nameof(vocab), vocab.Kind, "Unknown tokenizer kind.");
         }
         PaddingId = Valid(vocab.PaddingId) ?? -1;
-        EndOfTurnId = Valid(vocab.EotId) ?? FindSpecialAmong(EndOfTurnTexts);
-        EndOfMessageId = Valid(vocab.EomId) ?? FindSpecialAmong(EndOfMessageTexts);
+        EndOfTurnId = Valid(vocab.EotId) ?? FindByText(EndOfTurnTexts, makeControl: true);
+        EndOfMessageId = Valid(vocab.EomId) ?? FindByText(EndOfMessageTexts, makeControl: true);
         _endOfGeneration = CollectEndOfGeneration();
         _specialsByLength = CollectSpecials();
+        _strip = StripRules(vocab);
     }
 
     /// <summary>The tokenizer algorithm.</summary>
@@ -166,6 +186,7 @@ public sealed class Tokenizer
             Types = types,
             Merges = file.ContainsKey(GgufKeys.TokenizerMerges) ? file.GetStringArray(GgufKeys.TokenizerMerges) : null,
             Pre = file.GetString(GgufKeys.TokenizerPre, null),
+            ModelName = file.GetString(GgufKeys.Name, null),
             BosId = Id(GgufKeys.TokenizerBosId),
             EosId = Id(GgufKeys.TokenizerEosId),
             UnknownId = Id(GgufKeys.TokenizerUnknownId),
@@ -226,8 +247,17 @@ public sealed class Tokenizer
         if (addSpecial && AddEos && EosId >= 0)
             output.Add(EosId);
         var result = output.ToArray();
-        if (output.Capacity > 1 << 20)
-            t_output = null; // do not pin a huge buffer to the thread
+        if (text.Length > ScratchRetainLimit)
+        {
+            // Buffers grow with the input; do not keep a huge input's buffers for the thread's lifetime.
+            t_output = null;
+            t_fragments = null;
+            t_fragmentsNext = null;
+            SentencePieceEncoder.ReleaseScratch();
+            BytePairEncoder.ReleaseScratch();
+            PreTokenizer.ReleaseScratch();
+            WordPieceEncoder.ReleaseScratch();
+        }
         return result;
     }
 
@@ -353,10 +383,21 @@ public sealed class Tokenizer
                     var found = text.AsSpan(start, end - start).IndexOf(special, StringComparison.Ordinal);
                     if (found < 0)
                         break;
-                    if (found > 0)
-                        next.Add(new Fragment(-1, start, found));
+                    var left = found;
+                    if ((_strip[id] & StripLeft) != 0)
+                    {
+                        while (left > 0 && IsAsciiSpace(text[start + left - 1]))
+                            left--;
+                    }
+                    if (left > 0)
+                        next.Add(new Fragment(-1, start, left));
                     next.Add(new Fragment(id, 0, 0));
                     start += found + special.Length;
+                    if ((_strip[id] & StripRight) != 0)
+                    {
+                        while (start < end && IsAsciiSpace(text[start]))
+                            start++;
+                    }
                 }
                 if (start < end)
                     next.Add(new Fragment(-1, start, end - start));
@@ -399,32 +440,84 @@ public sealed class Tokenizer
             if (id >= 0 && !set.Contains(id))
                 set.Add(id);
         }
+        if (Kind != TokenizerKind.WordPiece)
+        {
+            foreach (var text in FimEndTexts)
+                Add(FindByText([text], makeControl: true));
+            foreach (var text in EndOfGenerationTexts)
+                Add(FindByText([text], makeControl: true));
+            foreach (var text in AlwaysRenderedTexts)
+            {
+                if (_index.TryGetId(text, out var id))
+                    _types[id] = TokenType.UserDefined;
+            }
+        }
         Add(EosId);
         Add(EndOfTurnId);
         Add(EndOfMessageId);
-        if (Kind != TokenizerKind.WordPiece)
-        {
-            foreach (var text in EndOfTurnTexts)
-                Add(FindSpecialId(text));
-            foreach (var text in EndOfMessageTexts)
-                Add(FindSpecialId(text));
-        }
+        // gpt-oss ends a turn with <|return|> or <|call|>; its <|end|> only ends a message within the turn.
+        if (_index.TryGetId("<|return|>", out var ret) && set.Contains(ret) && _index.TryGetId("<|call|>", out var call)
+            && set.Contains(call) && _index.TryGetId("<|end|>", out var end) && set.Remove(end))
+            _types[end] = TokenType.UserDefined;
         return set.ToArray();
     }
 
-    private int FindSpecialAmong(string[] texts)
+    /// <summary>The first of <paramref name="texts"/> in the vocabulary, or -1; with <paramref name="makeControl"/> the
+    /// token becomes a control token (a converter that typed it as ordinary text made a mistake llama.cpp also corrects).</summary>
+    private int FindByText(string[] texts, bool makeControl)
     {
         foreach (var text in texts)
         {
-            var id = FindSpecialId(text);
-            if (id >= 0)
+            if (_index.TryGetId(text, out var id))
+            {
+                if (makeControl)
+                    _types[id] = TokenType.Control;
                 return id;
+            }
         }
         return -1;
     }
 
-    private int FindSpecialId(string text) =>
-        _index.TryGetId(text, out var id) && _types[id] is TokenType.Control or TokenType.UserDefined ? id : -1;
+    /// <summary>Whitespace a special token swallows next to it: Phi-3 chat markers strip the whitespace after them,
+    /// jina's &lt;mask&gt; the whitespace before it (llama.cpp sets these by model and tokenizer name).</summary>
+    private byte[] StripRules(TokenizerVocab vocab)
+    {
+        var strip = new byte[_tokens.Length];
+        var name = vocab.ModelName?.ToLowerInvariant() ?? "";
+        if (vocab.Pre is "jina-v2-de" or "jina-v2-es" or "jina-v2-code")
+        {
+            if (_index.TryGetId("<mask>", out var mask))
+                strip[mask] |= StripLeft;
+        }
+        else if (name.Contains("phi-3", StringComparison.Ordinal) || name.Contains("phi3", StringComparison.Ordinal))
+        {
+            foreach (var id in _specialsByLength)
+                strip[id] |= StripRight;
+            if (_index.TryGetId("</s>", out var eos))
+                strip[eos] |= StripRight;
+            foreach (var text in (string[])["<unk>", "<s>", "<|endoftext|>"])
+            {
+                if (_index.TryGetId(text, out var id))
+                    strip[id] = (byte)(strip[id] & ~StripRight);
+            }
+        }
+        return strip;
+    }
+
+    private static bool IsAsciiSpace(char c) => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r';
+
+    private static string[] WithoutEmptyTexts(string[] tokens)
+    {
+        if (Array.IndexOf(tokens, "") < 0)
+            return tokens;
+        var copy = (string[])tokens.Clone();
+        for (var i = 0; i < copy.Length; i++)
+        {
+            if (copy[i].Length == 0)
+                copy[i] = $"[EMPTY_{i}]"; // llama.cpp's placeholder, so every token has a distinct text
+        }
+        return copy;
+    }
 
     private static bool IsSpecialType(TokenType type) => type is TokenType.Control or TokenType.UserDefined or TokenType.Unknown;
 

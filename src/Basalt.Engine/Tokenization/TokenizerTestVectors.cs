@@ -1,14 +1,14 @@
 namespace Basalt.Engine.Tokenization;
 
 /// <summary>One llama.cpp tokenizer test vector: an input and the ids it must encode to (no BOS/EOS, special tokens not parsed).</summary>
-internal sealed record TokenizerTestCase(string Input, int[] Expected);
+public sealed record TokenizerTestCase(string Input, int[] Expected);
 
 /// <summary>A test vector whose encoding differed from the expectation.</summary>
-internal sealed record TokenizerMismatch(int Index, string Input, int[] Expected, int[] Actual);
+public sealed record TokenizerMismatch(int Index, string Input, int[] Expected, int[] Actual);
 
 /// <summary>Reads and runs llama.cpp's tokenizer test vectors: NAME.inp holds inputs each followed by the line
 /// "__ggml_vocab_test__"; NAME.out holds one line of space-separated ids per input.</summary>
-internal static class TokenizerTestVectors
+public static class TokenizerTestVectors
 {
     /// <summary>The line that ends each input in a .inp file.</summary>
     public const string Separator = "__ggml_vocab_test__";

@@ -12,6 +12,8 @@ internal sealed record TokenizerVocab
     public string[]? Merges { get; init; }
     /// <summary>BPE pre-tokenizer name (tokenizer.ggml.pre).</summary>
     public string? Pre { get; init; }
+    /// <summary>general.name: a few models' special-token whitespace rules are keyed on it.</summary>
+    public string? ModelName { get; init; }
     public int? BosId { get; init; }
     public int? EosId { get; init; }
     public int? UnknownId { get; init; }

@@ -11,6 +11,9 @@ internal sealed class WordPieceEncoder
 {
     [ThreadStatic] private static Scratch? t_scratch;
 
+    /// <summary>Drops this thread's buffers (after a huge input, so they are not kept for the thread's lifetime).</summary>
+    public static void ReleaseScratch() => t_scratch = null;
+
     private readonly VocabIndex _vocab;
     private readonly int _unknownId;
 
