@@ -11,7 +11,7 @@ namespace Basalt.Engine.Tensors;
 internal static class QuantKernels
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Half(ref byte p, int offset) => (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref p, offset));
+    private static float Half(ref byte p, int offset) => HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref p, offset)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Single(ref byte p, int offset) => Unsafe.ReadUnaligned<float>(ref Unsafe.Add(ref p, offset));

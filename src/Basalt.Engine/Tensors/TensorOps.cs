@@ -8,7 +8,8 @@ namespace Basalt.Engine.Tensors;
 /// <remarks>
 /// Two ways to take a dot product of a weight row with an activation vector x of n floats:
 /// <list type="bullet">
-/// <item><see cref="Dot"/>: exact up to float rounding; weights are decoded block by block.</item>
+/// <item><see cref="Dot"/>: exact up to float rounding; quantized weights are decoded block by block, which is several times slower
+/// than <see cref="DotQ8"/> (use it for checking, or where activations must not be rounded).</item>
 /// <item><see cref="QuantizeActivations"/> once per x into a buffer of <see cref="ActivationSize"/> bytes, then <see cref="DotQ8"/> per row:
 /// integer multiply-adds against x quantized to 8 bits (Q8_0 blocks for Q8_0/Q4_0, Q8_K super-blocks for the K-quants). This is the fast
 /// path; it adds the activation rounding error (about 0.4% of each block's largest |x|). For F32/F16/BF16 weights the "quantized"

@@ -197,3 +197,20 @@ public sealed class KernelTests
         }
     }
 }
+
+public sealed class HalfBitsTests
+{
+    [Fact]
+    public void ToSingle_EveryHalfBitPattern_MatchesHalfConversion()
+    {
+        for (var i = 0; i < 65536; i++)
+        {
+            var expected = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+            var actual = HalfBits.ToSingle((ushort)i);
+            if (float.IsNaN(expected))
+                Assert.True(float.IsNaN(actual), $"0x{i:X4} should be NaN");
+            else
+                Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(actual), $"0x{i:X4}: {expected} vs {actual}");
+        }
+    }
+}
