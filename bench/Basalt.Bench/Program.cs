@@ -1,11 +1,12 @@
 // Benchmarks print figures; each mode is a file in this folder, picked by the first argument.
-return args.Length > 0 && args[0] == "kernels"
-    ? Basalt.Bench.KernelBench.Run(args[1..])
-    : Usage();
-
-static int Usage()
+switch (args.FirstOrDefault())
 {
-    Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Basalt.Bench -- MODE [options]");
-    Console.Error.WriteLine("modes: kernels [seconds-per-measurement [TYPE...]]   GB/s of weights through the dot kernels, per type, one thread");
-    return 2;
+    case "openai-gateway":
+        return await Basalt.Bench.OpenAiGatewayBench.RunAsync(args[1..]);
+    case "kernels":
+        return Basalt.Bench.KernelBench.Run(args[1..]);
 }
+Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Basalt.Bench -- MODE [options]");
+Console.Error.WriteLine("modes: openai-gateway [--seconds 10] [--concurrency 32] [--stream] [--serve PORT]");
+Console.Error.WriteLine("       kernels [seconds-per-measurement [TYPE...]]   GB/s of weights through the dot kernels, per type, one thread");
+return 2;
