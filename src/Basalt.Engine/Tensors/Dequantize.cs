@@ -8,7 +8,7 @@ namespace Basalt.Engine.Tensors;
 internal static class Dequantize
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float ReadHalf(ReadOnlySpan<byte> b, int offset) => (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(b[offset..]));
+    public static float ReadHalf(ReadOnlySpan<byte> b, int offset) => HalfBits.ToSingle(BinaryPrimitives.ReadUInt16LittleEndian(b[offset..]));
 
     /// <summary>Decodes the 6-bit scale and min of sub-block <paramref name="j"/> (0..7) from the 12 packed bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

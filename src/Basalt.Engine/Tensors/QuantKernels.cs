@@ -11,7 +11,7 @@ namespace Basalt.Engine.Tensors;
 internal static class QuantKernels
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Half(ref byte p, int offset) => (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref p, offset));
+    private static float Half(ref byte p, int offset) => HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref p, offset)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Single(ref byte p, int offset) => Unsafe.ReadUnaligned<float>(ref Unsafe.Add(ref p, offset));
@@ -121,7 +121,7 @@ internal static class QuantKernels
 
     // 16 packed bytes → 32 signed values in element order: low nibbles (elements 0..15), then high nibbles (16..31), minus 8.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> UnpackQ4_0(ref byte p, int offset)
+    internal static Vector256<sbyte> UnpackQ4_0(ref byte p, int offset)
     {
         var raw = Vector128.LoadUnsafe(ref p, (nuint)offset);
         var mask = Vector128.Create((byte)0x0F);
@@ -306,7 +306,7 @@ internal static class QuantKernels
 
     // The 5-bit values of one 64-weight chunk c: low nibbles plus bit 2c of qh, high nibbles plus bit 2c+1.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<byte> Lo, Vector256<byte> Hi) UnpackQ5K(ref byte pw, int ow, Vector256<byte> qh, int c)
+    internal static (Vector256<byte> Lo, Vector256<byte> Hi) UnpackQ5K(ref byte pw, int ow, Vector256<byte> qh, int c)
     {
         var m4 = Vector256.Create((byte)0x0F);
         var sixteen = Vector256.Create((byte)16);
@@ -405,7 +405,7 @@ internal static class QuantKernels
 
     // The four 32-weight groups (k = 0..3) of half n as unsigned 6-bit values 0..63.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<byte>, Vector256<byte>, Vector256<byte>, Vector256<byte>) UnpackQ6K(ref byte pw, int ow, int n)
+    internal static (Vector256<byte>, Vector256<byte>, Vector256<byte>, Vector256<byte>) UnpackQ6K(ref byte pw, int ow, int n)
     {
         var m4 = Vector256.Create((byte)0x0F);
         var m2 = Vector256.Create((byte)0x30);

@@ -8,7 +8,8 @@ namespace Basalt.Engine.Tensors;
 /// <remarks>
 /// Two ways to take a dot product of a weight row with an activation vector x of n floats:
 /// <list type="bullet">
-/// <item><see cref="Dot"/>: exact up to float rounding; weights are decoded block by block.</item>
+/// <item><see cref="Dot"/>: exact up to float rounding; quantized weights are widened to floats in registers, which is slower
+/// than <see cref="DotQ8"/> (use it where activations must not be rounded).</item>
 /// <item><see cref="QuantizeActivations"/> once per x into a buffer of <see cref="ActivationSize"/> bytes, then <see cref="DotQ8"/> per row:
 /// integer multiply-adds against x quantized to 8 bits (Q8_0 blocks for Q8_0/Q4_0, Q8_K super-blocks for the K-quants). This is the fast
 /// path; it adds the activation rounding error (about 0.4% of each block's largest |x|). For F32/F16/BF16 weights the "quantized"
@@ -76,18 +77,7 @@ public static class TensorOps
             case GgmlType.F16: return FloatKernels.DotF16(MemoryMarshal.Cast<byte, ushort>(row), x);
             case GgmlType.BF16: return FloatKernels.DotBF16(MemoryMarshal.Cast<byte, ushort>(row), x);
             case GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
-                // Decode a block at a time into the stack and take a vector dot of it.
-                var bs = GgmlTypes.BlockSize(type);
-                var bb = GgmlTypes.BlockBytes(type);
-                Span<float> block = stackalloc float[GgmlTypes.SuperBlock];
-                block = block[..bs];
-                var sum = 0f;
-                for (int b = 0, blocks = x.Length / bs; b < blocks; b++)
-                {
-                    DequantizeRow(type, row.Slice(b * bb, bb), block);
-                    sum += FloatKernels.DotF32(block, x.Slice(b * bs, bs));
-                }
-                return sum;
+                return DecodeDotKernels.Dot(type, row, x);
             default: throw Unsupported(type);
         }
     }

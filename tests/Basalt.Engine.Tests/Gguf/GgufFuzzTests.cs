@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Basalt.Engine.Gguf;
 
 namespace Basalt.Engine.Tests.Gguf;
@@ -33,11 +32,11 @@ public sealed class GgufFuzzTests
         int opened = 0, rejected = 0;
         for (var i = 0; i < Cases; i++)
         {
-            var mutant = Mutate(seed, rng);
+            var mutant = GgufMutator.Mutate(seed, rng);
             try
             {
                 using var f = GgufFile.FromBytes(mutant, "fuzz.gguf");
-                Exercise(f);
+                GgufMutator.Exercise(f);
                 opened++;
             }
             catch (GgufFormatException)
@@ -53,63 +52,33 @@ public sealed class GgufFuzzTests
         Assert.True(opened > Cases / 50, $"only {opened} mutants opened");
         Assert.True(rejected > Cases / 4, $"only {rejected} mutants were rejected");
     }
+}
 
-    // Touches everything a caller can reach: metadata rendering and every tensor byte.
-    private static void Exercise(GgufFile f)
+public sealed class GgufFuzzRealFileTests
+{
+    [Fact]
+    public void FromBytes_MutatedStories260K_OpenOrFailWithFormatExceptionOnly()
     {
-        foreach (var (_, v) in f.Metadata)
-            _ = v.ToDisplayString();
-        long sum = 0;
-        foreach (var t in f.Tensors)
+        var path = Basalt.Tests.Common.SharedFiles.Path("models/stories260K.gguf");
+        if (path is null)
+            return;
+        var seed = File.ReadAllBytes(path);
+        var rng = new Random(7);
+        for (var i = 0; i < 100; i++)
         {
-            foreach (var b in f.TensorData(t))
-                sum += b;
-            if (t.RowCount > 0)
-                sum += f.TensorRow(t, t.RowCount - 1).Length;
-        }
-        GC.KeepAlive(sum);
-    }
-
-    private static readonly ulong[] Interesting =
-        [0, 1, 2, 3, 4, 7, 8, 31, 32, 33, 255, 256, 0x7fff, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 1UL << 32, 1UL << 40,
-         (ulong)long.MaxValue, 1UL << 63, ulong.MaxValue, ulong.MaxValue - 1];
-
-    internal static byte[] Mutate(byte[] seed, Random rng)
-    {
-        var b = (byte[])seed.Clone();
-        var mutations = 1 + rng.Next(3);
-        for (var m = 0; m < mutations; m++)
-        {
-            switch (rng.Next(6))
+            var mutant = GgufMutator.Mutate(seed, rng);
+            try
             {
-                case 0: // flip bytes
-                    for (var k = rng.Next(1, 9); k > 0; k--)
-                        b[rng.Next(b.Length)] ^= (byte)(1 << rng.Next(8));
-                    break;
-                case 1: // random byte values
-                    for (var k = rng.Next(1, 5); k > 0; k--)
-                        b[rng.Next(b.Length)] = (byte)rng.Next(256);
-                    break;
-                case 2: // a count, length, dimension or offset overwritten with an extreme 64-bit value
-                    if (b.Length >= 8)
-                        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(rng.Next(b.Length - 7)), Interesting[rng.Next(Interesting.Length)]);
-                    break;
-                case 3: // a type id or 32-bit field overwritten
-                    if (b.Length >= 4)
-                        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(rng.Next(b.Length - 3)), (uint)Interesting[rng.Next(Interesting.Length)]);
-                    break;
-                case 4: // truncate
-                    b = b.AsSpan(0, rng.Next(b.Length + 1)).ToArray();
-                    break;
-                default: // small value change in the header and tables, where counts live
-                    var limit = Math.Min(b.Length, 600);
-                    if (limit > 0)
-                        b[rng.Next(limit)] += (byte)rng.Next(-3, 4);
-                    break;
+                using var f = GgufFile.FromBytes(mutant, "stories-fuzz.gguf");
+                GgufMutator.Exercise(f);
             }
-            if (b.Length == 0)
-                break;
+            catch (GgufFormatException)
+            {
+            }
+            catch (Exception e)
+            {
+                Assert.Fail($"case {i} threw {e.GetType().Name}: {e.Message}");
+            }
         }
-        return b;
     }
 }

@@ -128,6 +128,35 @@ public sealed class KernelTests
 
     [Theory]
     [MemberData(nameof(QuantTypes))]
+    public void DecodeDot_V256_MatchesScalarReferenceOnRandomBlocks(GgmlType type)
+    {
+        foreach (var blocks in OddBlockCounts)
+        {
+            var n = blocks * GgmlTypes.BlockSize(type);
+            var x = Gaussian(n, 43 * blocks);
+            foreach (var w in new[] { RandomBlocks(type, blocks, 47 * blocks), Encode(type, Gaussian(n, 53 * blocks)) })
+            {
+                var reference = DecodeDotKernels.DotScalar(type, w, x);
+                var m = Magnitude(Decode(type, w, n), x);
+                if (!Skip(System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated, "Vector256"))
+                {
+                    var v256 = type switch
+                    {
+                        GgmlType.Q8_0 => DecodeDotKernels.DotQ8_0V256(w, x),
+                        GgmlType.Q4_0 => DecodeDotKernels.DotQ4_0V256(w, x),
+                        GgmlType.Q4_K => DecodeDotKernels.DotQ4_KV256(w, x, fiveBit: false),
+                        GgmlType.Q5_K => DecodeDotKernels.DotQ4_KV256(w, x, fiveBit: true),
+                        _ => DecodeDotKernels.DotQ6_KV256(w, x),
+                    };
+                    Close(reference, v256, m, FloatReorderTolerance, $"{type} V256 blocks={blocks}");
+                }
+                Close(reference, TensorOps.Dot(type, w, x), m, FloatReorderTolerance, $"{type} dispatch blocks={blocks}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(QuantTypes))]
     public void DotQ8_QuantizedActivations_CloseToFloatDot(GgmlType type)
     {
         foreach (var blocks in OddBlockCounts)
@@ -194,6 +223,23 @@ public sealed class KernelTests
                 }
                 Assert.Equal(sum, BitConverter.ToInt16(blk[(Q8KBlock.BSums + 2 * s)..]));
             }
+        }
+    }
+}
+
+public sealed class HalfBitsTests
+{
+    [Fact]
+    public void ToSingle_EveryHalfBitPattern_MatchesHalfConversion()
+    {
+        for (var i = 0; i < 65536; i++)
+        {
+            var expected = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+            var actual = HalfBits.ToSingle((ushort)i);
+            if (float.IsNaN(expected))
+                Assert.True(float.IsNaN(actual), $"0x{i:X4} should be NaN");
+            else
+                Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(actual), $"0x{i:X4}: {expected} vs {actual}");
         }
     }
 }

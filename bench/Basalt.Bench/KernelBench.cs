@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Basalt.Engine.Gguf;
+using Basalt.Engine.Tensors;
+
+namespace Basalt.Bench;
+
+/// <summary>`kernels` mode: single-threaded GB/s of weight bytes streamed through TensorOps.Dot and TensorOps.DotQ8, per type.</summary>
+internal static class KernelBench
+{
+    /// <summary>Row length of the benchmark matrix (a typical 4096-wide model's hidden size).</summary>
+    private const int Columns = 4096;
+
+    /// <summary>Weight bytes per type: twice the 32 MiB L3 of the machine this was written on, so rows stream from memory.</summary>
+    private const long DefaultWeightBytes = 64L << 20;
+
+    private static readonly GgmlType[] Types =
+        [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
+
+    public static int Run(string[] args)
+    {
+        var seconds = args.Length > 0 && double.TryParse(args[0], System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : 0.5;
+        Console.WriteLine($"kernels: single thread, rows of {Columns}, {DefaultWeightBytes >> 20} MiB of weights per type, ~{seconds}s per measurement");
+        Console.WriteLine($"SIMD: Vector512 {(Avx512BW.IsSupported ? "AVX-512BW" : "no")}, Vector256 {(Avx2.IsSupported ? "AVX2" : "no")}, FMA {(Fma.IsSupported ? "yes" : "no")}");
+        Console.WriteLine($"{"type",-6} {"bytes/weight",12} {"Dot GB/s",9} {"(per cpu-s)",11} {"DotQ8 GB/s",11} {"(per cpu-s)",11} {"DotQ8 Gweights/cpu-s",21}");
+        var x = new float[Columns];
+        var rng = new Random(1);
+        for (var i = 0; i < x.Length; i++)
+            x[i] = (float)(rng.NextDouble() * 2 - 1);
+        foreach (var type in Types)
+        {
+            if (args.Length > 1 && Array.IndexOf(args, type.ToString(), 1) < 0)
+                continue;
+            var rowBytes = TensorOps.RowSize(type, Columns);
+            var rows = (int)(DefaultWeightBytes / rowBytes);
+            var weights = MakeWeights(type, rows, rowBytes, rng);
+            var xq = new byte[TensorOps.ActivationSize(type, Columns)];
+            TensorOps.QuantizeActivations(type, x, xq);
+
+            var dot = Measure(weights, rows, rowBytes, seconds, (row) => TensorOps.Dot(type, row, x));
+            var dotQ8 = Measure(weights, rows, rowBytes, seconds, (row) => TensorOps.DotQ8(type, row, xq, Columns));
+            var bytesPerWeight = rowBytes / (double)Columns;
+            Console.WriteLine($"{type,-6} {bytesPerWeight,12:0.000} {dot.Wall,9:0.00} {dot.Cpu,11:0.00} {dotQ8.Wall,11:0.00} {dotQ8.Cpu,11:0.00} {dotQ8.Cpu / bytesPerWeight,21:0.00}");
+        }
+        return 0;
+    }
+
+    private delegate float RowDot(ReadOnlySpan<byte> row);
+
+    // Whole passes over the matrix until the time budget is spent; returns GB/s (10^9 bytes) of wall time and of this process's CPU time
+    // (the second stays meaningful on a machine shared with other work, since the loop runs on one thread and the rest of the process idles).
+    private static (double Wall, double Cpu) Measure(byte[] weights, int rows, int rowBytes, double seconds, RowDot dot)
+    {
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        var sink = 0f;
+        for (var r = 0; r < Math.Min(rows, 64); r++) // warm up the JIT's optimized code
+            sink += dot(weights.AsSpan(r * rowBytes, rowBytes));
+        process.Refresh();
+        var cpu0 = process.TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        long bytes = 0;
+        do
+        {
+            for (var r = 0; r < rows; r++)
+                sink += dot(weights.AsSpan(r * rowBytes, rowBytes));
+            bytes += (long)rows * rowBytes;
+        }
+        while (sw.Elapsed.TotalSeconds < seconds);
+        var wall = sw.Elapsed.TotalSeconds;
+        process.Refresh();
+        var cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
+        GC.KeepAlive(sink);
+        return (bytes / wall / 1e9, bytes / Math.Max(cpu, 1e-9) / 1e9);
+    }
+
+    // Random bits in the type's layout with sane block scales (quantizing 64 MiB of floats would take longer than the benchmark).
+    private static byte[] MakeWeights(GgmlType type, int rows, int rowBytes, Random rng)
+    {
+        var w = new byte[(long)rows * rowBytes];
+        rng.NextBytes(w);
+        switch (type)
+        {
+            case GgmlType.F32:
+                var f = MemoryMarshal.Cast<byte, float>(w.AsSpan());
+                for (var i = 0; i < f.Length; i++)
+                    f[i] = (float)(rng.NextDouble() - 0.5);
+                break;
+            case GgmlType.F16:
+                var h = MemoryMarshal.Cast<byte, Half>(w.AsSpan());
+                for (var i = 0; i < h.Length; i++)
+                    h[i] = (Half)(float)(rng.NextDouble() - 0.5);
+                break;
+            case GgmlType.BF16:
+                var bf = MemoryMarshal.Cast<byte, ushort>(w.AsSpan());
+                for (var i = 0; i < bf.Length; i++)
+                    bf[i] = (ushort)(BitConverter.SingleToUInt32Bits((float)(rng.NextDouble() - 0.5)) >> 16);
+                break;
+            default:
+                var blockBytes = GgmlTypes.BlockBytes(type);
+                int[] halves = type switch
+                {
+                    GgmlType.Q8_0 or GgmlType.Q4_0 => [0],
+                    GgmlType.Q4_K or GgmlType.Q5_K => [0, 2],
+                    _ => [blockBytes - 2],
+                };
+                for (long b = 0; b < w.Length / blockBytes; b++)
+                    foreach (var at in halves)
+                        BitConverter.TryWriteBytes(w.AsSpan((int)(b * blockBytes + at)), (Half)0.01f);
+                break;
+        }
+        return w;
+    }
+}
