@@ -10,6 +10,7 @@ public static class ProviderRegistration
     public static IServiceCollection AddBasaltProviders(this IServiceCollection services)
     {
         services.AddSingleton<IProviderFactory, Local.LocalProviderFactory>();
+        services.AddSingleton<IProviderFactory, OpenAi.OpenAiProviderFactory>();
         return services;
     }
 }

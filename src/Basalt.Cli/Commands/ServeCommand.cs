@@ -1,6 +1,10 @@
 using System.CommandLine;
 using Basalt.Core.Catalog;
 using Basalt.Server;
+using Basalt.Server.Auth;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Hosting;
 
 namespace Basalt.Cli.Commands;
@@ -39,6 +43,8 @@ internal static class ServeCommand
                 server = server with { DataDir = d };
             cfg = cfg with { Server = server };
             await using var app = BasaltServer.Build(cfg);
+            if (await BootstrapKeysAsync(app, cfg, parse.InvocationConfiguration.Error, ct) is { } refusal)
+                return refusal;
             await app.StartAsync(ct);
             await app.WaitForShutdownAsync(ct);
             return 0;
@@ -78,5 +84,18 @@ internal static class ServeCommand
             models.Add(new ModelEntry { Id = name, Provider = providerName, Path = path, DisplayName = Path.GetFileNameWithoutExtension(path), ProviderName = "local" });
         }
         return ConfigLoader.Validate(cfg with { Providers = providers, Models = models }, "--model");
+    }
+
+    /// <summary>Creates the admin key on loopback when there is no key; returns an exit code when the server must not start.</summary>
+    internal static async Task<int?> BootstrapKeysAsync(WebApplication app, BasaltConfig cfg, TextWriter error, CancellationToken ct)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Basalt.Serve");
+        var outcome = await AdminKey.EnsureAsync(app.Services.GetRequiredService<ApiKeys>(), cfg.Server.Listen, cfg.Server.DataDir, logger, ct);
+        if (outcome.Refusal is not null)
+        {
+            error.WriteLine($"error: {outcome.Refusal}");
+            return 2;
+        }
+        return null;
     }
 }
