@@ -90,7 +90,8 @@ internal sealed class LocalConverseClient : IConverseClient
         using var lease = await _store.AcquireAsync(entry.Id, entry.Path!, cancellationToken).ConfigureAwait(false);
         var model = lease.Model;
         var prepared = Prepare(entry, model);
-        var prompt = Tokenize(request, entry, model, prepared);
+        var prefill = ToolCallPrefill(request, prepared.Format);
+        var prompt = Tokenize(request, entry, model, prepared, prefill);
         var context = Math.Min(model.ContextLength, entry.ContextWindow);
         if (prompt.Length >= context)
             throw ContextOverflow(entry, prompt.Length, context);
@@ -100,7 +101,7 @@ internal sealed class LocalConverseClient : IConverseClient
         var channel = Channel.CreateUnbounded<ConverseStreamEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var stopGeneration = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var generation = Task.Factory.StartNew(
-            () => Generate(model, prompt, sampling, request.InferenceConfig?.StopSequences ?? [], useTools ? prepared.Format : null, started, channel.Writer, stopGeneration.Token),
+            () => Generate(model, prompt, sampling, request.InferenceConfig?.StopSequences ?? [], useTools ? prepared.Format : null, prefill, started, channel.Writer, stopGeneration.Token),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
@@ -122,14 +123,21 @@ internal sealed class LocalConverseClient : IConverseClient
     }
 
     private static void Generate(ILocalModel model, int[] prompt, LocalSampling sampling, IReadOnlyList<string> stopSequences,
-        ToolCallFormat? toolFormat, long started, ChannelWriter<ConverseStreamEvent> writer, CancellationToken cancellationToken)
+        ToolCallFormat? toolFormat, string prefill, long started, ChannelWriter<ConverseStreamEvent> writer, CancellationToken cancellationToken)
     {
         try
         {
             writer.TryWrite(new MessageStartEvent(ConversationRole.Assistant));
             var stops = new StopSequenceMatcher(stopSequences);
             var toolStream = toolFormat is { } f ? new ToolCallStream(f) : null;
+            // The forced start of a tool call is part of the reply the parser sees, though the model did not generate it.
+            var prefillText = toolStream?.Push(prefill) ?? "";
             var textOpen = false;
+            if (prefillText.Length > 0)
+            {
+                textOpen = true;
+                writer.TryWrite(new ContentBlockDeltaEvent(0, new TextDelta(prefillText)));
+            }
 
             void EmitText(string text)
             {
@@ -192,7 +200,8 @@ internal sealed class LocalConverseClient : IConverseClient
         ArgumentNullException.ThrowIfNull(request);
         var entry = Resolve(request.ModelId);
         using var lease = await _store.AcquireAsync(entry.Id, entry.Path!, cancellationToken).ConfigureAwait(false);
-        return Tokenize(request, entry, lease.Model, Prepare(entry, lease.Model)).Length;
+        var prepared = Prepare(entry, lease.Model);
+        return Tokenize(request, entry, lease.Model, prepared, ToolCallPrefill(request, prepared.Format)).Length;
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null)
@@ -222,9 +231,28 @@ internal sealed class LocalConverseClient : IConverseClient
         return prepared;
     }
 
-    private static int[] Tokenize(ConverseRequest request, ModelEntry entry, ILocalModel model, PreparedTemplate prepared)
+    /// <summary>toolChoice any or a named tool cannot constrain sampling, so the reply is started for the model with the opening
+    /// of a tool call in its own format (empty when the choice is auto or the format is unknown).</summary>
+    private static string ToolCallPrefill(ConverseRequest request, ToolCallFormat format)
     {
-        var text = LocalPrompt.Render(request, prepared.Template, prepared.Format, model.BosText, model.EosText);
+        if (request.ToolConfig is not { Tools.Count: > 0, ToolChoice: { Kind: ToolChoiceKind.Any or ToolChoiceKind.Tool } choice })
+            return "";
+        var name = choice.Kind == ToolChoiceKind.Tool ? JsonEncodedText.Encode(choice.Name ?? "").ToString() : null;
+        return (format, name) switch
+        {
+            (ToolCallFormat.Hermes, null) => "<tool_call>\n",
+            (ToolCallFormat.Hermes, _) => "<tool_call>\n{\"name\": \"" + name + "\", \"arguments\": ",
+            (ToolCallFormat.Llama3Json, null) => "{\"name\": \"",
+            (ToolCallFormat.Llama3Json, _) => "{\"name\": \"" + name + "\", \"parameters\": ",
+            (ToolCallFormat.Mistral, null) => "[TOOL_CALLS][",
+            (ToolCallFormat.Mistral, _) => "[TOOL_CALLS][{\"name\": \"" + name + "\", \"arguments\": ",
+            _ => "",
+        };
+    }
+
+    private static int[] Tokenize(ConverseRequest request, ModelEntry entry, ILocalModel model, PreparedTemplate prepared, string prefill)
+    {
+        var text = LocalPrompt.Render(request, prepared.Template, prepared.Format, model.BosText, model.EosText) + prefill;
         // Templates that print bos_token themselves must not get a second BOS from the tokenizer.
         var addSpecial = model.BosText.Length == 0 || !text.StartsWith(model.BosText, StringComparison.Ordinal);
         return model.Tokenize(text, addSpecial);
