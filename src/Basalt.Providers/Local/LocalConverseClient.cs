@@ -41,6 +41,7 @@ internal sealed class LocalConverseClient : IConverseClient
         var content = new List<ContentBlock>();
         var text = new System.Text.StringBuilder();
         var tools = new Dictionary<int, (string Id, string Name, System.Text.StringBuilder Input)>();
+        var reasoning = new System.Text.StringBuilder();
         StopReason stop = StopReason.EndTurn;
         TokenUsage usage = new(0, 0);
         long latency = 0;
@@ -54,6 +55,9 @@ internal sealed class LocalConverseClient : IConverseClient
                 case ContentBlockDeltaEvent { Delta: TextDelta t }:
                     text.Append(t.Text);
                     break;
+                case ContentBlockDeltaEvent { Delta: ReasoningDelta r }:
+                    reasoning.Append(r.Text);
+                    break;
                 case ContentBlockDeltaEvent { Delta: ToolUseDelta u } d:
                     tools[d.ContentBlockIndex].Input.Append(u.InputJsonFragment);
                     break;
@@ -66,6 +70,8 @@ internal sealed class LocalConverseClient : IConverseClient
                     break;
             }
         }
+        if (reasoning.Length > 0)
+            content.Add(new ReasoningBlock(reasoning.ToString()));
         if (text.Length > 0 || tools.Count == 0)
             content.Add(new TextBlock(text.ToString()));
         foreach (var (_, (id, name, input)) in tools.OrderBy(t => t.Key))
@@ -91,7 +97,12 @@ internal sealed class LocalConverseClient : IConverseClient
         var model = lease.Model;
         var prepared = Prepare(entry, model);
         var prefill = ToolCallPrefill(request, prepared.Format);
-        var prompt = Tokenize(request, entry, model, prepared, prefill);
+        var promptText = LocalPrompt.Render(request, prepared.Template, prepared.Format, model.BosText, model.EosText);
+        var prompt = Encode(model, promptText + prefill);
+        // Thinking models: split <think>...</think> into a reasoning block (not when a tool call is forced).
+        var reasoning = prefill.Length == 0 && prepared.Template.Source.Contains("<think>", StringComparison.Ordinal)
+            ? new ReasoningSplitter(promptText.TrimEnd('\n').EndsWith("<think>", StringComparison.Ordinal))
+            : null;
         var context = Math.Min(model.ContextLength, entry.ContextWindow);
         if (prompt.Length >= context)
             throw ContextOverflow(entry, prompt.Length, context);
@@ -101,7 +112,7 @@ internal sealed class LocalConverseClient : IConverseClient
         var channel = Channel.CreateUnbounded<ConverseStreamEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var stopGeneration = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var generation = Task.Factory.StartNew(
-            () => Generate(model, prompt, sampling, request.InferenceConfig?.StopSequences ?? [], useTools ? prepared.Format : null, prefill, started, channel.Writer, stopGeneration.Token),
+            () => Generate(model, prompt, sampling, request.InferenceConfig?.StopSequences ?? [], useTools ? prepared.Format : null, prefill, reasoning, started, channel.Writer, stopGeneration.Token),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
@@ -123,62 +134,94 @@ internal sealed class LocalConverseClient : IConverseClient
     }
 
     private static void Generate(ILocalModel model, int[] prompt, LocalSampling sampling, IReadOnlyList<string> stopSequences,
-        ToolCallFormat? toolFormat, string prefill, long started, ChannelWriter<ConverseStreamEvent> writer, CancellationToken cancellationToken)
+        ToolCallFormat? toolFormat, string prefill, ReasoningSplitter? reasoningSplitter, long started,
+        ChannelWriter<ConverseStreamEvent> writer, CancellationToken cancellationToken)
     {
         try
         {
             writer.TryWrite(new MessageStartEvent(ConversationRole.Assistant));
             var stops = new StopSequenceMatcher(stopSequences);
             var toolStream = toolFormat is { } f ? new ToolCallStream(f) : null;
-            // The forced start of a tool call is part of the reply the parser sees, though the model did not generate it.
-            var prefillText = toolStream?.Push(prefill) ?? "";
-            var textOpen = false;
-            if (prefillText.Length > 0)
+            var nextIndex = 0;
+            int? reasoningIndex = null, textIndex = null;
+
+            void CloseReasoning()
             {
-                textOpen = true;
-                writer.TryWrite(new ContentBlockDeltaEvent(0, new TextDelta(prefillText)));
+                if (reasoningIndex is { } r && textIndex is null)
+                    writer.TryWrite(new ContentBlockStopEvent(r));
             }
 
-            void EmitText(string text)
+            void WriteText(string text)
             {
                 if (text.Length == 0) return;
-                if (toolStream is not null)
+                if (textIndex is null)
+                {
+                    CloseReasoning();
+                    textIndex = nextIndex++;
+                }
+                writer.TryWrite(new ContentBlockDeltaEvent(textIndex.Value, new TextDelta(text)));
+            }
+
+            void WriteReasoning(string text)
+            {
+                if (text.Length == 0 || textIndex is not null) return;
+                reasoningIndex ??= nextIndex++;
+                writer.TryWrite(new ContentBlockDeltaEvent(reasoningIndex.Value, new ReasoningDelta(text)));
+            }
+
+            void EmitAnswer(string text)
+            {
+                if (text.Length > 0 && toolStream is not null)
                     text = toolStream.Push(text);
-                if (text.Length == 0) return;
-                textOpen = true;
-                writer.TryWrite(new ContentBlockDeltaEvent(0, new TextDelta(text)));
+                WriteText(text);
             }
 
+            void Emit(string piece)
+            {
+                if (reasoningSplitter is null)
+                {
+                    EmitAnswer(piece);
+                    return;
+                }
+                var (reasoning, answer) = reasoningSplitter.Push(piece);
+                WriteReasoning(reasoning);
+                EmitAnswer(answer);
+            }
+
+            // The forced start of a tool call is part of the reply the parser sees, though the model did not generate it.
+            EmitAnswer(prefill);
             var result = model.Generate(prompt, sampling, (_, piece) =>
             {
                 if (cancellationToken.IsCancellationRequested)
                     return false;
-                EmitText(stops.Push(piece));
+                Emit(stops.Push(piece));
                 return stops.Matched is null;
             }, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
 
-            EmitText(stops.Flush());
+            Emit(stops.Flush());
+            if (reasoningSplitter is not null)
+            {
+                var (reasoning, answer) = reasoningSplitter.Flush();
+                WriteReasoning(reasoning);
+                EmitAnswer(answer);
+            }
             IReadOnlyList<ParsedToolCall> calls = [];
             if (toolStream is not null)
             {
                 var end = toolStream.Finish();
                 calls = end.Calls;
-                if (end.Text.Length > 0)
-                {
-                    textOpen = true;
-                    writer.TryWrite(new ContentBlockDeltaEvent(0, new TextDelta(end.Text)));
-                }
+                WriteText(end.Text);
             }
-            if (textOpen)
-                writer.TryWrite(new ContentBlockStopEvent(0));
-            var index = textOpen ? 1 : 0;
+            CloseReasoning();
+            if (textIndex is { } t)
+                writer.TryWrite(new ContentBlockStopEvent(t));
             foreach (var call in calls)
             {
+                var index = nextIndex++;
                 writer.TryWrite(new ContentBlockStartEvent(index, NewToolUseId(), call.Name));
                 writer.TryWrite(new ContentBlockDeltaEvent(index, new ToolUseDelta(call.ArgumentsJson)));
                 writer.TryWrite(new ContentBlockStopEvent(index));
-                index++;
             }
             var reason = calls.Count > 0 ? StopReason.ToolUse
                 : stops.Matched is not null ? StopReason.StopSequence
@@ -201,7 +244,8 @@ internal sealed class LocalConverseClient : IConverseClient
         var entry = Resolve(request.ModelId);
         using var lease = await _store.AcquireAsync(entry.Id, entry.Path!, cancellationToken).ConfigureAwait(false);
         var prepared = Prepare(entry, lease.Model);
-        return Tokenize(request, entry, lease.Model, prepared, ToolCallPrefill(request, prepared.Format)).Length;
+        var text = LocalPrompt.Render(request, prepared.Template, prepared.Format, lease.Model.BosText, lease.Model.EosText);
+        return Encode(lease.Model, text + ToolCallPrefill(request, prepared.Format)).Length;
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null)
@@ -250,9 +294,8 @@ internal sealed class LocalConverseClient : IConverseClient
         };
     }
 
-    private static int[] Tokenize(ConverseRequest request, ModelEntry entry, ILocalModel model, PreparedTemplate prepared, string prefill)
+    private static int[] Encode(ILocalModel model, string text)
     {
-        var text = LocalPrompt.Render(request, prepared.Template, prepared.Format, model.BosText, model.EosText) + prefill;
         // Templates that print bos_token themselves must not get a second BOS from the tokenizer.
         var addSpecial = model.BosText.Length == 0 || !text.StartsWith(model.BosText, StringComparison.Ordinal);
         return model.Tokenize(text, addSpecial);
