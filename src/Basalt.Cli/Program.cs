@@ -5,4 +5,6 @@ var root = new RootCommand("Basalt: a self-hosted foundation-model platform with
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(GgufCommand.Create());
 root.Subcommands.Add(KeysCommand.Create());
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using Basalt.Engine.Tensors;
 
 namespace Basalt.Engine.Models;
 
@@ -8,7 +9,7 @@ internal static class Blocks
     /// <summary>out = x / rms(x) * weight.</summary>
     public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output, float epsilon)
     {
-        var ss = RowKernels.DotF32(x, x);
+        var ss = FloatKernels.DotF32(x, x);
         var scale = 1f / MathF.Sqrt(ss / x.Length + epsilon);
         for (var i = 0; i < x.Length; i++)
             output[i] = x[i] * scale * weight[i];

@@ -93,7 +93,7 @@ internal static class RandomModel
             // Uniform with variance 1/cols keeps activations near unit scale through the layers.
             var scale = (float)Math.Sqrt(3.0 / cols);
             Fill(values, ref rng, -scale, scale);
-            w.AddTensor(name, typeOf(name), [cols, rows], values);
+            w.AddTensor(name, FitRow(typeOf(name), cols), [cols, rows], values);
         }
         void Vector(string name, int length, float center, float spread)
         {
@@ -148,6 +148,16 @@ internal static class RandomModel
             Matrix(N.Output, s.Dim, s.VocabSize);
         w.WriteTo(path);
     }
+
+    /// <summary>The type actually written for rows of <paramref name="cols"/> values: K-quants need multiples of 256, so narrower rows
+    /// fall back as llama.cpp's quantizer does (Q6_K to Q8_0; Q4_K and Q5_K to Q5_0 / Q5_1 there, to Q4_0 / Q8_0 here, the closest types the engine has).</summary>
+    public static GgmlType FitRow(GgmlType type, int cols) =>
+        cols % GgmlTypes.BlockSize(type) == 0 ? type : type switch
+        {
+            GgmlType.Q4_K => GgmlType.Q4_0,
+            GgmlType.Q5_K or GgmlType.Q6_K => GgmlType.Q8_0,
+            _ => throw new ArgumentException($"{type} rows need a multiple of {GgmlTypes.BlockSize(type)} values; this shape has rows of {cols}."),
+        };
 
     private static void Fill(Span<float> values, ref Generation.Rng rng, float low, float high)
     {

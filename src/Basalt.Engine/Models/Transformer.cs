@@ -1,3 +1,4 @@
+using Basalt.Engine.Tensors;
 using Basalt.Engine.Threading;
 
 namespace Basalt.Engine.Models;
@@ -127,12 +128,12 @@ internal sealed class ForwardContext
     // Rows per chunk: enough work (a few microseconds) that taking a chunk costs little next to computing it.
     public const int MinRowsPerChunk = 16;
 
-    public ForwardContext(Transformer model, int contextLength, WorkerPool pool)
+    public ForwardContext(Transformer model, int contextLength, WorkerPool pool, bool exactActivations = false)
     {
         State = new RunState(model.Config, contextLength);
         Cache = new KvCache(model.Config, contextLength);
         Pool = pool;
-        MatVec = new MatVecJob();
+        MatVec = new MatVecJob(Math.Max(Math.Max(model.Config.Dim, model.Config.FfnDim), Math.Max(model.Config.QDim, model.Config.Heads * model.Config.ValueHeadDim)), exactActivations);
         Attention = new AttentionJob(model.Config, State, Cache);
     }
 
@@ -143,13 +144,15 @@ internal sealed class ForwardContext
     public AttentionJob Attention { get; }
 }
 
-/// <summary>y_i = W_i x for up to three matrices sharing one input, split by output row across the pool.</summary>
-internal sealed class MatVecJob : IRangeJob
+/// <summary>y_i = W_i x for up to three matrices sharing one input, split by output row across the pool.
+/// x is quantized once per matrix type (8-bit activations for quantized weights, as llama.cpp does) before the dispatch.</summary>
+internal sealed class MatVecJob(int maxCols, bool exactActivations = false) : IRangeJob
 {
     private WeightMatrix _w0, _w1, _w2;
-    private float[] _x = [];
     private float[] _y0 = [], _y1 = [], _y2 = [];
-    private int _rows0, _rows01;
+    private int _rows0, _rows01, _n0, _n1, _n2;
+    // One activation buffer per matrix; each is sized for the widest encoding (F32) of the widest input.
+    private readonly byte[] _x0 = new byte[4 * maxCols], _x1 = new byte[4 * maxCols], _x2 = new byte[4 * maxCols];
 
     public int TotalRows { get; private set; }
 
@@ -159,23 +162,56 @@ internal sealed class MatVecJob : IRangeJob
 
     public void Set(WeightMatrix w0, float[] x, float[] y0, WeightMatrix w1, float[] y1, WeightMatrix w2, float[] y2)
     {
-        (_w0, _w1, _w2, _x, _y0, _y1, _y2) = (w0, w1, w2, x, y0, y1, y2);
+        (_w0, _w1, _w2, _y0, _y1, _y2) = (w0, w1, w2, y0, y1, y2);
         _rows0 = w0.Rows;
         _rows01 = _rows0 + w1.Rows;
         TotalRows = _rows01 + w2.Rows;
+        _n0 = Quantize(w0, x, _x0, default, null, 0);
+        _n1 = w1.Rows == 0 ? 0 : Quantize(w1, x, _x1, w0, _x0, _n0);
+        _n2 = w2.Rows == 0 ? 0 : Quantize(w2, x, _x2, w1, _x1, _n1);
+    }
+
+    private int Quantize(WeightMatrix w, float[] x, byte[] buffer, WeightMatrix previous, byte[]? previousBuffer, int previousBytes)
+    {
+        if (exactActivations)
+        {
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(x.AsSpan(0, w.Cols)).CopyTo(buffer);
+            return 4 * w.Cols;
+        }
+        var bytes = TensorOps.ActivationSize(w.Type, w.Cols);
+        if (previousBuffer is not null && previous.Cols == w.Cols && TensorOps.ActivationType(previous.Type) == TensorOps.ActivationType(w.Type))
+            previousBuffer.AsSpan(0, previousBytes).CopyTo(buffer);
+        else
+            TensorOps.QuantizeActivations(w.Type, x.AsSpan(0, w.Cols), buffer.AsSpan(0, bytes));
+        return bytes;
     }
 
     public void Execute(int start, int end)
     {
         for (var r = start; r < end; r++)
         {
-            if (r < _rows0)
-                _y0[r] = RowKernels.Dot(_w0.Type, _w0.Row(r), _x.AsSpan(0, _w0.Cols));
+            if (exactActivations)
+                ExecuteExact(r);
+            else if (r < _rows0)
+                _y0[r] = TensorOps.DotQ8(_w0.Type, _w0.Row(r), _x0.AsSpan(0, _n0), _w0.Cols);
             else if (r < _rows01)
-                _y1[r - _rows0] = RowKernels.Dot(_w1.Type, _w1.Row(r - _rows0), _x.AsSpan(0, _w1.Cols));
+                _y1[r - _rows0] = TensorOps.DotQ8(_w1.Type, _w1.Row(r - _rows0), _x1.AsSpan(0, _n1), _w1.Cols);
             else
-                _y2[r - _rows01] = RowKernels.Dot(_w2.Type, _w2.Row(r - _rows01), _x.AsSpan(0, _w2.Cols));
+                _y2[r - _rows01] = TensorOps.DotQ8(_w2.Type, _w2.Row(r - _rows01), _x2.AsSpan(0, _n2), _w2.Cols);
         }
+    }
+
+    // Float activations against decoded weight blocks: slower, exact up to float rounding; tests use it to check the forward
+    // logic apart from the activation rounding of the fast path.
+    private void ExecuteExact(int r)
+    {
+        static ReadOnlySpan<float> X(byte[] b, int cols) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(b.AsSpan(0, 4 * cols));
+        if (r < _rows0)
+            _y0[r] = TensorOps.Dot(_w0.Type, _w0.Row(r), X(_x0, _w0.Cols));
+        else if (r < _rows01)
+            _y1[r - _rows0] = TensorOps.Dot(_w1.Type, _w1.Row(r - _rows0), X(_x1, _w1.Cols));
+        else
+            _y2[r - _rows01] = TensorOps.Dot(_w2.Type, _w2.Row(r - _rows01), X(_x2, _w2.Cols));
     }
 }
 
@@ -199,7 +235,7 @@ internal sealed class AttentionJob(ModelConfig c, RunState s, KvCache cache) : I
             var kvHead = h / group;
             var scores = s.Scores.AsSpan(h * cache.ContextLength, length);
             for (var t = 0; t < length; t++)
-                scores[t] = RowKernels.DotF32(q, keys.AsSpan((_start + t) * c.KDim + kvHead * c.HeadDim, c.HeadDim)) * _scale;
+                scores[t] = FloatKernels.DotF32(q, keys.AsSpan((_start + t) * c.KDim + kvHead * c.HeadDim, c.HeadDim)) * _scale;
             if (c.AttentionSoftcap > 0)
                 Blocks.Softcap(scores, c.AttentionSoftcap);
             Blocks.Softmax(scores);

@@ -1,4 +1,5 @@
 using Basalt.Engine.Gguf;
+using Basalt.Engine.Tensors;
 
 namespace Basalt.Engine.Models;
 
@@ -13,8 +14,8 @@ internal readonly unsafe struct WeightMatrix
         Rows = checked((int)tensor.RowCount);
         RowBytes = tensor.RowBytes;
         Data = file.TensorPointer(tensor);
-        if (!RowKernels.Supports(Type))
-            throw new GgufFormatException(file.Name, $"tensor '{Name}' has type {GgmlTypes.Name(Type)}, which the local engine cannot compute with yet (supported: {RowKernels.SupportedList})");
+        if (!TensorOps.IsSupported(Type))
+            throw new GgufFormatException(file.Name, $"tensor '{Name}' has type {GgmlTypes.Name(Type)}, which the local engine cannot compute with (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K); re-quantize the model to one of these");
     }
 
     public readonly string Name;
@@ -43,7 +44,7 @@ internal readonly unsafe struct WeightMatrix
     }
 
     /// <summary>Writes row <paramref name="row"/> as floats (embedding lookups).</summary>
-    public void DequantizeRow(int row, Span<float> destination) => RowKernels.Dequantize(Type, Row(row), destination[..Cols]);
+    public void DequantizeRow(int row, Span<float> destination) => TensorOps.DequantizeRow(Type, Row(row), destination[..Cols]);
 }
 
 /// <summary>The tensors of one transformer block; optional ones are null when the architecture has none.</summary>
@@ -109,11 +110,11 @@ internal sealed class WeightBinder(GgufFile file)
         var t = file.GetTensor(name);
         if (t.ElementCount != length)
             throw new GgufFormatException(file.Name, $"tensor '{name}' has shape {t.ShapeText}, expected {length} elements");
-        if (!RowKernels.Supports(t.Type))
+        if (!TensorOps.IsSupported(t.Type))
             throw new GgufFormatException(file.Name, $"tensor '{name}' has unsupported type {GgmlTypes.Name(t.Type)}");
         Bytes += t.ByteSize;
         var result = new float[length];
-        RowKernels.Dequantize(t.Type, file.TensorData(t), result);
+        TensorOps.DequantizeRow(t.Type, file.TensorData(t), result);
         return result;
     }
 

@@ -30,8 +30,12 @@ internal sealed class ReferenceForward
     private bool Gemma => Arch is "gemma2" or "gemma3";
     private bool NeoX => Arch is not "llama";
 
+    private readonly Dictionary<string, double[][]> _matrices = [];
+
     private double[][] Matrix(string name)
     {
+        if (_matrices.TryGetValue(name, out var cached))
+            return cached;
         var t = _file.GetTensor(name);
         var rows = new double[t.RowCount][];
         var buffer = new float[t.RowLength];
@@ -40,7 +44,7 @@ internal sealed class ReferenceForward
             TensorOps.DequantizeRow(t.Type, _file.TensorRow(t, r), buffer);
             rows[r] = Array.ConvertAll(buffer, f => (double)f);
         }
-        return rows;
+        return _matrices[name] = rows;
     }
 
     private double[]? Vector(string name)
@@ -97,7 +101,7 @@ internal sealed class ReferenceForward
         const double Eps = 1e-5;
         var s = _s;
         var pos = _keys[0].Count;
-        var x = Matrix(GgufTensorNames.TokenEmbedding)[token];
+        var x = (double[])Matrix(GgufTensorNames.TokenEmbedding)[token].Clone();
         if (Gemma)
             x = Array.ConvertAll(x, v => v * Math.Sqrt(s.Dim));
         int qDim = s.Heads * s.HeadDim, kvDim = s.KvHeads * s.HeadDim;
