@@ -41,6 +41,7 @@ internal sealed class LocalConverseClient : IConverseClient
         var content = new List<ContentBlock>();
         var text = new System.Text.StringBuilder();
         var tools = new Dictionary<int, (string Id, string Name, System.Text.StringBuilder Input)>();
+        var reasoning = new System.Text.StringBuilder();
         StopReason stop = StopReason.EndTurn;
         TokenUsage usage = new(0, 0);
         long latency = 0;
@@ -54,6 +55,9 @@ internal sealed class LocalConverseClient : IConverseClient
                 case ContentBlockDeltaEvent { Delta: TextDelta t }:
                     text.Append(t.Text);
                     break;
+                case ContentBlockDeltaEvent { Delta: ReasoningDelta r }:
+                    reasoning.Append(r.Text);
+                    break;
                 case ContentBlockDeltaEvent { Delta: ToolUseDelta u } d:
                     tools[d.ContentBlockIndex].Input.Append(u.InputJsonFragment);
                     break;
@@ -66,6 +70,8 @@ internal sealed class LocalConverseClient : IConverseClient
                     break;
             }
         }
+        if (reasoning.Length > 0)
+            content.Add(new ReasoningBlock(reasoning.ToString()));
         if (text.Length > 0 || tools.Count == 0)
             content.Add(new TextBlock(text.ToString()));
         foreach (var (_, (id, name, input)) in tools.OrderBy(t => t.Key))
@@ -90,7 +96,13 @@ internal sealed class LocalConverseClient : IConverseClient
         using var lease = await _store.AcquireAsync(entry.Id, entry.Path!, cancellationToken).ConfigureAwait(false);
         var model = lease.Model;
         var prepared = Prepare(entry, model);
-        var prompt = Tokenize(request, entry, model, prepared);
+        var prefill = ToolCallPrefill(request, prepared.Format);
+        var promptText = LocalPrompt.Render(request, prepared.Template, prepared.Format, model.BosText, model.EosText);
+        var prompt = Encode(model, promptText + prefill);
+        // Thinking models: split <think>...</think> into a reasoning block (not when a tool call is forced).
+        var reasoning = prefill.Length == 0 && prepared.Template.Source.Contains("<think>", StringComparison.Ordinal)
+            ? new ReasoningSplitter(promptText.TrimEnd('\n').EndsWith("<think>", StringComparison.Ordinal))
+            : null;
         var context = Math.Min(model.ContextLength, entry.ContextWindow);
         if (prompt.Length >= context)
             throw ContextOverflow(entry, prompt.Length, context);
@@ -100,7 +112,7 @@ internal sealed class LocalConverseClient : IConverseClient
         var channel = Channel.CreateUnbounded<ConverseStreamEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var stopGeneration = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var generation = Task.Factory.StartNew(
-            () => Generate(model, prompt, sampling, request.InferenceConfig?.StopSequences ?? [], useTools ? prepared.Format : null, started, channel.Writer, stopGeneration.Token),
+            () => Generate(model, prompt, sampling, request.InferenceConfig?.StopSequences ?? [], useTools ? prepared.Format : null, prefill, reasoning, started, channel.Writer, stopGeneration.Token),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
@@ -122,55 +134,94 @@ internal sealed class LocalConverseClient : IConverseClient
     }
 
     private static void Generate(ILocalModel model, int[] prompt, LocalSampling sampling, IReadOnlyList<string> stopSequences,
-        ToolCallFormat? toolFormat, long started, ChannelWriter<ConverseStreamEvent> writer, CancellationToken cancellationToken)
+        ToolCallFormat? toolFormat, string prefill, ReasoningSplitter? reasoningSplitter, long started,
+        ChannelWriter<ConverseStreamEvent> writer, CancellationToken cancellationToken)
     {
         try
         {
             writer.TryWrite(new MessageStartEvent(ConversationRole.Assistant));
             var stops = new StopSequenceMatcher(stopSequences);
             var toolStream = toolFormat is { } f ? new ToolCallStream(f) : null;
-            var textOpen = false;
+            var nextIndex = 0;
+            int? reasoningIndex = null, textIndex = null;
 
-            void EmitText(string text)
+            void CloseReasoning()
             {
-                if (text.Length == 0) return;
-                if (toolStream is not null)
-                    text = toolStream.Push(text);
-                if (text.Length == 0) return;
-                textOpen = true;
-                writer.TryWrite(new ContentBlockDeltaEvent(0, new TextDelta(text)));
+                if (reasoningIndex is { } r && textIndex is null)
+                    writer.TryWrite(new ContentBlockStopEvent(r));
             }
 
+            void WriteText(string text)
+            {
+                if (text.Length == 0) return;
+                if (textIndex is null)
+                {
+                    CloseReasoning();
+                    textIndex = nextIndex++;
+                }
+                writer.TryWrite(new ContentBlockDeltaEvent(textIndex.Value, new TextDelta(text)));
+            }
+
+            void WriteReasoning(string text)
+            {
+                if (text.Length == 0 || textIndex is not null) return;
+                reasoningIndex ??= nextIndex++;
+                writer.TryWrite(new ContentBlockDeltaEvent(reasoningIndex.Value, new ReasoningDelta(text)));
+            }
+
+            void EmitAnswer(string text)
+            {
+                if (text.Length > 0 && toolStream is not null)
+                    text = toolStream.Push(text);
+                WriteText(text);
+            }
+
+            void Emit(string piece)
+            {
+                if (reasoningSplitter is null)
+                {
+                    EmitAnswer(piece);
+                    return;
+                }
+                var (reasoning, answer) = reasoningSplitter.Push(piece);
+                WriteReasoning(reasoning);
+                EmitAnswer(answer);
+            }
+
+            // The forced start of a tool call is part of the reply the parser sees, though the model did not generate it.
+            EmitAnswer(prefill);
             var result = model.Generate(prompt, sampling, (_, piece) =>
             {
                 if (cancellationToken.IsCancellationRequested)
                     return false;
-                EmitText(stops.Push(piece));
+                Emit(stops.Push(piece));
                 return stops.Matched is null;
             }, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
 
-            EmitText(stops.Flush());
+            Emit(stops.Flush());
+            if (reasoningSplitter is not null)
+            {
+                var (reasoning, answer) = reasoningSplitter.Flush();
+                WriteReasoning(reasoning);
+                EmitAnswer(answer);
+            }
             IReadOnlyList<ParsedToolCall> calls = [];
             if (toolStream is not null)
             {
                 var end = toolStream.Finish();
                 calls = end.Calls;
-                if (end.Text.Length > 0)
-                {
-                    textOpen = true;
-                    writer.TryWrite(new ContentBlockDeltaEvent(0, new TextDelta(end.Text)));
-                }
+                WriteText(end.Text);
             }
-            if (textOpen)
-                writer.TryWrite(new ContentBlockStopEvent(0));
-            var index = textOpen ? 1 : 0;
+            CloseReasoning();
+            if (textIndex is { } t)
+                writer.TryWrite(new ContentBlockStopEvent(t));
             foreach (var call in calls)
             {
+                var index = nextIndex++;
                 writer.TryWrite(new ContentBlockStartEvent(index, NewToolUseId(), call.Name));
                 writer.TryWrite(new ContentBlockDeltaEvent(index, new ToolUseDelta(call.ArgumentsJson)));
                 writer.TryWrite(new ContentBlockStopEvent(index));
-                index++;
             }
             var reason = calls.Count > 0 ? StopReason.ToolUse
                 : stops.Matched is not null ? StopReason.StopSequence
@@ -192,7 +243,9 @@ internal sealed class LocalConverseClient : IConverseClient
         ArgumentNullException.ThrowIfNull(request);
         var entry = Resolve(request.ModelId);
         using var lease = await _store.AcquireAsync(entry.Id, entry.Path!, cancellationToken).ConfigureAwait(false);
-        return Tokenize(request, entry, lease.Model, Prepare(entry, lease.Model)).Length;
+        var prepared = Prepare(entry, lease.Model);
+        var text = LocalPrompt.Render(request, prepared.Template, prepared.Format, lease.Model.BosText, lease.Model.EosText);
+        return Encode(lease.Model, text + ToolCallPrefill(request, prepared.Format)).Length;
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null)
@@ -222,9 +275,27 @@ internal sealed class LocalConverseClient : IConverseClient
         return prepared;
     }
 
-    private static int[] Tokenize(ConverseRequest request, ModelEntry entry, ILocalModel model, PreparedTemplate prepared)
+    /// <summary>toolChoice any or a named tool cannot constrain sampling, so the reply is started for the model with the opening
+    /// of a tool call in its own format (empty when the choice is auto or the format is unknown).</summary>
+    private static string ToolCallPrefill(ConverseRequest request, ToolCallFormat format)
     {
-        var text = LocalPrompt.Render(request, prepared.Template, prepared.Format, model.BosText, model.EosText);
+        if (request.ToolConfig is not { Tools.Count: > 0, ToolChoice: { Kind: ToolChoiceKind.Any or ToolChoiceKind.Tool } choice })
+            return "";
+        var name = choice.Kind == ToolChoiceKind.Tool ? JsonEncodedText.Encode(choice.Name ?? "").ToString() : null;
+        return (format, name) switch
+        {
+            (ToolCallFormat.Hermes, null) => "<tool_call>\n",
+            (ToolCallFormat.Hermes, _) => "<tool_call>\n{\"name\": \"" + name + "\", \"arguments\": ",
+            (ToolCallFormat.Llama3Json, null) => "{\"name\": \"",
+            (ToolCallFormat.Llama3Json, _) => "{\"name\": \"" + name + "\", \"parameters\": ",
+            (ToolCallFormat.Mistral, null) => "[TOOL_CALLS][",
+            (ToolCallFormat.Mistral, _) => "[TOOL_CALLS][{\"name\": \"" + name + "\", \"arguments\": ",
+            _ => "",
+        };
+    }
+
+    private static int[] Encode(ILocalModel model, string text)
+    {
         // Templates that print bos_token themselves must not get a second BOS from the tokenizer.
         var addSpecial = model.BosText.Length == 0 || !text.StartsWith(model.BosText, StringComparison.Ordinal);
         return model.Tokenize(text, addSpecial);

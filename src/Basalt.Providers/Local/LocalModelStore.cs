@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using Basalt.Core.Conversation;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Basalt.Providers.Local;
 
@@ -21,11 +24,13 @@ internal sealed class LocalModelStore : IDisposable
     private readonly Dictionary<string, Slot> _slots = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _loadLock = new(1, 1);
     private readonly ITimer? _sweeper;
+    private readonly ILogger _logger;
     private bool _disposed;
 
-    public LocalModelStore(Func<string, ILocalModel> load, LocalProviderOptions options, TimeProvider? time = null, bool sweepAutomatically = true)
+    public LocalModelStore(Func<string, ILocalModel> load, LocalProviderOptions options, TimeProvider? time = null, bool sweepAutomatically = true, ILogger? logger = null)
     {
         _load = load;
+        _logger = logger ?? NullLogger.Instance;
         _options = options;
         _time = time ?? TimeProvider.System;
         if (sweepAutomatically && options.KeepAlive > TimeSpan.Zero)
@@ -104,9 +109,11 @@ internal sealed class LocalModelStore : IDisposable
             var size = File.Exists(slot.Path) ? new FileInfo(slot.Path).Length : 0;
             MakeRoom(modelId, slot, size);
             ILocalModel model;
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 model = await Task.Run(() => _load(slot.Path), cancellationToken).ConfigureAwait(false);
+                LocalLog.ModelLoaded(_logger, modelId, slot.Path, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, model.WeightBytes / (1024 * 1024));
             }
             catch (Exception e) when (e is not OperationCanceledException and not BasaltException)
             {
@@ -148,6 +155,7 @@ internal sealed class LocalModelStore : IDisposable
                 used -= s.Model!.WeightBytes;
                 toDispose.Add(s.Model);
                 s.Model = null;
+                LocalLog.ModelEvicted(_logger, s.Path, modelId);
             }
             if (used + size > budget)
                 throw new BasaltException(ErrorKind.ModelNotReady,
@@ -180,6 +188,7 @@ internal sealed class LocalModelStore : IDisposable
                 {
                     toDispose.Add(s.Model);
                     s.Model = null;
+                    LocalLog.ModelUnloadedIdle(_logger, s.Path, _options.KeepAlive);
                 }
             }
         }

@@ -1,5 +1,6 @@
 using Basalt.Core.Conversation;
 using Basalt.Core.Providers;
+using Microsoft.Extensions.Logging;
 
 namespace Basalt.Providers.Local;
 
@@ -11,6 +12,7 @@ internal sealed class LocalProviderFactory : IProviderFactory
     public IConverseClient Create(ProviderContext context)
     {
         var options = LocalProviderOptions.From(context.Config);
-        return new LocalConverseClient(context.Name, context.Models, new LocalModelStore(EngineLocalModel.Load, options));
+        var logger = (context.Services.GetService(typeof(ILoggerFactory)) as ILoggerFactory)?.CreateLogger("Basalt.Providers.Local");
+        return new LocalConverseClient(context.Name, context.Models, new LocalModelStore(EngineLocalModel.Load, options, logger: logger));
     }
 }

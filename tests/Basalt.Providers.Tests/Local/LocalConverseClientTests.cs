@@ -243,3 +243,32 @@ public sealed class LocalConverseClientTests
         Assert.Equal(StopReason.EndTurn, next.StopReason);
     }
 }
+
+public sealed class LocalToolChoiceTests
+{
+    private static readonly ToolConfig Tools = new(
+        [new ToolSpecification("get_weather", "Get the weather", JsonDocument.Parse("""{"type": "object", "properties": {"city": {"type": "string"}}}""").RootElement)],
+        new ToolChoice(ToolChoiceKind.Tool, "get_weather"));
+
+    [Fact]
+    public async Task ConverseAsync_ToolChoiceNamesATool_StartsTheReplyWithThatCall()
+    {
+        var model = new ScriptedLocalModel
+        {
+            ChatTemplate = File.ReadAllText(Path.Combine(SharedFiles.ProjectRoot, "tests", "Basalt.Engine.Tests", "Templates", "templates", "Qwen-Qwen2.5-7B-Instruct.jinja")),
+            Reply = "{\"city\": \"Rome\"}}\n</tool_call>",
+        };
+        var store = new LocalModelStore(_ => model, new LocalProviderOptions(), sweepAutomatically: false);
+        using var client = new LocalConverseClient("local", [new ModelEntry { Id = "tiny", Provider = "local", Path = "/m.gguf" }], store);
+        var response = await client.ConverseAsync(new ConverseRequest
+        {
+            ModelId = "tiny",
+            ToolConfig = Tools,
+            Messages = [new Message(ConversationRole.User, [new TextBlock("Weather in Rome?")])],
+        });
+        Assert.EndsWith("<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": ", model.LastPrompt);
+        Assert.Equal(StopReason.ToolUse, response.StopReason);
+        var use = Assert.IsType<ToolUseBlock>(Assert.Single(response.Output.Content));
+        Assert.Equal(("get_weather", "Rome"), (use.Name, use.Input.GetProperty("city").GetString()));
+    }
+}
