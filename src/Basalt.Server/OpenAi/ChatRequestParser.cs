@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Basalt.Core.Conversation;
 
 namespace Basalt.Server.OpenAi;
@@ -35,10 +36,33 @@ internal sealed class ChatRequestParser
     }
 
     /// <summary>Parses a whole request body; throws <see cref="OpenAiRequestException"/> for anything OpenAI would answer with 400.</summary>
-    public static ChatCompletionRequest Parse(ReadOnlySequence<byte> body) => new ChatRequestParser().ParseBody(body);
+    public static ChatCompletionRequest Parse(ReadOnlySequence<byte> body)
+    {
+        // Utf8JsonReader checks UTF-8 only where a string is decoded, so a schema or a skipped field could carry
+        // invalid bytes through to a provider: the whole body is validated first (vectorized, far cheaper than parsing).
+        if (body.IsSingleSegment)
+        {
+            if (!Utf8.IsValid(body.FirstSpan))
+                throw InvalidUtf8();
+            return new ChatRequestParser().ParseBody(body);
+        }
+        var length = checked((int)body.Length);
+        var rented = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            body.CopyTo(rented);
+            if (!Utf8.IsValid(rented.AsSpan(0, length)))
+                throw InvalidUtf8();
+            // Everything the request keeps is copied out of the buffer (strings, decoded bytes, parsed elements).
+            return new ChatRequestParser().ParseBody(new ReadOnlySequence<byte>(rented, 0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
 
-    /// <summary>Parses a whole request body held in one span.</summary>
-    public static ChatCompletionRequest Parse(ReadOnlySpan<byte> body) => new ChatRequestParser().ParseBody(new ReadOnlySequence<byte>(body.ToArray()));
+    private static OpenAiRequestException InvalidUtf8() => new(null, "The request body is not valid UTF-8; encode the JSON body as UTF-8.");
 
     private ChatCompletionRequest ParseBody(ReadOnlySequence<byte> body)
     {

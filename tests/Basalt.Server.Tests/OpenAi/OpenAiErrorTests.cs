@@ -83,6 +83,39 @@ public sealed class OpenAiErrorTests
         Assert.Equal(HttpStatusCode.OK, after);
     }
 
+    [Theory]
+    [InlineData("""{"model":"scripted-model","ignored":"#","messages":[{"role":"user","content":"x"}]}""", 0)]
+    [InlineData("""{"model":"scripted-model","tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","description":"#"}}}],"messages":[{"role":"user","content":"x"}]}""", 0)]
+    [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":"PAD#"}]}""", 64 * 1024)]
+    public async Task ChatCompletions_InvalidUtf8AnywhereInTheBody_Is400(string json, int padding)
+    {
+        await using var server = await RunningServer.StartAsync();
+        using var client = server.CreateClient();
+        var body = Encoding.UTF8.GetBytes(json.Replace("PAD", new string('a', padding)));
+        body[Array.IndexOf(body, (byte)'#')] = 0xC3; // a lead byte without its continuation
+
+        var (status, error) = await OpenAiHttp.PostChatAsync(client, body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("UTF-8", OpenAiHttp.Error(error, "invalid_request_error").GetProperty("message").GetString());
+        Assert.Empty(server.Provider.Requests);
+    }
+
+    [Fact]
+    public async Task ChatCompletions_LargeBodyOfMultiByteText_ArrivesIntact()
+    {
+        await using var server = await RunningServer.StartAsync();
+        using var client = server.CreateClient();
+        // Large enough to arrive in many pipe segments, with multi-byte characters straddling their edges.
+        var text = string.Concat(Enumerable.Repeat("é漢字🙂 ", 20_000));
+
+        var (status, _) = await OpenAiHttp.PostChatAsync(client, $$"""{"model":"scripted-model","messages":[{"role":"user","content":"{{text}}"}]}""");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var sent = Assert.Single(server.Provider.Requests);
+        Assert.Equal(text, Assert.IsType<TextBlock>(Assert.Single(Assert.Single(sent.Messages).Content)).Text);
+    }
+
     [Fact]
     public async Task ChatCompletions_MalformedJson_MessageSaysTheBodyIsNotJson()
     {
