@@ -9,6 +9,7 @@ public static class ProviderRegistration
     /// <summary>Adds the built-in provider factories (openai, anthropic, bedrock, local).</summary>
     public static IServiceCollection AddBasaltProviders(this IServiceCollection services)
     {
+        services.AddSingleton<IProviderFactory, OpenAi.OpenAiProviderFactory>();
         return services;
     }
 }

@@ -2,7 +2,11 @@ using Basalt.Core.Catalog;
 using Basalt.Core.Pipeline;
 using Basalt.Core.Providers;
 using Basalt.Providers;
+using Basalt.Server.Auth;
+using Basalt.Server.Bedrock;
 using Basalt.Server.Hosting;
+using Basalt.Server.Metering;
+using Basalt.Server.Operations;
 using Basalt.Server.OpenAi;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -34,20 +38,28 @@ public static class BasaltServer
         builder.Services.AddSingleton(config);
         builder.Services.AddBasaltProviders();
         builder.Services.AddSingleton(sp => ModelRouter.Create(config, sp.GetServices<IProviderFactory>(), sp));
+        builder.Services.AddBasaltOperations(config);
         builder.Services.AddSingleton(sp =>
         {
             var router = sp.GetRequiredService<ModelRouter>();
-            var pipeline = new ConverseClientBuilder(router);
+            var pipeline = new ConverseClientBuilder(router)
+                .UseModelAccess(router.Catalog)
+                .UseMetering(router.Catalog, sp.GetRequiredService<ServerMetrics>());
             return new Gateway(router, pipeline.Build());
         });
+        builder.Services.AddSingleton<IErrorFormat, BedrockErrorFormat>();
         builder.Services.AddSingleton<ErrorFormats>();
         builder.Services.AddOpenAiFace();
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
         app.UseMiddleware<RequestIdMiddleware>();
+        app.UseMiddleware<RequestMetricsMiddleware>();
         app.UseMiddleware<ErrorMiddleware>();
+        app.UseBasaltAuthentication();
         // Faces and operations endpoints are mapped below, one line each.
+        app.MapOperations();
+        app.MapBedrockRuntime();
         app.MapOpenAi();
         return app;
     }

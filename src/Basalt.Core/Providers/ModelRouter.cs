@@ -1,5 +1,6 @@
 using Basalt.Core.Catalog;
 using Basalt.Core.Conversation;
+using Basalt.Core.Pipeline;
 
 namespace Basalt.Core.Providers;
 
@@ -27,9 +28,19 @@ public sealed class ModelRouter : IConverseClient
             if (!byType.TryGetValue(providerConfig.Type, out var factory))
                 throw new InvalidDataException($"providers.{name}.type '{providerConfig.Type}' is not a known provider type; known: {string.Join(", ", byType.Keys)}.");
             var models = config.Models.Where(m => m.Provider == name).ToList();
-            clients[name] = factory.Create(new ProviderContext(name, providerConfig, models, services));
+            clients[name] = WithResilience(factory.Create(new ProviderContext(name, providerConfig, models, services)), name, providerConfig);
         }
         return new ModelRouter(new ModelCatalog(config.Models), clients);
+    }
+
+    /// <summary>Wraps a provider's client in its retries (outer) and per-attempt timeout (inner); the one place this happens.</summary>
+    internal static IConverseClient WithResilience(IConverseClient client, string name, ProviderConfig config)
+    {
+        var builder = new ConverseClientBuilder(client)
+            .UseRetries(new RetryOptions { MaxRetries = Math.Max(0, config.MaxRetries) });
+        if (config.TimeoutSeconds > 0)
+            builder.UseTimeout(TimeSpan.FromSeconds(config.TimeoutSeconds), name);
+        return builder.Build();
     }
 
     /// <summary>The catalog this router serves.</summary>

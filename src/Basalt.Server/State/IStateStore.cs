@@ -1,0 +1,79 @@
+namespace Basalt.Server.State;
+
+/// <summary>The server's durable state (API keys now; later features add their own tables through <see cref="StateMigrations"/>).
+/// SQLite for a single node; the interface keeps the SQL dialect behind it so PostgreSQL can serve a scaled-out deployment.</summary>
+public interface IStateStore : IDisposable
+{
+    /// <summary>Applies every migration not yet recorded in the schema_migrations table.</summary>
+    Task MigrateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Ids of the migrations applied, in the order they were applied.</summary>
+    Task<IReadOnlyList<string>> AppliedMigrationsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Stores a new key; throws <see cref="DuplicateKeyNameException"/> when an active key already has the name.</summary>
+    Task InsertKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken = default);
+
+    /// <summary>The key whose secret hashes to <paramref name="secretHash"/>, revoked or not, or null.</summary>
+    Task<ApiKeyRecord?> FindKeyBySecretHashAsync(string secretHash, CancellationToken cancellationToken = default);
+
+    /// <summary>The AWS key with this access key id, revoked or not, or null.</summary>
+    Task<ApiKeyRecord?> FindKeyByAccessKeyIdAsync(string accessKeyId, CancellationToken cancellationToken = default);
+
+    /// <summary>Every key, newest first.</summary>
+    Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Number of keys that are neither revoked nor expired at <paramref name="now"/>.</summary>
+    Task<int> CountUsableKeysAsync(DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    /// <summary>Revokes the active key with this name, or the key with this id; returns it, or null when none matched.</summary>
+    Task<ApiKeyRecord?> RevokeKeyAsync(string nameOrId, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>Records last-used times in one transaction (called in batches, never per request).</summary>
+    Task TouchKeysAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> lastUsed, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The kind of credential a key is.</summary>
+public enum ApiKeyKind
+{
+    /// <summary>A "bsk-..." secret sent as Authorization: Bearer.</summary>
+    Bearer,
+    /// <summary>An AWS access key id and secret access key, used to sign with Signature V4.</summary>
+    Aws,
+}
+
+/// <summary>One API key as stored: never the plain secret, only its hash (Bearer) or the sealed secret (AWS).</summary>
+public sealed record ApiKeyRecord
+{
+    /// <summary>Stable id ("key_" + 16 hex digits).</summary>
+    public required string Id { get; init; }
+    /// <summary>Name the operator gave it.</summary>
+    public required string Name { get; init; }
+    /// <summary>Bearer or AWS.</summary>
+    public required ApiKeyKind Kind { get; init; }
+    /// <summary>Hex SHA-256 of the Bearer secret; null for AWS keys.</summary>
+    public string? SecretHash { get; init; }
+    /// <summary>The AWS access key id ("BKIA..."); null for Bearer keys.</summary>
+    public string? AccessKeyId { get; init; }
+    /// <summary>The AWS secret access key sealed with the master key (AES-GCM); null for Bearer keys.</summary>
+    public byte[]? SealedSecret { get; init; }
+    /// <summary>Model ids or aliases the key may call; empty means every model.</summary>
+    public IReadOnlyList<string> AllowedModels { get; init; } = [];
+    /// <summary>When it was created.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+    /// <summary>When it stops working, or null for never.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+    /// <summary>When it last authenticated a request (recorded in batches, so up to a flush interval late).</summary>
+    public DateTimeOffset? LastUsedAt { get; init; }
+    /// <summary>When it was revoked, or null.</summary>
+    public DateTimeOffset? RevokedAt { get; init; }
+
+    /// <summary>True when revoked.</summary>
+    public bool IsRevoked => RevokedAt is not null;
+
+    /// <summary>True when expired at <paramref name="now"/>.</summary>
+    public bool IsExpiredAt(DateTimeOffset now) => ExpiresAt is { } e && e <= now;
+}
+
+/// <summary>An active key already has the requested name.</summary>
+public sealed class DuplicateKeyNameException(string name)
+    : Exception($"An active key named '{name}' already exists; pick another name or revoke it first (basalt keys revoke {name}).");

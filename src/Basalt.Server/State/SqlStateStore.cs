@@ -1,0 +1,167 @@
+using System.Data.Common;
+using Dapper;
+
+namespace Basalt.Server.State;
+
+/// <summary>The dialect-neutral part of the state store: every statement here is plain SQL that SQLite and PostgreSQL both run;
+/// subclasses only open connections and recognise their driver's unique-violation error.</summary>
+internal abstract class SqlStateStore : IStateStore
+{
+    private const string KeyColumns = "id AS Id, name AS Name, kind AS Kind, secret_hash AS SecretHash, access_key_id AS AccessKeyId, sealed_secret AS SealedSecret, "
+        + "allowed_models AS AllowedModels, created_at AS CreatedAt, expires_at AS ExpiresAt, last_used_at AS LastUsedAt, revoked_at AS RevokedAt";
+
+    protected abstract Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
+
+    protected abstract bool IsUniqueViolation(DbException e);
+
+    public abstract void Dispose();
+
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        await c.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)");
+        var applied = (await c.QueryAsync<string>("SELECT id FROM schema_migrations")).ToHashSet(StringComparer.Ordinal);
+        foreach (var m in StateMigrations.All)
+        {
+            if (applied.Contains(m.Id))
+                continue;
+            await using var tx = await c.BeginTransactionAsync(cancellationToken);
+            try
+            {
+                await c.ExecuteAsync(m.Sql, transaction: tx);
+                await c.ExecuteAsync("INSERT INTO schema_migrations (id, applied_at) VALUES (@id, @at)", new { id = m.Id, at = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, tx);
+                await tx.CommitAsync(cancellationToken);
+            }
+            catch (DbException e) when (IsUniqueViolation(e))
+            {
+                // Another process (the CLI beside a running server) applied it first.
+                await tx.RollbackAsync(cancellationToken);
+            }
+        }
+    }
+
+    public async Task<IReadOnlyList<string>> AppliedMigrationsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        return (await c.QueryAsync<string>("SELECT id FROM schema_migrations ORDER BY applied_at, id")).ToList();
+    }
+
+    public async Task InsertKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await c.ExecuteAsync(
+                "INSERT INTO api_keys (id, name, kind, secret_hash, access_key_id, sealed_secret, allowed_models, created_at, expires_at, last_used_at, revoked_at) "
+                + "VALUES (@Id, @Name, @Kind, @SecretHash, @AccessKeyId, @SealedSecret, @AllowedModels, @CreatedAt, @ExpiresAt, NULL, NULL)",
+                KeyRow.From(key));
+        }
+        catch (DbException e) when (IsUniqueViolation(e))
+        {
+            throw new DuplicateKeyNameException(key.Name);
+        }
+    }
+
+    public Task<ApiKeyRecord?> FindKeyBySecretHashAsync(string secretHash, CancellationToken cancellationToken = default)
+        => FindOneAsync("secret_hash = @v", secretHash, cancellationToken);
+
+    public Task<ApiKeyRecord?> FindKeyByAccessKeyIdAsync(string accessKeyId, CancellationToken cancellationToken = default)
+        => FindOneAsync("access_key_id = @v", accessKeyId, cancellationToken);
+
+    public async Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        var rows = await c.QueryAsync<KeyRow>($"SELECT {KeyColumns} FROM api_keys ORDER BY created_at DESC, id");
+        return rows.Select(r => r.ToRecord()).ToList();
+    }
+
+    public async Task<int> CountUsableKeysAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        return await c.ExecuteScalarAsync<int>(
+            "SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)",
+            new { now = now.ToUnixTimeMilliseconds() });
+    }
+
+    public async Task<ApiKeyRecord?> RevokeKeyAsync(string nameOrId, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        await using var tx = await c.BeginTransactionAsync(cancellationToken);
+        var row = await c.QueryFirstOrDefaultAsync<KeyRow>(
+            $"SELECT {KeyColumns} FROM api_keys WHERE (name = @v AND revoked_at IS NULL) OR id = @v OR access_key_id = @v ORDER BY created_at DESC",
+            new { v = nameOrId }, tx);
+        if (row is null)
+            return null;
+        if (row.RevokedAt is null)
+        {
+            row.RevokedAt = at.ToUnixTimeMilliseconds();
+            await c.ExecuteAsync("UPDATE api_keys SET revoked_at = @at WHERE id = @id", new { at = row.RevokedAt, id = row.Id }, tx);
+        }
+        await tx.CommitAsync(cancellationToken);
+        return row.ToRecord();
+    }
+
+    public async Task TouchKeysAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> lastUsed, CancellationToken cancellationToken = default)
+    {
+        if (lastUsed.Count == 0)
+            return;
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        await using var tx = await c.BeginTransactionAsync(cancellationToken);
+        foreach (var (id, at) in lastUsed)
+            await c.ExecuteAsync(
+                "UPDATE api_keys SET last_used_at = @at WHERE id = @id AND (last_used_at IS NULL OR last_used_at < @at)",
+                new { id, at = at.ToUnixTimeMilliseconds() }, tx);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    private async Task<ApiKeyRecord?> FindOneAsync(string where, string value, CancellationToken cancellationToken)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        var row = await c.QueryFirstOrDefaultAsync<KeyRow>($"SELECT {KeyColumns} FROM api_keys WHERE {where}", new { v = value });
+        return row?.ToRecord();
+    }
+
+    /// <summary>The row shape Dapper maps; times are Unix milliseconds, allowed models a comma-separated list.</summary>
+    private sealed class KeyRow
+    {
+        public string Id { get; set; } = "";
+        public string Name { get; set; } = "";
+        public string Kind { get; set; } = "";
+        public string? SecretHash { get; set; }
+        public string? AccessKeyId { get; set; }
+        public byte[]? SealedSecret { get; set; }
+        public string AllowedModels { get; set; } = "";
+        public long CreatedAt { get; set; }
+        public long? ExpiresAt { get; set; }
+        public long? LastUsedAt { get; set; }
+        public long? RevokedAt { get; set; }
+
+        public static KeyRow From(ApiKeyRecord k) => new()
+        {
+            Id = k.Id,
+            Name = k.Name,
+            Kind = k.Kind == ApiKeyKind.Aws ? "aws" : "bearer",
+            SecretHash = k.SecretHash,
+            AccessKeyId = k.AccessKeyId,
+            SealedSecret = k.SealedSecret,
+            AllowedModels = string.Join(',', k.AllowedModels),
+            CreatedAt = k.CreatedAt.ToUnixTimeMilliseconds(),
+            ExpiresAt = k.ExpiresAt?.ToUnixTimeMilliseconds(),
+        };
+
+        public ApiKeyRecord ToRecord() => new()
+        {
+            Id = Id,
+            Name = Name,
+            Kind = Kind == "aws" ? ApiKeyKind.Aws : ApiKeyKind.Bearer,
+            SecretHash = SecretHash,
+            AccessKeyId = AccessKeyId,
+            SealedSecret = SealedSecret,
+            AllowedModels = AllowedModels.Length == 0 ? [] : AllowedModels.Split(','),
+            CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt),
+            ExpiresAt = ExpiresAt is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null,
+            LastUsedAt = LastUsedAt is { } l ? DateTimeOffset.FromUnixTimeMilliseconds(l) : null,
+            RevokedAt = RevokedAt is { } r ? DateTimeOffset.FromUnixTimeMilliseconds(r) : null,
+        };
+    }
+}
