@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Basalt.Core.Conversation;
+using Basalt.Server.Auth;
 using Basalt.Server.Hosting;
 using Microsoft.AspNetCore.Http;
 
@@ -25,7 +26,7 @@ internal sealed class OpenAiErrorFormat : IErrorFormat
     {
         ErrorKind.Validation => (400, "invalid_request_error", null),
         // A caller that got through authentication but is refused lacks the permission; anyone else lacks a valid key.
-        ErrorKind.AccessDenied when context.User.Identity?.IsAuthenticated == true => (403, "permission_error", "permission_denied"),
+        ErrorKind.AccessDenied when context.Features.Get<Caller>() is not null => (403, "permission_error", "permission_denied"),
         ErrorKind.AccessDenied => (401, "authentication_error", "invalid_api_key"),
         ErrorKind.ResourceNotFound => (404, "invalid_request_error", "model_not_found"),
         ErrorKind.Conflict => (409, "invalid_request_error", "conflict"),
