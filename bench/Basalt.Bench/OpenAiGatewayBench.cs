@@ -7,6 +7,7 @@ using Basalt.Core.Catalog;
 using Basalt.Core.Conversation;
 using Basalt.Core.Providers;
 using Basalt.Server;
+using Basalt.Server.Auth;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Basalt.Bench;
@@ -28,32 +29,41 @@ internal static class OpenAiGatewayBench
 
         var config = new BasaltConfig
         {
-            Server = new ServerConfig { Listen = $"127.0.0.1:{port}", DataDir = Path.Combine(Path.GetTempPath(), "basalt-bench") },
+            Server = new ServerConfig { Listen = $"127.0.0.1:{port}", DataDir = Path.Combine(Path.GetTempPath(), "basalt-bench-" + Guid.NewGuid().ToString("N")) },
             Providers = new Dictionary<string, ProviderConfig> { ["instant"] = new() { Type = InstantProvider.TypeName } },
             Models = [new ModelEntry { Id = Model, Provider = "instant" }],
         };
         var app = BasaltServer.Build(config, s => s.AddSingleton<IProviderFactory>(new InstantProvider()));
         await app.StartAsync();
+        // Requests carry a real Bearer key, so the figure includes authentication as production traffic pays it.
+        var key = (await app.Services.GetRequiredService<ApiKeys>().CreateAsync("bench", aws: false)).Secret;
         var body = $$"""{"model":"{{Model}}","stream":{{(stream ? "true" : "false")}},"max_tokens":64,"temperature":0.2,"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"What is the capital of France?"}]}""";
         if (servePort > 0)
         {
-            Console.WriteLine($"serving on http://127.0.0.1:{port}/v1/chat/completions; request body: {body}");
+            Console.WriteLine($"serving on http://127.0.0.1:{port}/v1/chat/completions");
+            Console.WriteLine($"Authorization: Bearer {key}");
+            Console.WriteLine($"request body: {body}");
             Console.WriteLine("press Ctrl+C to stop");
             var done = new TaskCompletionSource();
             Console.CancelKeyPress += (_, e) => { e.Cancel = true; done.TrySetResult(); };
             await done.Task;
             await app.StopAsync();
+            await app.DisposeAsync();
+            TryDelete(config.Server.DataDir);
             return 0;
         }
 
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = concurrency, UseProxy = false };
         using var client = new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         var payload = Encoding.UTF8.GetBytes(body);
 
         // Warm up the JIT and the connection pool before measuring.
         await LoadAsync(client, payload, concurrency, TimeSpan.FromSeconds(2));
         var (count, errors, latencies) = await LoadAsync(client, payload, concurrency, TimeSpan.FromSeconds(seconds));
         await app.StopAsync();
+        await app.DisposeAsync();
+        TryDelete(config.Server.DataDir);
 
         latencies.Sort();
         Console.WriteLine($"openai-gateway: POST /v1/chat/completions{(stream ? " (stream)" : "")}, concurrency {concurrency}, {seconds} s, {Environment.ProcessorCount} cores, in-process client");
@@ -95,6 +105,17 @@ internal static class OpenAiGatewayBench
         foreach (var l in latencies)
             all.AddRange(l);
         return (count, errors, all);
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
     }
 
     private static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];

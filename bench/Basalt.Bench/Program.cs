@@ -3,7 +3,10 @@ switch (args.FirstOrDefault())
 {
     case "openai-gateway":
         return await Basalt.Bench.OpenAiGatewayBench.RunAsync(args[1..]);
+    case "openai-translate":
+        return Basalt.Bench.OpenAiTranslateBench.Run(args[1..]);
 }
 Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Basalt.Bench -- MODE [options]");
 Console.Error.WriteLine("modes: openai-gateway [--seconds 10] [--concurrency 32] [--stream] [--serve PORT]");
+Console.Error.WriteLine("       openai-translate [ITERATIONS]");
 return 2;

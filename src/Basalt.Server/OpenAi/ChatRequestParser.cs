@@ -28,6 +28,9 @@ internal sealed class ChatRequestParser
     private static readonly JsonElement EmptyObjectSchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement.Clone();
     private static readonly JsonElement EmptyArguments = JsonDocument.Parse("{}").RootElement.Clone();
 
+    private static readonly string[] Roles = ["user", "assistant", "system", "tool", "developer"];
+    private static readonly string[] PartTypes = ["text", "image_url", "file", "refusal"];
+
     private readonly Segment[] _path = new Segment[MaxPathDepth];
     private int _depth;
 
@@ -205,7 +208,7 @@ internal sealed class ChatRequestParser
         while (NextProperty(ref r))
         {
             if (Member(ref r, "role"u8, "role"))
-                m.Role = ReadString(ref r);
+                m.Role = ReadKnownString(ref r, Roles);
             else if (Member(ref r, "content"u8, "content"))
                 ReadContent(ref r, m);
             else if (Member(ref r, "tool_calls"u8, "tool_calls"))
@@ -256,7 +259,7 @@ internal sealed class ChatRequestParser
         while (NextProperty(ref r))
         {
             if (Member(ref r, "type"u8, "type"))
-                type = ReadString(ref r);
+                type = ReadKnownString(ref r, PartTypes);
             else if (Member(ref r, "text"u8, "text"))
                 text = ReadString(ref r);
             else if (Member(ref r, "refusal"u8, "refusal"))
@@ -958,6 +961,16 @@ internal sealed class ChatRequestParser
         {
             throw Fail("is not valid UTF-8; encode the request body as UTF-8.");
         }
+    }
+
+    /// <summary>Reads a string, returning the shared instance when it is one of <paramref name="known"/> (no allocation).</summary>
+    private string ReadKnownString(ref Utf8JsonReader r, string[] known)
+    {
+        if (r.TokenType == JsonTokenType.String)
+            foreach (var k in known)
+                if (r.ValueTextEquals(k))
+                    return k;
+        return ReadString(ref r);
     }
 
     private string ReadPropertyName(ref Utf8JsonReader r)
