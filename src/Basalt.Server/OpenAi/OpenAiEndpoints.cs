@@ -57,9 +57,8 @@ internal static class OpenAiEndpoints
         }
 
         var response = await gateway.Client.ConverseAsync(request.Converse, context.RequestAborted);
-        context.Response.ContentType = "application/json";
-        using (var json = new Utf8JsonWriter(context.Response.BodyWriter, OpenAiErrorFormat.WriterOptions))
-            ChatResponseWriter.WriteCompletion(json, id, created, request.Model, response);
+        await JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (id, created, request.Model, response),
+            static (json, s) => ChatResponseWriter.WriteCompletion(json, s.id, s.created, s.Model, s.response));
     }
 
     /// <summary>Buffers the whole body in the request pipe (Kestrel enforces the size limit) and parses it in place.</summary>
@@ -132,22 +131,22 @@ internal static class OpenAiEndpoints
         }
     }
 
-    private static async Task ListModelsAsync(HttpContext context, long created)
+    private static Task ListModelsAsync(HttpContext context, long created)
     {
         var catalog = context.RequestServices.GetRequiredService<Gateway>().Catalog;
-        context.Response.ContentType = "application/json";
-        using var json = new Utf8JsonWriter(context.Response.BodyWriter, OpenAiErrorFormat.WriterOptions);
-        json.WriteStartObject();
-        json.WriteString("object"u8, "list"u8);
-        json.WriteStartArray("data"u8);
-        foreach (var model in catalog.Models)
-            WriteModel(json, model.Id, model, created);
-        json.WriteEndArray();
-        json.WriteEndObject();
-        await json.FlushAsync(context.RequestAborted);
+        return JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (catalog, created), static (json, s) =>
+        {
+            json.WriteStartObject();
+            json.WriteString("object"u8, "list"u8);
+            json.WriteStartArray("data"u8);
+            foreach (var model in s.catalog.Models)
+                WriteModel(json, model, s.created);
+            json.WriteEndArray();
+            json.WriteEndObject();
+        });
     }
 
-    private static async Task GetModelAsync(HttpContext context, long created)
+    private static Task GetModelAsync(HttpContext context, long created)
     {
         // Kestrel leaves %2F encoded in paths; SDKs escape the '/' of ids such as meta/llama-3.
         var raw = context.Request.RouteValues["id"] as string ?? "";
@@ -155,20 +154,16 @@ internal static class OpenAiEndpoints
         var catalog = context.RequestServices.GetRequiredService<Gateway>().Catalog;
         if (!catalog.TryResolve(id, out var model))
         {
-            await OpenAiErrorFormat.WriteAsync(context, StatusCodes.Status404NotFound,
+            return OpenAiErrorFormat.WriteAsync(context, StatusCodes.Status404NotFound,
                 $"The model '{id}' does not exist. List the available models with GET /v1/models.", "invalid_request_error", null, "model_not_found");
-            return;
         }
-        context.Response.ContentType = "application/json";
-        using var json = new Utf8JsonWriter(context.Response.BodyWriter, OpenAiErrorFormat.WriterOptions);
-        WriteModel(json, model.Id, model, created);
-        await json.FlushAsync(context.RequestAborted);
+        return JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (model, created), static (json, s) => WriteModel(json, s.model, s.created));
     }
 
-    private static void WriteModel(Utf8JsonWriter json, string id, ModelEntry model, long created)
+    private static void WriteModel(Utf8JsonWriter json, ModelEntry model, long created)
     {
         json.WriteStartObject();
-        json.WriteString("id"u8, id);
+        json.WriteString("id"u8, model.Id);
         json.WriteString("object"u8, "model"u8);
         json.WriteNumber("created"u8, created);
         json.WriteString("owned_by"u8, model.ProviderName ?? model.Provider);

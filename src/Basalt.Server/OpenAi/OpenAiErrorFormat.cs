@@ -39,14 +39,8 @@ internal sealed class OpenAiErrorFormat : IErrorFormat
     };
 
     /// <summary>Writes a whole error response.</summary>
-    public static async Task WriteAsync(HttpContext context, int status, string message, string type, string? param, string? code)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        await using (var json = new Utf8JsonWriter(context.Response.BodyWriter, WriterOptions))
-            WriteBody(json, message, type, param, code);
-        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
-    }
+    public static Task WriteAsync(HttpContext context, int status, string message, string type, string? param, string? code)
+        => JsonResponse.WriteAsync(context, status, (message, type, param, code), static (json, e) => WriteBody(json, e.message, e.type, e.param, e.code));
 
     /// <summary>Writes {"error":{...}}, also used as the payload of an SSE error event.</summary>
     public static void WriteBody(Utf8JsonWriter json, string message, string type, string? param, string? code)

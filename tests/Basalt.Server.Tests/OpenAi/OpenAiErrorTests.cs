@@ -197,6 +197,24 @@ public sealed class OpenAiErrorTests
         Assert.Equal(HttpStatusCode.OK, after);
     }
 
+    [Fact]
+    public async Task ChatCompletions_ProviderTextWithLoneSurrogate_AnswersOneWellFormedJsonBody()
+    {
+        await using var server = await RunningServer.StartAsync();
+        server.Provider.Reply = _ => new ConverseResponse
+        {
+            Output = new Message(ConversationRole.Assistant, [new TextBlock(new string('a', 100_000) + "\uD800 tail")]),
+            StopReason = StopReason.EndTurn,
+            Usage = new TokenUsage(1, 1),
+        };
+        using var client = server.CreateClient();
+
+        var (status, body) = await OpenAiHttp.PostChatAsync(client, $$"""{"model":"scripted-model","messages":{{User}}}""");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.EndsWith("\uFFFD tail", body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+    }
+
     [Theory]
     [InlineData("GET", "v1/chat/completions")]
     [InlineData("POST", "v1/embeddingz")]
