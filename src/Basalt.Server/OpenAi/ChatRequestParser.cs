@@ -824,6 +824,8 @@ internal sealed class ChatRequestParser
                         Append(ConversationRole.User, new TextBlock(m.Text));
                     else if (m.Parts is not null)
                     {
+                        if (m.Parts.Count == 0)
+                            throw FailAt(at + ".content", "must hold at least one content part.");
                         for (var j = 0; j < m.Parts.Count; j++)
                         {
                             if (m.Parts[j].Kind == PartKind.Refusal)

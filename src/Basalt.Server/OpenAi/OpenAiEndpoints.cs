@@ -25,16 +25,20 @@ internal static class OpenAiEndpoints
         var logger = app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Basalt.Server.OpenAi");
         // The catalog has no creation dates; every model reports when this server started serving it.
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        app.MapPost("/v1/chat/completions", context => ChatCompletionsAsync(context, logger));
-        app.MapGet("/v1/models", context => ListModelsAsync(context, created));
-        app.MapGet("/v1/models/{**id}", context => GetModelAsync(context, created));
+        // The gateway is a root singleton: resolving it there, once, spares every request a DI scope.
+        var services = app.ServiceProvider;
+        Gateway? cached = null;
+        Gateway Gateway() => cached ??= services.GetRequiredService<Gateway>();
+        app.MapPost("/v1/chat/completions", context => ChatCompletionsAsync(context, Gateway(), logger));
+        app.MapGet("/v1/models", context => ListModelsAsync(context, Gateway().Catalog, created));
+        app.MapGet("/v1/models/{**id}", context => GetModelAsync(context, Gateway().Catalog, created));
         app.Map("/v1/{**path}", context => OpenAiErrorFormat.WriteAsync(context, StatusCodes.Status404NotFound,
             $"Invalid URL ({context.Request.Method} {context.Request.Path}); Basalt's OpenAI API serves POST /v1/chat/completions, GET /v1/models and GET /v1/models/{{model}}.",
             "invalid_request_error", null, null));
         return app;
     }
 
-    private static async Task ChatCompletionsAsync(HttpContext context, ILogger logger)
+    private static async Task ChatCompletionsAsync(HttpContext context, Gateway gateway, ILogger logger)
     {
         ChatCompletionRequest request;
         try
@@ -47,7 +51,6 @@ internal static class OpenAiEndpoints
             return;
         }
 
-        var gateway = context.RequestServices.GetRequiredService<Gateway>();
         var id = ChatResponseWriter.NewId();
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (request.Stream)
@@ -131,9 +134,8 @@ internal static class OpenAiEndpoints
         }
     }
 
-    private static Task ListModelsAsync(HttpContext context, long created)
+    private static Task ListModelsAsync(HttpContext context, ModelCatalog catalog, long created)
     {
-        var catalog = context.RequestServices.GetRequiredService<Gateway>().Catalog;
         return JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (catalog, created), static (json, s) =>
         {
             json.WriteStartObject();
@@ -146,12 +148,11 @@ internal static class OpenAiEndpoints
         });
     }
 
-    private static Task GetModelAsync(HttpContext context, long created)
+    private static Task GetModelAsync(HttpContext context, ModelCatalog catalog, long created)
     {
         // Kestrel leaves %2F encoded in paths; SDKs escape the '/' of ids such as meta/llama-3.
         var raw = context.Request.RouteValues["id"] as string ?? "";
         var id = Uri.UnescapeDataString(raw);
-        var catalog = context.RequestServices.GetRequiredService<Gateway>().Catalog;
         if (!catalog.TryResolve(id, out var model))
         {
             return OpenAiErrorFormat.WriteAsync(context, StatusCodes.Status404NotFound,

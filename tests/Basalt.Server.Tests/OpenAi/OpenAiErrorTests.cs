@@ -23,6 +23,7 @@ public sealed class OpenAiErrorTests
     [InlineData("""{"model":"scripted-model","messages":[{"content":"x"}]}""", "messages[0].role")]
     [InlineData("""{"model":"scripted-model","messages":[{"role":"wizard","content":"x"}]}""", "messages[0].role")]
     [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":42}]}""", "messages[0].content")]
+    [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":[]}]}""", "messages[0].content")]
     [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":[{"type":"video","video":{}}]}]}""", "messages[0].content[0]")]
     [InlineData("""{"model":"scripted-model","messages":[{"role":"system","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]}""", "messages[0].content[0]")]
     [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]}""", "messages[0].content[0].image_url.url")]
