@@ -83,6 +83,13 @@ internal sealed class ChatRequestParser
         {
             throw new OpenAiRequestException(null, "We could not parse the JSON body of your request (" + e.Message + "). Send one JSON object, encoded as UTF-8.");
         }
+        catch (InvalidOperationException)
+        {
+            // The reader throws this when it unescapes text that is not Unicode, such as a property name holding "\ud800".
+            const string Detail = "holds text that is not valid Unicode (a lone surrogate escape such as \\ud800); send valid UTF-8 text.";
+            var path = CurrentPath();
+            throw path.Length == 0 ? new OpenAiRequestException(null, "The request body " + Detail) : FailAt(path, Detail);
+        }
     }
 
     private ChatCompletionRequest ReadRequest(ref Utf8JsonReader r)
@@ -961,7 +968,7 @@ internal sealed class ChatRequestParser
         }
         catch (InvalidOperationException)
         {
-            throw Fail("is not valid UTF-8; encode the request body as UTF-8.");
+            throw Fail("is not valid Unicode text (invalid UTF-8, or a lone surrogate escape such as \\ud800).");
         }
     }
 

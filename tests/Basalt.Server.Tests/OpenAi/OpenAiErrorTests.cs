@@ -102,6 +102,23 @@ public sealed class OpenAiErrorTests
         Assert.Empty(server.Provider.Requests);
     }
 
+    [Theory]
+    [InlineData("""{"mo\ud800del":"scripted-model","messages":[{"role":"user","content":"x"}]}""", null)]
+    [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":"x\udc00y"}]}""", "messages[0].content")]
+    [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,\ud800"}}]}]}""", "messages[0].content[0].image_url.url")]
+    public async Task ChatCompletions_LoneSurrogateEscape_Is400(string json, string? param)
+    {
+        await using var server = await RunningServer.StartAsync();
+        using var client = server.CreateClient();
+
+        var (status, body) = await OpenAiHttp.PostChatAsync(client, json);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var error = OpenAiHttp.Error(body, "invalid_request_error");
+        Assert.Equal(param, error.GetProperty("param").GetString());
+        Assert.Contains("surrogate", error.GetProperty("message").GetString());
+    }
+
     [Fact]
     public async Task ChatCompletions_LargeBodyOfMultiByteText_ArrivesIntact()
     {
