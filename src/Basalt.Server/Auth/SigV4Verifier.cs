@@ -78,12 +78,17 @@ internal static class SigV4Verifier
         sb.Append(Encode(rawPath.Length == 0 ? "/" : rawPath, keepSlash: true)).Append('\n');
         sb.Append(CanonicalQuery(rawQuery)).Append('\n');
         foreach (var name in signedHeaders)
-            sb.Append(name).Append(':').Append(CanonicalHeaderValue(request.Headers[name])).Append('\n');
+            sb.Append(name).Append(':').Append(CanonicalHeaderValue(HeaderValue(request, name))).Append('\n');
         sb.Append('\n');
         sb.Append(string.Join(';', signedHeaders)).Append('\n');
         sb.Append(payloadHash);
         return sb.ToString();
     }
+
+    /// <summary>A signed header's value; HTTP/2 clients (the AWS SDK for JavaScript) sign the :authority pseudo-header,
+    /// which Kestrel exposes as the Host header.</summary>
+    private static Microsoft.Extensions.Primitives.StringValues HeaderValue(HttpRequest request, string name)
+        => name == ":authority" ? request.Headers.Host : request.Headers[name];
 
     /// <summary>The signature (lower-case hex) of a canonical request.</summary>
     public static string Sign(string canonicalRequest, string amzDate, SigV4Authorization auth, string secretAccessKey)
