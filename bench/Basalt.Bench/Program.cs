@@ -11,6 +11,8 @@ switch (args.FirstOrDefault())
         return Basalt.Bench.KernelBench.Run(args[1..]);
     case "gguf-fuzz":
         return Basalt.Bench.GgufFuzzBench.Run(args[1..]);
+    case "openai-translate":
+        return Basalt.Bench.OpenAiTranslateBench.Run(args[1..]);
 }
 Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Basalt.Bench -- MODE [options]");
 Console.Error.WriteLine("modes:");
@@ -19,4 +21,5 @@ Console.Error.WriteLine("  bedrock-gateway [--concurrency 32] [--seconds 5] [--s
 Console.Error.WriteLine("  tokenize FILE.gguf [FILE.gguf...]              encode/decode speed on a ~2,000-token prompt");
 Console.Error.WriteLine("  kernels [SECONDS [TYPE...]]                    GB/s of weights through the dot kernels per type, one thread");
 Console.Error.WriteLine("  gguf-fuzz [--cases N] [--seed S] [--file F]    seeded mutation fuzzing of the GGUF reader");
+Console.Error.WriteLine("  openai-translate [ITERATIONS]                  CPU cost of the OpenAI face alone (parse + write), one thread");
 return 2;

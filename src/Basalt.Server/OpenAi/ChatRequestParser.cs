@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Basalt.Core.Conversation;
 
 namespace Basalt.Server.OpenAi;
@@ -27,6 +28,9 @@ internal sealed class ChatRequestParser
     private static readonly JsonElement EmptyObjectSchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement.Clone();
     private static readonly JsonElement EmptyArguments = JsonDocument.Parse("{}").RootElement.Clone();
 
+    private static readonly string[] Roles = ["user", "assistant", "system", "tool", "developer"];
+    private static readonly string[] PartTypes = ["text", "image_url", "file", "refusal"];
+
     private readonly Segment[] _path = new Segment[MaxPathDepth];
     private int _depth;
 
@@ -35,10 +39,33 @@ internal sealed class ChatRequestParser
     }
 
     /// <summary>Parses a whole request body; throws <see cref="OpenAiRequestException"/> for anything OpenAI would answer with 400.</summary>
-    public static ChatCompletionRequest Parse(ReadOnlySequence<byte> body) => new ChatRequestParser().ParseBody(body);
+    public static ChatCompletionRequest Parse(ReadOnlySequence<byte> body)
+    {
+        // Utf8JsonReader checks UTF-8 only where a string is decoded, so a schema or a skipped field could carry
+        // invalid bytes through to a provider: the whole body is validated first (vectorized, far cheaper than parsing).
+        if (body.IsSingleSegment)
+        {
+            if (!Utf8.IsValid(body.FirstSpan))
+                throw InvalidUtf8();
+            return new ChatRequestParser().ParseBody(body);
+        }
+        var length = checked((int)body.Length);
+        var rented = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            body.CopyTo(rented);
+            if (!Utf8.IsValid(rented.AsSpan(0, length)))
+                throw InvalidUtf8();
+            // Everything the request keeps is copied out of the buffer (strings, decoded bytes, parsed elements).
+            return new ChatRequestParser().ParseBody(new ReadOnlySequence<byte>(rented, 0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
 
-    /// <summary>Parses a whole request body held in one span.</summary>
-    public static ChatCompletionRequest Parse(ReadOnlySpan<byte> body) => new ChatRequestParser().ParseBody(new ReadOnlySequence<byte>(body.ToArray()));
+    private static OpenAiRequestException InvalidUtf8() => new(null, "The request body is not valid UTF-8; encode the JSON body as UTF-8.");
 
     private ChatCompletionRequest ParseBody(ReadOnlySequence<byte> body)
     {
@@ -55,6 +82,13 @@ internal sealed class ChatRequestParser
         catch (JsonException e)
         {
             throw new OpenAiRequestException(null, "We could not parse the JSON body of your request (" + e.Message + "). Send one JSON object, encoded as UTF-8.");
+        }
+        catch (InvalidOperationException)
+        {
+            // The reader throws this when it unescapes text that is not Unicode, such as a property name holding "\ud800".
+            const string Detail = "holds text that is not valid Unicode (a lone surrogate escape such as \\ud800); send valid UTF-8 text.";
+            var path = CurrentPath();
+            throw path.Length == 0 ? new OpenAiRequestException(null, "The request body " + Detail) : FailAt(path, Detail);
         }
     }
 
@@ -181,7 +215,7 @@ internal sealed class ChatRequestParser
         while (NextProperty(ref r))
         {
             if (Member(ref r, "role"u8, "role"))
-                m.Role = ReadString(ref r);
+                m.Role = ReadKnownString(ref r, Roles);
             else if (Member(ref r, "content"u8, "content"))
                 ReadContent(ref r, m);
             else if (Member(ref r, "tool_calls"u8, "tool_calls"))
@@ -232,7 +266,7 @@ internal sealed class ChatRequestParser
         while (NextProperty(ref r))
         {
             if (Member(ref r, "type"u8, "type"))
-                type = ReadString(ref r);
+                type = ReadKnownString(ref r, PartTypes);
             else if (Member(ref r, "text"u8, "text"))
                 text = ReadString(ref r);
             else if (Member(ref r, "refusal"u8, "refusal"))
@@ -797,6 +831,8 @@ internal sealed class ChatRequestParser
                         Append(ConversationRole.User, new TextBlock(m.Text));
                     else if (m.Parts is not null)
                     {
+                        if (m.Parts.Count == 0)
+                            throw FailAt(at + ".content", "must hold at least one content part.");
                         for (var j = 0; j < m.Parts.Count; j++)
                         {
                             if (m.Parts[j].Kind == PartKind.Refusal)
@@ -932,8 +968,18 @@ internal sealed class ChatRequestParser
         }
         catch (InvalidOperationException)
         {
-            throw Fail("is not valid UTF-8; encode the request body as UTF-8.");
+            throw Fail("is not valid Unicode text (invalid UTF-8, or a lone surrogate escape such as \\ud800).");
         }
+    }
+
+    /// <summary>Reads a string, returning the shared instance when it is one of <paramref name="known"/> (no allocation).</summary>
+    private string ReadKnownString(ref Utf8JsonReader r, string[] known)
+    {
+        if (r.TokenType == JsonTokenType.String)
+            foreach (var k in known)
+                if (r.ValueTextEquals(k))
+                    return k;
+        return ReadString(ref r);
     }
 
     private string ReadPropertyName(ref Utf8JsonReader r)

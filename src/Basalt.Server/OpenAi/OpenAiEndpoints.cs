@@ -25,16 +25,20 @@ internal static class OpenAiEndpoints
         var logger = app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Basalt.Server.OpenAi");
         // The catalog has no creation dates; every model reports when this server started serving it.
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        app.MapPost("/v1/chat/completions", context => ChatCompletionsAsync(context, logger));
-        app.MapGet("/v1/models", context => ListModelsAsync(context, created));
-        app.MapGet("/v1/models/{**id}", context => GetModelAsync(context, created));
+        // The gateway is a root singleton: resolving it there, once, spares every request a DI scope.
+        var services = app.ServiceProvider;
+        Gateway? cached = null;
+        Gateway Gateway() => cached ??= services.GetRequiredService<Gateway>();
+        app.MapPost("/v1/chat/completions", context => ChatCompletionsAsync(context, Gateway(), logger));
+        app.MapGet("/v1/models", context => ListModelsAsync(context, Gateway().Catalog, created));
+        app.MapGet("/v1/models/{**id}", context => GetModelAsync(context, Gateway().Catalog, created));
         app.Map("/v1/{**path}", context => OpenAiErrorFormat.WriteAsync(context, StatusCodes.Status404NotFound,
             $"Invalid URL ({context.Request.Method} {context.Request.Path}); Basalt's OpenAI API serves POST /v1/chat/completions, GET /v1/models and GET /v1/models/{{model}}.",
             "invalid_request_error", null, null));
         return app;
     }
 
-    private static async Task ChatCompletionsAsync(HttpContext context, ILogger logger)
+    private static async Task ChatCompletionsAsync(HttpContext context, Gateway gateway, ILogger logger)
     {
         ChatCompletionRequest request;
         try
@@ -47,7 +51,6 @@ internal static class OpenAiEndpoints
             return;
         }
 
-        var gateway = context.RequestServices.GetRequiredService<Gateway>();
         var id = ChatResponseWriter.NewId();
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (request.Stream)
@@ -57,9 +60,8 @@ internal static class OpenAiEndpoints
         }
 
         var response = await gateway.Client.ConverseAsync(request.Converse, context.RequestAborted);
-        context.Response.ContentType = "application/json";
-        using (var json = new Utf8JsonWriter(context.Response.BodyWriter, OpenAiErrorFormat.WriterOptions))
-            ChatResponseWriter.WriteCompletion(json, id, created, request.Model, response);
+        await JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (id, created, request.Model, response),
+            static (json, s) => ChatResponseWriter.WriteCompletion(json, s.id, s.created, s.Model, s.response));
     }
 
     /// <summary>Buffers the whole body in the request pipe (Kestrel enforces the size limit) and parses it in place.</summary>
@@ -132,43 +134,37 @@ internal static class OpenAiEndpoints
         }
     }
 
-    private static async Task ListModelsAsync(HttpContext context, long created)
+    private static Task ListModelsAsync(HttpContext context, ModelCatalog catalog, long created)
     {
-        var catalog = context.RequestServices.GetRequiredService<Gateway>().Catalog;
-        context.Response.ContentType = "application/json";
-        using var json = new Utf8JsonWriter(context.Response.BodyWriter, OpenAiErrorFormat.WriterOptions);
-        json.WriteStartObject();
-        json.WriteString("object"u8, "list"u8);
-        json.WriteStartArray("data"u8);
-        foreach (var model in catalog.Models)
-            WriteModel(json, model.Id, model, created);
-        json.WriteEndArray();
-        json.WriteEndObject();
-        await json.FlushAsync(context.RequestAborted);
+        return JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (catalog, created), static (json, s) =>
+        {
+            json.WriteStartObject();
+            json.WriteString("object"u8, "list"u8);
+            json.WriteStartArray("data"u8);
+            foreach (var model in s.catalog.Models)
+                WriteModel(json, model, s.created);
+            json.WriteEndArray();
+            json.WriteEndObject();
+        });
     }
 
-    private static async Task GetModelAsync(HttpContext context, long created)
+    private static Task GetModelAsync(HttpContext context, ModelCatalog catalog, long created)
     {
         // Kestrel leaves %2F encoded in paths; SDKs escape the '/' of ids such as meta/llama-3.
         var raw = context.Request.RouteValues["id"] as string ?? "";
         var id = Uri.UnescapeDataString(raw);
-        var catalog = context.RequestServices.GetRequiredService<Gateway>().Catalog;
         if (!catalog.TryResolve(id, out var model))
         {
-            await OpenAiErrorFormat.WriteAsync(context, StatusCodes.Status404NotFound,
+            return OpenAiErrorFormat.WriteAsync(context, StatusCodes.Status404NotFound,
                 $"The model '{id}' does not exist. List the available models with GET /v1/models.", "invalid_request_error", null, "model_not_found");
-            return;
         }
-        context.Response.ContentType = "application/json";
-        using var json = new Utf8JsonWriter(context.Response.BodyWriter, OpenAiErrorFormat.WriterOptions);
-        WriteModel(json, model.Id, model, created);
-        await json.FlushAsync(context.RequestAborted);
+        return JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (model, created), static (json, s) => WriteModel(json, s.model, s.created));
     }
 
-    private static void WriteModel(Utf8JsonWriter json, string id, ModelEntry model, long created)
+    private static void WriteModel(Utf8JsonWriter json, ModelEntry model, long created)
     {
         json.WriteStartObject();
-        json.WriteString("id"u8, id);
+        json.WriteString("id"u8, model.Id);
         json.WriteString("object"u8, "model"u8);
         json.WriteNumber("created"u8, created);
         json.WriteString("owned_by"u8, model.ProviderName ?? model.Provider);

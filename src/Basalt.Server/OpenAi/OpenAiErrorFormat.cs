@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Basalt.Core.Conversation;
+using Basalt.Server.Auth;
 using Basalt.Server.Hosting;
 using Microsoft.AspNetCore.Http;
 
@@ -25,7 +26,7 @@ internal sealed class OpenAiErrorFormat : IErrorFormat
     {
         ErrorKind.Validation => (400, "invalid_request_error", null),
         // A caller that got through authentication but is refused lacks the permission; anyone else lacks a valid key.
-        ErrorKind.AccessDenied when context.User.Identity?.IsAuthenticated == true => (403, "permission_error", "permission_denied"),
+        ErrorKind.AccessDenied when context.Features.Get<Caller>() is not null => (403, "permission_error", "permission_denied"),
         ErrorKind.AccessDenied => (401, "authentication_error", "invalid_api_key"),
         ErrorKind.ResourceNotFound => (404, "invalid_request_error", "model_not_found"),
         ErrorKind.Conflict => (409, "invalid_request_error", "conflict"),
@@ -38,14 +39,8 @@ internal sealed class OpenAiErrorFormat : IErrorFormat
     };
 
     /// <summary>Writes a whole error response.</summary>
-    public static async Task WriteAsync(HttpContext context, int status, string message, string type, string? param, string? code)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        await using (var json = new Utf8JsonWriter(context.Response.BodyWriter, WriterOptions))
-            WriteBody(json, message, type, param, code);
-        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
-    }
+    public static Task WriteAsync(HttpContext context, int status, string message, string type, string? param, string? code)
+        => JsonResponse.WriteAsync(context, status, (message, type, param, code), static (json, e) => WriteBody(json, e.message, e.type, e.param, e.code));
 
     /// <summary>Writes {"error":{...}}, also used as the payload of an SSE error event.</summary>
     public static void WriteBody(Utf8JsonWriter json, string message, string type, string? param, string? code)

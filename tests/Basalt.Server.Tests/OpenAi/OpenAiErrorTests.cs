@@ -23,6 +23,7 @@ public sealed class OpenAiErrorTests
     [InlineData("""{"model":"scripted-model","messages":[{"content":"x"}]}""", "messages[0].role")]
     [InlineData("""{"model":"scripted-model","messages":[{"role":"wizard","content":"x"}]}""", "messages[0].role")]
     [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":42}]}""", "messages[0].content")]
+    [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":[]}]}""", "messages[0].content")]
     [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":[{"type":"video","video":{}}]}]}""", "messages[0].content[0]")]
     [InlineData("""{"model":"scripted-model","messages":[{"role":"system","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]}""", "messages[0].content[0]")]
     [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]}""", "messages[0].content[0].image_url.url")]
@@ -83,6 +84,56 @@ public sealed class OpenAiErrorTests
         Assert.Equal(HttpStatusCode.OK, after);
     }
 
+    [Theory]
+    [InlineData("""{"model":"scripted-model","ignored":"#","messages":[{"role":"user","content":"x"}]}""", 0)]
+    [InlineData("""{"model":"scripted-model","tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","description":"#"}}}],"messages":[{"role":"user","content":"x"}]}""", 0)]
+    [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":"PAD#"}]}""", 64 * 1024)]
+    public async Task ChatCompletions_InvalidUtf8AnywhereInTheBody_Is400(string json, int padding)
+    {
+        await using var server = await RunningServer.StartAsync();
+        using var client = server.CreateClient();
+        var body = Encoding.UTF8.GetBytes(json.Replace("PAD", new string('a', padding)));
+        body[Array.IndexOf(body, (byte)'#')] = 0xC3; // a lead byte without its continuation
+
+        var (status, error) = await OpenAiHttp.PostChatAsync(client, body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("UTF-8", OpenAiHttp.Error(error, "invalid_request_error").GetProperty("message").GetString());
+        Assert.Empty(server.Provider.Requests);
+    }
+
+    [Theory]
+    [InlineData("""{"mo\ud800del":"scripted-model","messages":[{"role":"user","content":"x"}]}""", null)]
+    [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":"x\udc00y"}]}""", "messages[0].content")]
+    [InlineData("""{"model":"scripted-model","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,\ud800"}}]}]}""", "messages[0].content[0].image_url.url")]
+    public async Task ChatCompletions_LoneSurrogateEscape_Is400(string json, string? param)
+    {
+        await using var server = await RunningServer.StartAsync();
+        using var client = server.CreateClient();
+
+        var (status, body) = await OpenAiHttp.PostChatAsync(client, json);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var error = OpenAiHttp.Error(body, "invalid_request_error");
+        Assert.Equal(param, error.GetProperty("param").GetString());
+        Assert.Contains("surrogate", error.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task ChatCompletions_LargeBodyOfMultiByteText_ArrivesIntact()
+    {
+        await using var server = await RunningServer.StartAsync();
+        using var client = server.CreateClient();
+        // Large enough to arrive in many pipe segments, with multi-byte characters straddling their edges.
+        var text = string.Concat(Enumerable.Repeat("é漢字🙂 ", 20_000));
+
+        var (status, _) = await OpenAiHttp.PostChatAsync(client, $$"""{"model":"scripted-model","messages":[{"role":"user","content":"{{text}}"}]}""");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var sent = Assert.Single(server.Provider.Requests);
+        Assert.Equal(text, Assert.IsType<TextBlock>(Assert.Single(Assert.Single(sent.Messages).Content)).Text);
+    }
+
     [Fact]
     public async Task ChatCompletions_MalformedJson_MessageSaysTheBodyIsNotJson()
     {
@@ -125,7 +176,7 @@ public sealed class OpenAiErrorTests
 
     [Theory]
     [InlineData(ErrorKind.Validation, 400, "invalid_request_error", null)]
-    [InlineData(ErrorKind.AccessDenied, 401, "authentication_error", "invalid_api_key")]
+    [InlineData(ErrorKind.AccessDenied, 403, "permission_error", "permission_denied")]
     [InlineData(ErrorKind.ResourceNotFound, 404, "invalid_request_error", "model_not_found")]
     [InlineData(ErrorKind.Throttling, 429, "rate_limit_error", "rate_limit_exceeded")]
     [InlineData(ErrorKind.ModelNotReady, 429, "rate_limit_error", "rate_limit_exceeded")]
@@ -162,6 +213,24 @@ public sealed class OpenAiErrorTests
         server.Provider.Reply = ScriptedProvider.Echo;
         var (after, _) = await OpenAiHttp.PostChatAsync(client, $$"""{"model":"scripted-model","messages":{{User}}}""");
         Assert.Equal(HttpStatusCode.OK, after);
+    }
+
+    [Fact]
+    public async Task ChatCompletions_ProviderTextWithLoneSurrogate_AnswersOneWellFormedJsonBody()
+    {
+        await using var server = await RunningServer.StartAsync();
+        server.Provider.Reply = _ => new ConverseResponse
+        {
+            Output = new Message(ConversationRole.Assistant, [new TextBlock(new string('a', 100_000) + "\uD800 tail")]),
+            StopReason = StopReason.EndTurn,
+            Usage = new TokenUsage(1, 1),
+        };
+        using var client = server.CreateClient();
+
+        var (status, body) = await OpenAiHttp.PostChatAsync(client, $$"""{"model":"scripted-model","messages":{{User}}}""");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.EndsWith("\uFFFD tail", body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
     }
 
     [Theory]

@@ -152,6 +152,34 @@ public sealed class OpenAiSdkTests
     }
 
     [Fact]
+    public async Task CompleteChat_WrongKey_ThrowsWith401()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var client = new ChatClient("scripted-model", new ApiKeyCredential("bsk-not-a-real-key"), Options(server));
+
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync([new UserChatMessage("x")]));
+
+        Assert.Equal(401, e.Status);
+        Assert.Empty(server.Provider.Requests);
+    }
+
+    [Fact]
+    public async Task CompleteChat_KeyNotAllowedTheModel_ThrowsWith403PermissionDenied()
+    {
+        await using var server = await RunningServer.StartAsync();
+        var limited = await server.CreateKeyAsync("limited", models: ["scripted-tools"]);
+        var client = new ChatClient("scripted-model", new ApiKeyCredential(limited.Secret), Options(server));
+
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync([new UserChatMessage("x")]));
+
+        Assert.Equal(403, e.Status);
+        var error = JsonDocument.Parse(e.GetRawResponse()!.Content.ToString()).RootElement.GetProperty("error");
+        Assert.Equal("permission_error", error.GetProperty("type").GetString());
+        Assert.Equal("permission_denied", error.GetProperty("code").GetString());
+        Assert.Empty(server.Provider.Requests);
+    }
+
+    [Fact]
     public async Task Models_ListAndRetrieve_ShowTheCatalog()
     {
         await using var server = await RunningServer.StartAsync();
