@@ -3,9 +3,11 @@ using Basalt.Core.Pipeline;
 using Basalt.Core.Providers;
 using Basalt.Providers;
 using Basalt.Server.Auth;
+using Basalt.Server.Bedrock;
 using Basalt.Server.Hosting;
 using Basalt.Server.Metering;
 using Basalt.Server.Operations;
+using Basalt.Server.OpenAi;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -45,7 +47,9 @@ public static class BasaltServer
                 .UseMetering(router.Catalog, sp.GetRequiredService<ServerMetrics>());
             return new Gateway(router, pipeline.Build());
         });
+        builder.Services.AddSingleton<IErrorFormat, BedrockErrorFormat>();
         builder.Services.AddSingleton<ErrorFormats>();
+        builder.Services.AddOpenAiFace();
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -55,6 +59,8 @@ public static class BasaltServer
         app.UseBasaltAuthentication();
         // Faces and operations endpoints are mapped below, one line each.
         app.MapOperations();
+        app.MapBedrockRuntime();
+        app.MapOpenAi();
         return app;
     }
 }

@@ -16,6 +16,9 @@ internal sealed class ScriptedProvider : IConverseClient, IProviderFactory
     /// <summary>Produces the response of a request; throw a BasaltException to simulate an upstream error.</summary>
     public Func<ConverseRequest, ConverseResponse> Reply { get; set; } = Echo;
 
+    /// <summary>When set, streams come from this script instead of <see cref="Reply"/> (to fail mid-stream or go slowly).</summary>
+    public Func<ConverseRequest, CancellationToken, IAsyncEnumerable<ConverseStreamEvent>>? Stream { get; set; }
+
     public IConverseClient Create(ProviderContext context) => this;
 
     public Task<ConverseResponse> ConverseAsync(ConverseRequest request, CancellationToken cancellationToken = default)
@@ -27,6 +30,14 @@ internal sealed class ScriptedProvider : IConverseClient, IProviderFactory
 
     public async IAsyncEnumerable<ConverseStreamEvent> ConverseStreamAsync(ConverseRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        if (Stream is not null)
+        {
+            lock (Requests)
+                Requests.Add(request);
+            await foreach (var e in Stream(request, cancellationToken))
+                yield return e;
+            yield break;
+        }
         var response = await ConverseAsync(request, cancellationToken);
         yield return new MessageStartEvent(ConversationRole.Assistant);
         for (var i = 0; i < response.Output.Content.Count; i++)
