@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Security.Cryptography;
 using Basalt.Core.Aws;
 using Basalt.Server.Hosting;
@@ -38,6 +39,10 @@ internal sealed class AuthenticationMiddleware(RequestDelegate next, ApiKeys key
         AuthLog.Authenticated(logger, context.Items[RequestIdMiddleware.ItemKey] as string, key.Name, key.Id);
         lastUsed.Touch(key.Id, time.GetUtcNow());
         context.Features.Set(caller);
+        // An authenticated principal lets the faces tell "no valid key" (401) from "key lacks the permission" (403).
+        context.User = new ClaimsPrincipal(new ClaimsIdentity(
+            [new Claim(ClaimTypes.Name, key.Name), new Claim(ClaimTypes.NameIdentifier, key.Id)],
+            authenticationType: key.Kind == ApiKeyKind.Aws ? SigV4.Algorithm : "Bearer"));
         var previous = Caller.Current;
         Caller.Current = caller;
         try

@@ -125,7 +125,7 @@ public sealed class OpenAiErrorTests
 
     [Theory]
     [InlineData(ErrorKind.Validation, 400, "invalid_request_error", null)]
-    [InlineData(ErrorKind.AccessDenied, 401, "authentication_error", "invalid_api_key")]
+    [InlineData(ErrorKind.AccessDenied, 403, "permission_error", "permission_denied")] // the fixture's key authenticated, so a refusal is a permission error
     [InlineData(ErrorKind.ResourceNotFound, 404, "invalid_request_error", "model_not_found")]
     [InlineData(ErrorKind.Throttling, 429, "rate_limit_error", "rate_limit_exceeded")]
     [InlineData(ErrorKind.ModelNotReady, 429, "rate_limit_error", "rate_limit_exceeded")]
