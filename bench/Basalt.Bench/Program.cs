@@ -1,9 +1,10 @@
 // Benchmarks print figures; each mode is a file in this folder, picked by the first argument.
 switch (args.FirstOrDefault())
 {
-    case "openai-gateway":
-        return await Basalt.Bench.OpenAiGatewayBench.RunAsync(args[1..]);
+    case "gateway":
+        return await Basalt.Bench.GatewayBench.RunAsync(args[1..]);
 }
 Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Basalt.Bench -- MODE [options]");
-Console.Error.WriteLine("modes: openai-gateway [--seconds 10] [--concurrency 32] [--stream] [--serve PORT]");
+Console.Error.WriteLine("modes:");
+Console.Error.WriteLine("  gateway [--seconds 5] [--concurrency 1,8,32]   gateway overhead over a fast loopback upstream");
 return 2;

@@ -32,6 +32,9 @@ public static class BasaltServer
         {
             o.Limits.MaxRequestBodySize = config.Server.MaxRequestBodyBytes;
             o.AddServerHeader = false;
+            o.ConfigureEndpointDefaults(listen => listen.UseCleartextHttp2());
+            // h2c requests carry :scheme http on a connection CleartextHttp2 marks as negotiated.
+            o.AllowAlternateSchemes = true;
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.Server.ShutdownTimeoutSeconds));
 

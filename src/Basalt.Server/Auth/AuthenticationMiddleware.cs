@@ -77,8 +77,9 @@ internal sealed class AuthenticationMiddleware(RequestDelegate next, ApiKeys key
         if (auth is null)
             return (null, new AuthFailure(AuthFailureReason.Malformed,
                 "The AWS4-HMAC-SHA256 Authorization header must carry Credential=KEY/DATE/REGION/SERVICE/aws4_request, SignedHeaders and a 64-digit Signature."));
-        if (!auth.SignedHeaders.Contains("host"))
-            return (null, new AuthFailure(AuthFailureReason.Malformed, "The host header must be among the SignedHeaders."));
+        // Over HTTP/2 the AWS SDK for JavaScript signs the :authority pseudo-header instead of host.
+        if (!auth.SignedHeaders.Contains("host") && !auth.SignedHeaders.Contains(":authority"))
+            return (null, new AuthFailure(AuthFailureReason.Malformed, "The host (or, over HTTP/2, :authority) header must be among the SignedHeaders."));
         var request = context.Request;
         var amzDate = request.Headers[SigV4.DateHeader].ToString();
         if (!SigV4.TryParseAmzDate(amzDate, out var signedAt))

@@ -34,7 +34,7 @@ internal static class SigV4Verifier
         var q = rawTarget.IndexOf('?');
         var headers = new List<KeyValuePair<string, string>>(signedHeaders.Count);
         foreach (var name in signedHeaders)
-            foreach (var value in request.Headers[name])
+            foreach (var value in HeaderValue(request, name))
                 headers.Add(new(name, value ?? ""));
         return new SigV4Request(request.Method, q < 0 ? rawTarget : rawTarget[..q], q < 0 ? "" : rawTarget[(q + 1)..], headers, payloadHash);
     }
@@ -42,6 +42,11 @@ internal static class SigV4Verifier
     /// <summary>The canonical request of a received request.</summary>
     public static string CanonicalRequest(HttpRequest request, IReadOnlyList<string> signedHeaders, string payloadHash)
         => SigV4.CanonicalRequest(WireRequest(request, signedHeaders, payloadHash), signedHeaders);
+
+    /// <summary>A signed header's value; HTTP/2 clients (the AWS SDK for JavaScript) sign the :authority pseudo-header,
+    /// which Kestrel exposes as the Host header.</summary>
+    private static Microsoft.Extensions.Primitives.StringValues HeaderValue(HttpRequest request, string name)
+        => name == ":authority" ? request.Headers.Host : request.Headers[name];
 
     /// <summary>The signature (lower-case hex) the request should carry.</summary>
     public static string ExpectedSignature(HttpRequest request, SigV4Authorization auth, string amzDate, string payloadHash, string secretAccessKey)
