@@ -4,4 +4,7 @@ using Basalt.Cli.Commands;
 var root = new RootCommand("Basalt: a self-hosted foundation-model platform with Bedrock- and OpenAI-compatible APIs.");
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(KeysCommand.Create());
+root.Subcommands.Add(GgufCommand.Create());
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return await root.Parse(args).InvokeAsync();

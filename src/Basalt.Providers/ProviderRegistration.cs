@@ -10,6 +10,9 @@ public static class ProviderRegistration
     public static IServiceCollection AddBasaltProviders(this IServiceCollection services)
     {
         services.AddSingleton<IProviderFactory, OpenAi.OpenAiProviderFactory>();
+        services.AddSingleton<IProviderFactory, Anthropic.AnthropicProviderFactory>();
+        services.AddSingleton<IProviderFactory, Bedrock.BedrockProviderFactory>();
+        services.AddSingleton<IProviderFactory, Local.LocalProviderFactory>();
         return services;
     }
 }

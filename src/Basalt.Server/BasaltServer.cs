@@ -27,6 +27,8 @@ public static class BasaltServer
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // Kestrel warns at bind that cleartext HTTP/2 is off; CleartextHttp2 serves it anyway.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
         builder.WebHost.UseUrls("http://" + config.Server.Listen);
         builder.WebHost.ConfigureKestrel(o =>
         {

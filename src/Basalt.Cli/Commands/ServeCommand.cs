@@ -17,13 +17,19 @@ internal static class ServeCommand
         var config = CommonOptions.Config();
         var listen = new Option<string?>("--listen") { Description = $"host:port to listen on (default {ServerConfig.DefaultListen})." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory for state (default ./data)." };
-        var command = new Command("serve", "Run the Basalt API server.") { config, listen, dataDir };
+        var models = new Option<string[]>("--model")
+        {
+            Description = "Serve a local GGUF model: NAME=PATH.gguf (repeatable); adds a \"local\" provider when none is configured.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var command = new Command("serve", "Run the Basalt API server.") { config, listen, dataDir, models };
         command.SetAction(async (parse, ct) =>
         {
             BasaltConfig cfg;
             try
             {
                 cfg = ConfigLoader.LoadFile(CommonOptions.ResolveConfigPath(parse.GetValue(config)));
+                cfg = AddLocalModels(cfg, parse.GetValue(models) ?? []);
             }
             catch (InvalidDataException e)
             {
@@ -57,5 +63,39 @@ internal static class ServeCommand
             return 2;
         }
         return null;
+    }
+
+    /// <summary>Name of the provider instance that --model entries use when the config has no local provider.</summary>
+    public const string DefaultLocalProvider = "local";
+
+    /// <summary>Adds one catalog entry per NAME=PATH spec, served by the config's first local provider (or a new "local" one).</summary>
+    internal static BasaltConfig AddLocalModels(BasaltConfig cfg, IReadOnlyList<string> specs)
+    {
+        if (specs.Count == 0)
+            return cfg;
+        var providers = new Dictionary<string, ProviderConfig>(cfg.Providers, StringComparer.Ordinal);
+        string? providerName = null;
+        foreach (var (name, p) in providers)
+            if (string.Equals(p.Type, "local", StringComparison.OrdinalIgnoreCase)) { providerName = name; break; }
+        if (providerName is null)
+        {
+            if (providers.ContainsKey(DefaultLocalProvider))
+                throw new InvalidDataException($"--model: the provider name '{DefaultLocalProvider}' is taken by a provider of another type; add a local provider to the config.");
+            providerName = DefaultLocalProvider;
+            providers[providerName] = new ProviderConfig { Type = "local" };
+        }
+        var models = new List<ModelEntry>(cfg.Models);
+        foreach (var spec in specs)
+        {
+            var eq = spec.IndexOf('=');
+            if (eq <= 0 || eq == spec.Length - 1)
+                throw new InvalidDataException($"--model '{spec}': expected NAME=PATH.gguf, for example --model tiny=./models/stories260K.gguf.");
+            var name = spec[..eq].Trim();
+            var path = Path.GetFullPath(spec[(eq + 1)..].Trim());
+            if (!File.Exists(path))
+                throw new InvalidDataException($"--model {name}: the file {path} does not exist.");
+            models.Add(new ModelEntry { Id = name, Provider = providerName, Path = path, DisplayName = Path.GetFileNameWithoutExtension(path), ProviderName = "local" });
+        }
+        return ConfigLoader.Validate(cfg with { Providers = providers, Models = models }, "--model");
     }
 }

@@ -72,6 +72,12 @@ public sealed record ProviderConfig
     /// <summary>Retries on 429, 5xx and connection errors before a stream starts.</summary>
     public int MaxRetries { get; init; } = 2;
 
+    /// <summary>Local provider: seconds a model stays loaded after its last request (default 300).</summary>
+    public int? KeepAliveSeconds { get; init; }
+
+    /// <summary>Local provider: most megabytes of model weights loaded at once (default: no limit).</summary>
+    public long? MemoryBudgetMb { get; init; }
+
     /// <summary>The API key, resolved from inline or environment.</summary>
     public string? ResolveApiKey() => ApiKey ?? (ApiKeyEnv is null ? null : Environment.GetEnvironmentVariable(ApiKeyEnv));
 }

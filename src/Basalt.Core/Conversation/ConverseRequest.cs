@@ -67,7 +67,12 @@ public sealed record InferenceConfig
 }
 
 /// <summary>Tools and how the model must choose among them.</summary>
-public sealed record ToolConfig(IReadOnlyList<ToolSpecification> Tools, ToolChoice? ToolChoice = null);
+public sealed record ToolConfig(IReadOnlyList<ToolSpecification> Tools, ToolChoice? ToolChoice = null)
+{
+    /// <summary>A cache point after the tool definitions (Bedrock's tools[].cachePoint), or null: providers that cache
+    /// prompts cache the tool list up to its last tool.</summary>
+    public CachePointBlock? CachePoint { get; init; }
+}
 
 /// <summary>A tool: its name, description and JSON schema of its input.</summary>
 public sealed record ToolSpecification(string Name, string? Description, JsonElement InputSchema);

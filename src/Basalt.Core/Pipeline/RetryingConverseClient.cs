@@ -17,7 +17,8 @@ public sealed record RetryOptions
     public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(8);
 }
 
-/// <summary>Retries calls that fail with 429, 5xx or a connection error, with full-jitter exponential backoff.
+/// <summary>Retries calls that fail with 429, 5xx or a connection error, with full-jitter exponential backoff
+/// (or the upstream's Retry-After when it sends one).
 /// A stream is retried only before it has yielded its first event: after that the caller has seen output.</summary>
 public sealed class RetryingConverseClient(IConverseClient inner, RetryOptions options) : DelegatingConverseClient(inner)
 {
@@ -34,7 +35,7 @@ public sealed class RetryingConverseClient(IConverseClient inner, RetryOptions o
             }
             catch (Exception ex) when (ShouldRetry(ex, attempt, cancellationToken))
             {
-                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(Delay(ex, attempt), cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -50,7 +51,7 @@ public sealed class RetryingConverseClient(IConverseClient inner, RetryOptions o
             }
             catch (Exception ex) when (ShouldRetry(ex, attempt, cancellationToken))
             {
-                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(Delay(ex, attempt), cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -63,7 +64,7 @@ public sealed class RetryingConverseClient(IConverseClient inner, RetryOptions o
         {
             var events = Inner.ConverseStreamAsync(request, cancellationToken).GetAsyncEnumerator(cancellationToken);
             bool hasFirst;
-            var retry = false;
+            TimeSpan? retry = null;
             try
             {
                 hasFirst = await events.MoveNextAsync().ConfigureAwait(false);
@@ -74,11 +75,11 @@ public sealed class RetryingConverseClient(IConverseClient inner, RetryOptions o
                 if (!ShouldRetry(ex, attempt, cancellationToken))
                     throw;
                 hasFirst = false;
-                retry = true;
+                retry = Delay(ex, attempt);
             }
-            if (retry)
+            if (retry is { } delay)
             {
-                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -97,6 +98,10 @@ public sealed class RetryingConverseClient(IConverseClient inner, RetryOptions o
 
     private bool ShouldRetry(Exception ex, int attempt, CancellationToken cancellationToken)
         => attempt < _options.MaxRetries && !cancellationToken.IsCancellationRequested && UpstreamError.IsRetryable(ex);
+
+    // The upstream's Retry-After wins over our own backoff, within MaxDelay.
+    private TimeSpan Delay(Exception ex, int attempt)
+        => UpstreamError.RetryAfter(ex) is { } asked ? (asked < _options.MaxDelay ? asked : _options.MaxDelay) : Backoff(attempt);
 
     // Full jitter: a uniform delay in [0, min(max, base * 2^attempt)], so clients that failed together spread out.
     private TimeSpan Backoff(int attempt)

@@ -8,6 +8,7 @@ namespace Basalt.Core.Providers;
 public static class UpstreamError
 {
     private const string RetryableKey = "basalt.retryable";
+    private const string RetryAfterKey = "basalt.retryAfter";
 
     /// <summary>The exception for an upstream's error status; <paramref name="detail"/> is the upstream's own message.</summary>
     public static BasaltException FromStatus(string provider, int status, string? detail)
@@ -21,7 +22,7 @@ public static class UpstreamError
             408 => (ErrorKind.ModelTimeout, $"The upstream provider '{provider}' timed out (HTTP 408){said}", false),
             409 => (ErrorKind.Conflict, $"The upstream provider '{provider}' reported a conflict (HTTP 409){said}", false),
             429 => (ErrorKind.Throttling, $"The upstream provider '{provider}' is throttling requests (HTTP 429){said}. Retry later or lower the request rate.", true),
-            502 or 503 or 504 => (ErrorKind.ServiceUnavailable, $"The upstream provider '{provider}' is unavailable (HTTP {status}){said}. Retry later.", true),
+            502 or 503 or 504 or 529 => (ErrorKind.ServiceUnavailable, $"The upstream provider '{provider}' is unavailable (HTTP {status}){said}. Retry later.", true),
             >= 500 => (ErrorKind.ModelError, $"The upstream provider '{provider}' failed while processing the request (HTTP {status}){said}", true),
             _ => (ErrorKind.ModelError, $"The upstream provider '{provider}' answered with an unexpected HTTP {status}{said}", false),
         };
@@ -44,6 +45,18 @@ public static class UpstreamError
         exception.Data[RetryableKey] = retryable;
         return exception;
     }
+
+    /// <summary>Records how long the upstream asked to wait before retrying (its Retry-After header).</summary>
+    public static BasaltException WithRetryAfter(BasaltException exception, TimeSpan? delay)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        if (delay is { } d && d > TimeSpan.Zero)
+            exception.Data[RetryAfterKey] = d;
+        return exception;
+    }
+
+    /// <summary>How long the upstream asked to wait before retrying, or null.</summary>
+    public static TimeSpan? RetryAfter(Exception exception) => exception.Data[RetryAfterKey] as TimeSpan?;
 
     /// <summary>True for failures a retry may cure: 429, 5xx, throttling and unavailability, connection errors.</summary>
     public static bool IsRetryable(Exception exception) => exception switch

@@ -43,7 +43,13 @@ internal static class UpstreamHttp
             {
                 body = "";
             }
-            throw UpstreamError.FromStatus(provider, (int)response.StatusCode, ErrorMessage(body));
+            var retryAfter = response.Headers.RetryAfter switch
+            {
+                { Delta: { } delta } => delta,
+                { Date: { } date } => date - DateTimeOffset.UtcNow,
+                _ => (TimeSpan?)null,
+            };
+            throw UpstreamError.WithRetryAfter(UpstreamError.FromStatus(provider, (int)response.StatusCode, ErrorMessage(body)), retryAfter);
         }
     }
 

@@ -110,15 +110,17 @@ internal static class OpenAiMapping
         return new ConverseResponse
         {
             Output = new Message(ConversationRole.Assistant, content),
-            StopReason = FinishReason(Str(choice, "finish_reason")),
+            StopReason = FinishReason(Str(choice, "finish_reason"), choice),
             Usage = root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object ? ParseUsage(usage) : new TokenUsage(0, 0),
             LatencyMs = latencyMs,
         };
     }
 
-    /// <summary>Maps finish_reason to the native stop reason.</summary>
-    public static StopReason FinishReason(string? value) => value switch
+    /// <summary>Maps finish_reason to the native stop reason; vLLM names the matched stop string in the choice's
+    /// stop_reason, which tells a stop sequence from a natural end.</summary>
+    public static StopReason FinishReason(string? value, JsonElement choice) => value switch
     {
+        "stop" when Str(choice, "stop_reason") is not null => StopReason.StopSequence,
         "length" => StopReason.MaxTokens,
         "tool_calls" or "function_call" => StopReason.ToolUse,
         "content_filter" => StopReason.ContentFiltered,

@@ -42,7 +42,7 @@ internal sealed class OpenAiStreamTranslator(string provider)
         }
         if (OpenAiMapping.Str(choice, "finish_reason") is { } finish)
         {
-            _stop = OpenAiMapping.FinishReason(finish);
+            _stop = OpenAiMapping.FinishReason(finish, choice);
             Close(output);
         }
     }

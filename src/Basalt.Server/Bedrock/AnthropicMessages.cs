@@ -1,8 +1,9 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Basalt.Core.Bedrock;
 using Basalt.Core.Conversation;
-using static Basalt.Server.Bedrock.JsonInput;
+using static Basalt.Core.Bedrock.JsonInput;
 
 namespace Basalt.Server.Bedrock;
 

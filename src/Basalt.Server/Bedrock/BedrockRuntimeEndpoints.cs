@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Basalt.Core.Bedrock;
 using Basalt.Core.Conversation;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -9,7 +10,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using static Basalt.Server.Bedrock.JsonInput;
+using static Basalt.Core.Bedrock.JsonInput;
 
 namespace Basalt.Server.Bedrock;
 

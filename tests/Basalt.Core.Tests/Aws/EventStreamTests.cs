@@ -285,6 +285,54 @@ public sealed class EventStreamTests
         Assert.Equal(0xCBF43926u, Crc32.Compute("123456789"u8));
     }
 
+    [Fact]
+    public void DecodeOne_RandomlyCorruptedHeadersWithValidCrcs_OnlyEverThrowsFormatException()
+    {
+        var random = new Random(20261123);
+        var original = Hex(AllHeaderTypes);
+        for (var round = 0; round < 5000; round++)
+        {
+            var frame = (byte[])original.Clone();
+            var flips = random.Next(1, 6);
+            for (var i = 0; i < flips; i++)
+                frame[EventStreamLimits.PreludeBytes + random.Next(0x52)] = (byte)random.Next(256);
+            // Re-seal the message so that the header parser, not the CRC check, meets the damage.
+            var crcAt = frame.Length - 4;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(crcAt), Crc32.Compute(frame.AsSpan(0, crcAt)));
+            try
+            {
+                EventStreamDecoder.DecodeOne(frame);
+            }
+            catch (EventStreamFormatException)
+            {
+            }
+        }
+    }
+
+    [Fact]
+    public void TryRead_RandomTruncationsAndSplits_NeverYieldsAPartialMessage()
+    {
+        var random = new Random(7);
+        var all = Hex(PayloadOneStringHeader).Concat(Hex(AllHeaderTypes)).ToArray();
+        for (var round = 0; round < 500; round++)
+        {
+            var cut = random.Next(all.Length);
+            using var decoder = new EventStreamDecoder();
+            var at = 0;
+            var count = 0;
+            while (at < cut)
+            {
+                var n = Math.Min(random.Next(1, 40), cut - at);
+                decoder.Append(all.AsSpan(at, n));
+                at += n;
+                while (decoder.TryRead(out _))
+                    count++;
+            }
+            var expected = cut >= all.Length ? 2 : cut >= 0x3D ? 1 : 0;
+            Assert.Equal(expected, count);
+        }
+    }
+
     private static byte[] BuildRaw(int total, int headersLength, byte[] body)
     {
         var frame = new byte[Math.Max(total, 16)];

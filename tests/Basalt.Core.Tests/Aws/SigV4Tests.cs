@@ -173,9 +173,11 @@ public sealed class SigV4Tests
         };
         var credentials = new AwsCredentials(AccessKey, Secret, "session-token-1");
         await SigV4.SignAsync(message, credentials, "us-west-2", "bedrock", new DateTimeOffset(2015, 8, 30, 12, 36, 0, TimeSpan.Zero));
-        _ = client.SendAsync(message);
+        var sending = client.SendAsync(message);
 
         var (requestLine, headers, body) = await serverTask;
+        using (var answer = await sending)
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
         var target = requestLine.Split(' ')[1];
         var q = target.IndexOf('?');
         var wire = new SigV4Request("POST", target[..q], target[(q + 1)..], headers, SigV4.HashHex(body));

@@ -271,3 +271,33 @@ public sealed class OpenAiClientTests
         return list;
     }
 }
+
+public sealed class OpenAiMappingTests
+{
+    [Theory]
+    [InlineData("""{"finish_reason":"stop","stop_reason":null}""", StopReason.EndTurn)]
+    [InlineData("""{"finish_reason":"stop","stop_reason":"END"}""", StopReason.StopSequence)]
+    [InlineData("""{"finish_reason":"length"}""", StopReason.MaxTokens)]
+    [InlineData("""{"finish_reason":"tool_calls"}""", StopReason.ToolUse)]
+    [InlineData("""{"finish_reason":"content_filter"}""", StopReason.ContentFiltered)]
+    public void FinishReason_UpstreamChoice_MapsToStopReason(string choiceJson, StopReason expected)
+    {
+        var choice = JsonDocument.Parse(choiceJson).RootElement;
+        Assert.Equal(expected, OpenAiMapping.FinishReason(choice.GetProperty("finish_reason").GetString(), choice));
+    }
+
+    [Fact]
+    public void BuildRequest_UnsupportedDocumentFormat_ThrowsValidationNamingTheDocument()
+    {
+        var request = new ConverseRequest
+        {
+            ModelId = "m",
+            Messages = [new Message(ConversationRole.User, [new DocumentBlock("docx", "report", new byte[] { 1, 2 })])],
+        };
+
+        var ex = Assert.Throws<BasaltException>(() => OpenAiMapping.BuildRequest(request, stream: false));
+
+        Assert.Equal(ErrorKind.Validation, ex.Kind);
+        Assert.Contains("report", ex.Message);
+    }
+}

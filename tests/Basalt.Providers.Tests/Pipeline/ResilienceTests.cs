@@ -45,6 +45,26 @@ public sealed class ResilienceTests
     }
 
     [Fact]
+    public async Task ConverseAsync_429WithRetryAfter_WaitsAsAskedBeforeRetrying()
+    {
+        await using var upstream = await FakeUpstream.StartAsync((ctx, _, n) =>
+        {
+            if (n > 0)
+                return FakeUpstream.WriteJsonAsync(ctx, Completion);
+            ctx.Response.Headers.RetryAfter = "1";
+            return Error(ctx, 429);
+        });
+        using var client = Wrap(upstream);
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+
+        await client.ConverseAsync(OpenAiClientTests.Hello());
+
+        // Our own backoff here is at most 5 ms; only the upstream's Retry-After explains a second's wait.
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(900), $"retried after {stopwatch.Elapsed}");
+        Assert.Equal(2, upstream.Requests.Count);
+    }
+
+    [Fact]
     public async Task ConverseStreamAsync_503ThenSuccess_RetriesBeforeFirstEvent()
     {
         await using var upstream = await FakeUpstream.StartAsync((ctx, _, n) => n == 0 ? Error(ctx, 503) : FakeUpstream.WriteSseAsync(ctx, StreamOk));

@@ -179,3 +179,20 @@ public sealed class ConverseTests
         Assert.True(body.GetProperty("additionalModelResponseFields").TryGetProperty("stop_sequence", out _));
     }
 }
+
+public sealed class ConverseSigV4Tests
+{
+    [Fact]
+    public async Task Converse_SigV4SignedWithEncodedArnModelId_IsServed()
+    {
+        const string arn = "arn:aws:bedrock:us-east-1::foundation-model/scripted.v1:0";
+        await using var server = await RunningServer.StartAsync(c => c with
+        {
+            Models = [.. c.Models, new Basalt.Core.Catalog.ModelEntry { Id = arn, Provider = "fake" }],
+        });
+        using var client = server.CreateSigV4Client();
+        var (response, body) = await PostAsync(client, $"/model/{Uri.EscapeDataString(arn)}/converse", """{"messages":[{"role":"user","content":[{"text":"signed"}]}]}""");
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.Equal("echo: signed", body.GetProperty("output").GetProperty("message").GetProperty("content")[0].GetProperty("text").GetString());
+    }
+}

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Basalt.Core.Conversation;
 
-namespace Basalt.Server.Bedrock;
+namespace Basalt.Core.Bedrock;
 
 /// <summary>Writes the native response and stream events as bedrock-runtime JSON (ConverseResponse,
 /// ConverseStreamOutput members).</summary>

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Basalt.Core.Conversation;
 
-namespace Basalt.Server.Bedrock;
+namespace Basalt.Core.Bedrock;
 
 /// <summary>Typed access to request JSON that fails with a ValidationException naming the field
 /// (for example "messages[0].content[1].text: expected a string, got a number").</summary>

@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using Basalt.Core.Conversation;
-using static Basalt.Server.Bedrock.JsonInput;
+using static Basalt.Core.Bedrock.JsonInput;
 
-namespace Basalt.Server.Bedrock;
+namespace Basalt.Core.Bedrock;
 
 /// <summary>Translates a Converse / ConverseStream request body (bedrock-runtime ConverseRequest) into the
 /// native <see cref="ConverseRequest"/>, checking the spec's constraints on the way.</summary>
@@ -50,19 +50,22 @@ internal static class ConverseRequestReader
         var list = new List<Message>(e.GetArrayLength());
         var i = 0;
         foreach (var m in e.EnumerateArray())
-        {
-            var mp = $"{path}[{i++}]";
-            RequireObject(m, mp);
-            var role = Enum(Required(m, "role", mp), mp + ".role", "user", "assistant") == "user" ? ConversationRole.User : ConversationRole.Assistant;
-            var content = Required(m, "content", mp);
-            RequireArray(content, mp + ".content");
-            var blocks = new List<ContentBlock>(content.GetArrayLength());
-            var j = 0;
-            foreach (var b in content.EnumerateArray())
-                blocks.Add(Block(b, $"{mp}.content[{j++}]"));
-            list.Add(new Message(role, blocks));
-        }
+            list.Add(ReadMessage(m, $"{path}[{i++}]"));
         return list;
+    }
+
+    /// <summary>Reads one Message (role and content blocks); also used for a Converse response's output.message.</summary>
+    public static Message ReadMessage(JsonElement m, string mp)
+    {
+        RequireObject(m, mp);
+        var role = Enum(Required(m, "role", mp), mp + ".role", "user", "assistant") == "user" ? ConversationRole.User : ConversationRole.Assistant;
+        var content = Required(m, "content", mp);
+        RequireArray(content, mp + ".content");
+        var blocks = new List<ContentBlock>(content.GetArrayLength());
+        var j = 0;
+        foreach (var b in content.EnumerateArray())
+            blocks.Add(Block(b, $"{mp}.content[{j++}]"));
+        return new Message(role, blocks);
     }
 
     /// <summary>Reads the system blocks (text, guardContent, cachePoint).</summary>
@@ -279,6 +282,7 @@ internal static class ConverseRequestReader
         var tools = Required(v, "tools", path);
         RequireArray(tools, path + ".tools", min: 1);
         var specs = new List<ToolSpecification>(tools.GetArrayLength());
+        CachePointBlock? cachePoint = null;
         var i = 0;
         foreach (var t in tools.EnumerateArray())
         {
@@ -301,8 +305,8 @@ internal static class ConverseRequestReader
                     specs.Add(new ToolSpecification(name, description, schema.Value.Clone()));
                     break;
                 case "cachePoint":
-                    // The native tool list has no cache points; a provider that caches caches the whole tool list.
-                    CachePoint(member.Value, mp);
+                    // The native tool list keeps one cache point: a provider that caches caches the tool list up to its last tool.
+                    cachePoint = CachePoint(member.Value, mp);
                     break;
                 default:
                     throw Error(mp, $"{member.Name} tools are not supported by Basalt; define tools with toolSpec.");
@@ -326,7 +330,7 @@ internal static class ConverseRequestReader
             if (choice.Kind == ToolChoiceKind.Tool && !specs.Exists(s => s.Name == choice.Name))
                 throw Error(cp + ".tool.name", $"'{choice.Name}' is not one of the tools defined in {path}.tools.");
         }
-        return new ToolConfig(specs, choice);
+        return new ToolConfig(specs, choice) { CachePoint = cachePoint };
     }
 
     private static string ToolName(JsonElement e, string path)

@@ -1,0 +1,136 @@
+using System.Runtime.Intrinsics;
+using Basalt.Engine.Tensors;
+
+namespace Basalt.Engine.Models;
+
+/// <summary>The building blocks the architectures share: norms, rotary embeddings, activations, softmax.</summary>
+internal static class Blocks
+{
+    /// <summary>out = x / rms(x) * weight.</summary>
+    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output, float epsilon)
+    {
+        var ss = FloatKernels.DotF32(x, x);
+        var scale = 1f / MathF.Sqrt(ss / x.Length + epsilon);
+        for (var i = 0; i < x.Length; i++)
+            output[i] = x[i] * scale * weight[i];
+    }
+
+    /// <summary>Inverse frequencies of each rotated pair, with llama3 scaling or per-pair factors folded in.</summary>
+    public static float[] RopeInverseFrequencies(ModelConfig c, float ropeBase, float[]? freqFactors)
+    {
+        var pairs = c.RopeDim / 2;
+        var inv = new float[pairs];
+        for (var i = 0; i < pairs; i++)
+        {
+            var freq = Math.Pow(ropeBase, -2.0 * i / c.RopeDim);
+            if (freqFactors is not null)
+                freq /= freqFactors[i];
+            else if (c.Llama3Rope is { } l3)
+                freq /= l3.Divisor(freq);
+            inv[i] = (float)freq;
+        }
+        return inv;
+    }
+
+    /// <summary>Fills the cos/sin table of position <paramref name="position"/>.</summary>
+    public static void RopeTable(ReadOnlySpan<float> inverseFrequencies, float position, Span<float> cos, Span<float> sin)
+    {
+        for (var i = 0; i < inverseFrequencies.Length; i++)
+        {
+            var (s, co) = MathF.SinCos(position * inverseFrequencies[i]);
+            cos[i] = co;
+            sin[i] = s;
+        }
+    }
+
+    /// <summary>Rotates the first RopeDim dimensions of each head in <paramref name="vec"/>.</summary>
+    public static void Rope(Span<float> vec, int heads, int headDim, RopeStyle style, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+    {
+        var pairs = cos.Length;
+        for (var h = 0; h < heads; h++)
+        {
+            var head = vec.Slice(h * headDim, headDim);
+            if (style == RopeStyle.Normal)
+                for (var i = 0; i < pairs; i++)
+                {
+                    float a = head[2 * i], b = head[2 * i + 1];
+                    head[2 * i] = a * cos[i] - b * sin[i];
+                    head[2 * i + 1] = a * sin[i] + b * cos[i];
+                }
+            else
+                for (var i = 0; i < pairs; i++)
+                {
+                    float a = head[i], b = head[i + pairs];
+                    head[i] = a * cos[i] - b * sin[i];
+                    head[i + pairs] = a * sin[i] + b * cos[i];
+                }
+        }
+    }
+
+    /// <summary>In-place softmax.</summary>
+    public static void Softmax(Span<float> x)
+    {
+        var max = float.NegativeInfinity;
+        foreach (var v in x)
+            max = MathF.Max(max, v);
+        var sum = 0f;
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] = MathF.Exp(x[i] - max);
+            sum += x[i];
+        }
+        var inv = 1f / sum;
+        for (var i = 0; i < x.Length; i++)
+            x[i] *= inv;
+    }
+
+    /// <summary>gate = act(gate) * up.</summary>
+    public static void GatedActivation(Span<float> gate, ReadOnlySpan<float> up, FfnActivation activation)
+    {
+        if (activation == FfnActivation.Silu)
+            for (var i = 0; i < gate.Length; i++)
+            {
+                var g = gate[i];
+                gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+            }
+        else
+            for (var i = 0; i < gate.Length; i++)
+                gate[i] = GeluTanh(gate[i]) * up[i];
+    }
+
+    /// <summary>GELU, tanh approximation.</summary>
+    public static float GeluTanh(float x) => 0.5f * x * (1f + MathF.Tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
+
+    /// <summary>cap * tanh(x / cap) over a span.</summary>
+    public static void Softcap(Span<float> x, float cap)
+    {
+        var inv = 1f / cap;
+        for (var i = 0; i < x.Length; i++)
+            x[i] = cap * MathF.Tanh(x[i] * inv);
+    }
+
+    /// <summary>y += x.</summary>
+    public static void Add(Span<float> y, ReadOnlySpan<float> x)
+    {
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= y.Length - 8; i += 8)
+                (Vector256.Create(y.Slice(i, 8)) + Vector256.Create(x.Slice(i, 8))).CopyTo(y[i..]);
+        for (; i < y.Length; i++)
+            y[i] += x[i];
+    }
+
+    /// <summary>y = a * x + y for one row (attention's weighted sum of values).</summary>
+    public static void AxpY(float a, ReadOnlySpan<float> x, Span<float> y)
+    {
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(a);
+            for (; i <= y.Length - 8; i += 8)
+                Vector256.FusedMultiplyAdd(va, Vector256.Create(x.Slice(i, 8)), Vector256.Create(y.Slice(i, 8))).CopyTo(y[i..]);
+        }
+        for (; i < y.Length; i++)
+            y[i] += a * x[i];
+    }
+}

@@ -1,0 +1,253 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Basalt.Engine.Tensors;
+
+/// <summary>Scalar row encoders (for the writer and for activations); callers have checked that <c>dst</c> is exactly the row size.
+/// The K-quant encoders pick scales from each sub-block's range rather than searching like ggml's, so they are simpler and slightly less accurate.</summary>
+internal static class Quantize
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteHalf(Span<byte> b, int offset, float v) =>
+        BinaryPrimitives.WriteUInt16LittleEndian(b[offset..], BitConverter.HalfToUInt16Bits((Half)v));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float RoundTripHalf(float v) => (float)(Half)v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Round(float v) => (int)MathF.Round(v, MidpointRounding.AwayFromZero);
+
+    public static void F16(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        var h = MemoryMarshal.Cast<byte, Half>(dst);
+        for (var i = 0; i < src.Length; i++)
+            h[i] = (Half)src[i];
+    }
+
+    public static void BF16(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        var b = MemoryMarshal.Cast<byte, ushort>(dst);
+        for (var i = 0; i < src.Length; i++)
+            b[i] = FloatToBf16(src[i]);
+    }
+
+    /// <summary>bfloat16 of <paramref name="f"/>, rounded to nearest even; NaN stays NaN.</summary>
+    public static ushort FloatToBf16(float f)
+    {
+        var u = BitConverter.SingleToUInt32Bits(f);
+        if ((u & 0x7fffffff) > 0x7f800000)
+            return (ushort)((u >> 16) | 0x40);
+        return (ushort)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+    }
+
+    /// <summary>Q8_0: d = max|x| / 127 per block of 32. Also the activation format for Q8_0 and Q4_0 weights.</summary>
+    public static void Q8_0(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        for (var i = 0; i < src.Length / Q8_0Block.Size; i++)
+        {
+            var x = src.Slice(i * Q8_0Block.Size, Q8_0Block.Size);
+            var blk = dst.Slice(i * Q8_0Block.Bytes, Q8_0Block.Bytes);
+            var amax = 0f;
+            foreach (var v in x)
+                amax = MathF.Max(amax, MathF.Abs(v));
+            var d = amax / 127f;
+            var id = d > 0 ? 1f / d : 0f;
+            WriteHalf(blk, Q8_0Block.D, d);
+            for (var j = 0; j < Q8_0Block.Size; j++)
+                blk[Q8_0Block.Qs + j] = (byte)(sbyte)Math.Clamp(Round(x[j] * id), -127, 127);
+        }
+    }
+
+    /// <summary>Q4_0: the block's largest-magnitude value maps to -8 (ggml's reference rule), the rest round to nearest.</summary>
+    public static void Q4_0(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        for (var i = 0; i < src.Length / Q4_0Block.Size; i++)
+        {
+            var x = src.Slice(i * Q4_0Block.Size, Q4_0Block.Size);
+            var blk = dst.Slice(i * Q4_0Block.Bytes, Q4_0Block.Bytes);
+            float amax = 0, max = 0;
+            foreach (var v in x)
+            {
+                if (MathF.Abs(v) > amax)
+                {
+                    amax = MathF.Abs(v);
+                    max = v;
+                }
+            }
+            var d = max / -8f;
+            var id = d != 0 ? 1f / d : 0f;
+            WriteHalf(blk, Q4_0Block.D, d);
+            for (var j = 0; j < 16; j++)
+            {
+                var lo = Math.Clamp((int)MathF.Floor(x[j] * id + 8.5f), 0, 15);
+                var hi = Math.Clamp((int)MathF.Floor(x[j + 16] * id + 8.5f), 0, 15);
+                blk[Q4_0Block.Qs + j] = (byte)(lo | (hi << 4));
+            }
+        }
+    }
+
+    /// <summary>Packs eight 6-bit scales and mins the way <see cref="Dequantize.ScaleMinK4"/> reads them.</summary>
+    internal static void PackScaleMinK4(ReadOnlySpan<int> scales, ReadOnlySpan<int> mins, Span<byte> q)
+    {
+        q[..Q4KBlock.ScaleBytes].Clear();
+        for (var j = 0; j < 8; j++)
+        {
+            int sc = scales[j], m = mins[j];
+            if (j < 4)
+            {
+                q[j] |= (byte)sc;
+                q[j + 4] |= (byte)m;
+            }
+            else
+            {
+                q[j + 4] = (byte)((sc & 0xF) | ((m & 0xF) << 4));
+                q[j - 4] |= (byte)((sc >> 4) << 6);
+                q[j] |= (byte)((m >> 4) << 6);
+            }
+        }
+    }
+
+    /// <summary>Shared by Q4_K (maxQ 15) and Q5_K (maxQ 31): per 32-weight sub-block, scale = range / maxQ and min = -min(0, lowest),
+    /// both quantized to 6 bits against the super-block's d and dmin. Writes d, dmin and scales; fills <paramref name="q"/> with 0..maxQ.</summary>
+    private static void KQuantAffine(ReadOnlySpan<float> x, Span<byte> blk, int maxQ, Span<int> q)
+    {
+        Span<float> scale = stackalloc float[8];
+        Span<float> min = stackalloc float[8];
+        float maxScale = 0, maxMin = 0;
+        for (var s = 0; s < 8; s++)
+        {
+            var sub = x.Slice(32 * s, 32);
+            float lo = 0, hi = float.MinValue;
+            foreach (var v in sub)
+            {
+                lo = MathF.Min(lo, v);
+                hi = MathF.Max(hi, v);
+            }
+            scale[s] = (hi - lo) / maxQ;
+            min[s] = -lo;
+            maxScale = MathF.Max(maxScale, scale[s]);
+            maxMin = MathF.Max(maxMin, min[s]);
+        }
+        var d = RoundTripHalf(maxScale / 63f);
+        var dmin = RoundTripHalf(maxMin / 63f);
+        Span<int> sc = stackalloc int[8];
+        Span<int> mn = stackalloc int[8];
+        for (var s = 0; s < 8; s++)
+        {
+            sc[s] = d > 0 ? Math.Clamp(Round(scale[s] / d), 0, 63) : 0;
+            mn[s] = dmin > 0 ? Math.Clamp(Round(min[s] / dmin), 0, 63) : 0;
+        }
+        WriteHalf(blk, Q4KBlock.D, d);
+        WriteHalf(blk, Q4KBlock.DMin, dmin);
+        PackScaleMinK4(sc, mn, blk.Slice(Q4KBlock.Scales, Q4KBlock.ScaleBytes));
+        for (var s = 0; s < 8; s++)
+        {
+            var step = d * sc[s];
+            var offset = dmin * mn[s];
+            var inv = step > 0 ? 1f / step : 0f;
+            for (var l = 0; l < 32; l++)
+                q[32 * s + l] = Math.Clamp(Round((x[32 * s + l] + offset) * inv), 0, maxQ);
+        }
+    }
+
+    public static void Q4_K(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        Span<int> q = stackalloc int[Q4KBlock.Size];
+        for (var i = 0; i < src.Length / Q4KBlock.Size; i++)
+        {
+            var blk = dst.Slice(i * Q4KBlock.Bytes, Q4KBlock.Bytes);
+            KQuantAffine(src.Slice(i * Q4KBlock.Size, Q4KBlock.Size), blk, 15, q);
+            for (var c = 0; c < 4; c++)
+                for (var l = 0; l < 32; l++)
+                    blk[Q4KBlock.Qs + 32 * c + l] = (byte)(q[64 * c + l] | (q[64 * c + 32 + l] << 4));
+        }
+    }
+
+    public static void Q5_K(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        Span<int> q = stackalloc int[Q5KBlock.Size];
+        for (var i = 0; i < src.Length / Q5KBlock.Size; i++)
+        {
+            var blk = dst.Slice(i * Q5KBlock.Bytes, Q5KBlock.Bytes);
+            KQuantAffine(src.Slice(i * Q5KBlock.Size, Q5KBlock.Size), blk, 31, q);
+            var qh = blk.Slice(Q5KBlock.Qh, 32);
+            qh.Clear();
+            for (var c = 0; c < 4; c++)
+            {
+                for (var l = 0; l < 32; l++)
+                {
+                    int a = q[64 * c + l], b = q[64 * c + 32 + l];
+                    blk[Q5KBlock.Qs + 32 * c + l] = (byte)((a & 0xF) | ((b & 0xF) << 4));
+                    qh[l] |= (byte)(((a >> 4) << (2 * c)) | ((b >> 4) << (2 * c + 1)));
+                }
+            }
+        }
+    }
+
+    /// <summary>Q6_K: per 16-weight sub-block a symmetric scale max|x| / 31, quantized to int8 against the super-block's d.</summary>
+    public static void Q6_K(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        Span<float> scale = stackalloc float[16];
+        for (var i = 0; i < src.Length / Q6KBlock.Size; i++)
+        {
+            var x = src.Slice(i * Q6KBlock.Size, Q6KBlock.Size);
+            var blk = dst.Slice(i * Q6KBlock.Bytes, Q6KBlock.Bytes);
+            var maxScale = 0f;
+            for (var s = 0; s < 16; s++)
+            {
+                var amax = 0f;
+                foreach (var v in x.Slice(16 * s, 16))
+                    amax = MathF.Max(amax, MathF.Abs(v));
+                scale[s] = amax / 31f;
+                maxScale = MathF.Max(maxScale, scale[s]);
+            }
+            var d = RoundTripHalf(maxScale / 127f);
+            WriteHalf(blk, Q6KBlock.D, d);
+            blk[..Q6KBlock.Scales].Clear();
+            for (var s = 0; s < 16; s++)
+            {
+                var sc = d > 0 ? Math.Clamp(Round(scale[s] / d), -128, 127) : 0;
+                blk[Q6KBlock.Scales + s] = (byte)(sbyte)sc;
+                var step = d * sc;
+                var inv = step != 0 ? 1f / step : 0f;
+                for (var l = 0; l < 16; l++)
+                {
+                    var e = 16 * s + l;
+                    var q = Math.Clamp(Round(x[e] * inv), -32, 31) + 32;
+                    int n = e >> 7, k = (e >> 5) & 3, j = e & 31;
+                    var qlAt = Q6KBlock.Ql + 64 * n + 32 * (k & 1) + j;
+                    blk[qlAt] |= (byte)(k < 2 ? q & 0xF : (q & 0xF) << 4);
+                    blk[Q6KBlock.Qh + 32 * n + j] |= (byte)((q >> 4) << (2 * k));
+                }
+            }
+        }
+    }
+
+    /// <summary>Q8_K activations: per 256 values d = max|x| / 127 (as float) and the sums of each 16 quantized values.</summary>
+    public static void Q8_K(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        for (var i = 0; i < src.Length / Q8KBlock.Size; i++)
+        {
+            var x = src.Slice(i * Q8KBlock.Size, Q8KBlock.Size);
+            var blk = dst.Slice(i * Q8KBlock.Bytes, Q8KBlock.Bytes);
+            var amax = 0f;
+            foreach (var v in x)
+                amax = MathF.Max(amax, MathF.Abs(v));
+            var d = amax / 127f;
+            var id = d > 0 ? 1f / d : 0f;
+            BinaryPrimitives.WriteSingleLittleEndian(blk[Q8KBlock.D..], d);
+            for (var s = 0; s < 16; s++)
+            {
+                var sum = 0;
+                for (var l = 0; l < 16; l++)
+                {
+                    var q = Math.Clamp(Round(x[16 * s + l] * id), -127, 127);
+                    blk[Q8KBlock.Qs + 16 * s + l] = (byte)(sbyte)q;
+                    sum += q;
+                }
+                BinaryPrimitives.WriteInt16LittleEndian(blk[(Q8KBlock.BSums + 2 * s)..], (short)sum);
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+using Basalt.Engine.Gguf;
+using Basalt.Engine.Tensors;
+using static Basalt.Engine.Tests.Tensors.TensorTestData;
+
+namespace Basalt.Engine.Tests.Tensors;
+
+/// <summary>Every SIMD path against its scalar reference on seeded random inputs of odd lengths.</summary>
+public sealed class KernelTests
+{
+    /// <summary>Float paths sum in a different order than the scalar loop: allowed error relative to Σ|a·b|.</summary>
+    private const double FloatReorderTolerance = 1e-5;
+
+    /// <summary>Integer paths agree exactly on the integer sums; only the float scaling and the order of block sums differ.</summary>
+    private const double IntegerPathTolerance = 1e-5;
+
+    /// <summary>Quantizing activations to 8 bits moves each product by at most |w|·max|x|/254 per block: bound on |DotQ8 − Dot| relative to Σ|w·x|.</summary>
+    private const double ActivationQuantizationTolerance = 0.02;
+
+    /// <summary>Dot against the exact double-precision dot of the decoded row, relative to Σ|w·x|.</summary>
+    private const double DecodedDotTolerance = 1e-5;
+
+    private static readonly int[] OddLengths = [1, 3, 7, 15, 17, 33, 100, 257, 1023];
+    private static readonly int[] OddBlockCounts = [1, 2, 3, 7, 13];
+
+    private static void Close(double expected, double actual, double magnitude, double tolerance, string what) =>
+        Assert.True(Math.Abs(expected - actual) <= tolerance * Math.Max(magnitude, 1e-30),
+            $"{what}: expected {expected}, got {actual} (difference {Math.Abs(expected - actual):G3}, magnitude {magnitude:G3})");
+
+    private static bool Skip(bool supported, string path)
+    {
+        if (!supported)
+            Console.WriteLine($"SKIPPED ({path} not supported by this CPU)");
+        return !supported;
+    }
+
+    [Fact]
+    public void DotF32_VectorPaths_MatchScalarAtOddLengths()
+    {
+        foreach (var n in OddLengths)
+        {
+            var a = Gaussian(n, n);
+            var b = Gaussian(n, n + 1);
+            var reference = FloatKernels.DotF32Scalar(a, b);
+            var m = Magnitude(a, b);
+            Close(reference, FloatKernels.DotF32V256(a, b), m, FloatReorderTolerance, $"V256 n={n}");
+            Close(reference, FloatKernels.DotF32(a, b), m, FloatReorderTolerance, $"dispatch n={n}");
+            if (!Skip(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated, "Vector512"))
+                Close(reference, FloatKernels.DotF32V512(a, b), m, FloatReorderTolerance, $"V512 n={n}");
+        }
+    }
+
+    [Fact]
+    public void DotF16AndBF16_VectorPaths_MatchScalarAtOddLengths()
+    {
+        foreach (var n in OddLengths)
+        {
+            var w = Gaussian(n, 3 * n);
+            var x = Gaussian(n, 3 * n + 1);
+            var h = MemoryMarshal.Cast<byte, ushort>(Encode(GgmlType.F16, w)).ToArray();
+            var bf = MemoryMarshal.Cast<byte, ushort>(Encode(GgmlType.BF16, w)).ToArray();
+            var m = Magnitude(w, x);
+            Close(FloatKernels.DotF16Scalar(h, x), FloatKernels.DotF16V256(h, x), m, FloatReorderTolerance, $"F16 V256 n={n}");
+            Close(FloatKernels.DotBF16Scalar(bf, x), FloatKernels.DotBF16V256(bf, x), m, FloatReorderTolerance, $"BF16 V256 n={n}");
+            if (!Skip(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated, "Vector512"))
+            {
+                Close(FloatKernels.DotF16Scalar(h, x), FloatKernels.DotF16V512(h, x), m, FloatReorderTolerance, $"F16 V512 n={n}");
+                Close(FloatKernels.DotBF16Scalar(bf, x), FloatKernels.DotBF16V512(bf, x), m, FloatReorderTolerance, $"BF16 V512 n={n}");
+            }
+        }
+    }
+
+    [Fact]
+    public void HalfToSingleV256_EveryHalfBitPattern_MatchesHalfConversion()
+    {
+        var all = new ushort[65536];
+        for (var i = 0; i < all.Length; i++)
+            all[i] = (ushort)i;
+        var converted = new float[all.Length];
+        FloatKernels.HalfToSingleV256(all, converted);
+        for (var i = 0; i < all.Length; i++)
+        {
+            var expected = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+            if (float.IsNaN(expected))
+                Assert.True(float.IsNaN(converted[i]), $"0x{i:X4} should be NaN");
+            else
+                Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(converted[i]), $"0x{i:X4}: {expected} vs {converted[i]}");
+        }
+    }
+
+    public static TheoryData<GgmlType> QuantTypes => new() { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K };
+
+    private delegate float Kernel(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks);
+
+    private static (Kernel Scalar, Kernel V256, Kernel V512) Paths(GgmlType type) => type switch
+    {
+        GgmlType.Q8_0 => (QuantKernels.DotQ8_0Scalar, QuantKernels.DotQ8_0V256, QuantKernels.DotQ8_0V512),
+        GgmlType.Q4_0 => (QuantKernels.DotQ4_0Scalar, QuantKernels.DotQ4_0V256, QuantKernels.DotQ4_0V512),
+        GgmlType.Q4_K => (QuantKernels.DotQ4_KScalar, QuantKernels.DotQ4_KV256, QuantKernels.DotQ4_KV512),
+        GgmlType.Q5_K => (QuantKernels.DotQ5_KScalar, QuantKernels.DotQ5_KV256, QuantKernels.DotQ5_KV512),
+        _ => (QuantKernels.DotQ6_KScalar, QuantKernels.DotQ6_KV256, QuantKernels.DotQ6_KV512),
+    };
+
+    [Theory]
+    [MemberData(nameof(QuantTypes))]
+    public void DotQ8_SimdPaths_MatchScalarOnRandomBlocksAndQuantizedData(GgmlType type)
+    {
+        var (scalar, v256, v512) = Paths(type);
+        foreach (var blocks in OddBlockCounts)
+        {
+            var n = blocks * GgmlTypes.BlockSize(type);
+            var x = Gaussian(n, 7 * blocks);
+            var xq = new byte[TensorOps.ActivationSize(type, n)];
+            TensorOps.QuantizeActivations(type, x, xq);
+            foreach (var (name, w) in new[] { ("random bits", RandomBlocks(type, blocks, blocks)), ("quantized", Encode(type, Gaussian(n, 9 * blocks, 0.05f))) })
+            {
+                var reference = scalar(w, xq, blocks);
+                var m = Magnitude(Decode(type, w, n), x) * 2; // activations rounded to 8 bits stay within 2× of x's magnitude
+                if (!Skip(Avx2.IsSupported, "AVX2"))
+                    Close(reference, v256(w, xq, blocks), m, IntegerPathTolerance, $"{type} AVX2 {name} blocks={blocks}");
+                if (!Skip(Avx512BW.IsSupported, "AVX-512BW"))
+                    Close(reference, v512(w, xq, blocks), m, IntegerPathTolerance, $"{type} AVX-512 {name} blocks={blocks}");
+                Close(reference, TensorOps.DotQ8(type, w, xq, n), m, IntegerPathTolerance, $"{type} dispatch {name} blocks={blocks}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(QuantTypes))]
+    public void DotQ8_QuantizedActivations_CloseToFloatDot(GgmlType type)
+    {
+        foreach (var blocks in OddBlockCounts)
+        {
+            var n = blocks * GgmlTypes.BlockSize(type);
+            var w = Encode(type, Gaussian(n, 13 * blocks, 0.05f));
+            var x = Gaussian(n, 17 * blocks);
+            var xq = new byte[TensorOps.ActivationSize(type, n)];
+            TensorOps.QuantizeActivations(type, x, xq);
+            var m = Magnitude(Decode(type, w, n), x);
+            Close(TensorOps.Dot(type, w, x), TensorOps.DotQ8(type, w, xq, n), m, ActivationQuantizationTolerance, $"{type} blocks={blocks}");
+        }
+    }
+
+    [Fact]
+    public void Dot_EverySupportedType_MatchesExactDotOfDecodedRow()
+    {
+        foreach (var type in SupportedTypes)
+        {
+            foreach (var blocks in OddBlockCounts)
+            {
+                var n = blocks * (GgmlTypes.BlockSize(type) == 1 ? 37 : GgmlTypes.BlockSize(type)); // odd lengths for the float types
+                var w = Encode(type, Gaussian(n, 19 * blocks));
+                var x = Gaussian(n, 23 * blocks);
+                var decoded = Decode(type, w, n);
+                Close(ExactDot(decoded, x), TensorOps.Dot(type, w, x), Magnitude(decoded, x), DecodedDotTolerance, $"{type} n={n}");
+            }
+        }
+    }
+
+    [Fact]
+    public void DotQ8_FloatTypes_EqualDot()
+    {
+        foreach (var type in new[] { GgmlType.F32, GgmlType.F16, GgmlType.BF16 })
+        {
+            const int n = 101;
+            var w = Encode(type, Gaussian(n, 29));
+            var x = Gaussian(n, 31);
+            var xq = new byte[TensorOps.ActivationSize(type, n)];
+            TensorOps.QuantizeActivations(type, x, xq);
+            Assert.Equal(TensorOps.Dot(type, w, x), TensorOps.DotQ8(type, w, xq, n));
+        }
+    }
+
+    [Fact]
+    public void QuantizeActivations_Q8K_BlockSumsMatchQuantizedValues()
+    {
+        const int n = 512;
+        var x = Gaussian(n, 37);
+        var xq = new byte[TensorOps.ActivationSize(GgmlType.Q4_K, n)];
+        TensorOps.QuantizeActivations(GgmlType.Q4_K, x, xq);
+        for (var b = 0; b < 2; b++)
+        {
+            var blk = xq.AsSpan(b * Q8KBlock.Bytes, Q8KBlock.Bytes);
+            var d = BitConverter.ToSingle(blk[Q8KBlock.D..]);
+            for (var s = 0; s < 16; s++)
+            {
+                var sum = 0;
+                for (var l = 0; l < 16; l++)
+                {
+                    var q = (sbyte)blk[Q8KBlock.Qs + 16 * s + l];
+                    sum += q;
+                    Assert.InRange(Math.Abs(q * d - x[256 * b + 16 * s + l]), 0, d / 2 + 1e-6);
+                }
+                Assert.Equal(sum, BitConverter.ToInt16(blk[(Q8KBlock.BSums + 2 * s)..]));
+            }
+        }
+    }
+}
