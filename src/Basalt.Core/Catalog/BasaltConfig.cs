@@ -28,6 +28,10 @@ public sealed record ServerConfig
     /// <summary>Directory for the SQLite state store, keys and models.</summary>
     public string DataDir { get; init; } = "data";
 
+    /// <summary>PostgreSQL for the state store (postgres://user:password@host:port/database or an Npgsql connection string),
+    /// for several servers sharing keys; empty means SQLite in <see cref="DataDir"/>.</summary>
+    public string? Database { get; init; }
+
     /// <summary>Largest request body accepted, in bytes.</summary>
     public long MaxRequestBodyBytes { get; init; } = DefaultMaxRequestBodyBytes;
 

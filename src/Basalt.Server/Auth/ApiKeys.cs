@@ -131,8 +131,17 @@ public sealed class ApiKeys
         var (usable, failure) = CheckUsable(key);
         if (failure is not null)
             return (null, null, failure);
-        var secret = Encoding.UTF8.GetString(_masterKey.Unseal(key.SealedSecret, Encoding.UTF8.GetBytes(accessKeyId)));
-        return (usable, secret, null);
+        try
+        {
+            var secret = Encoding.UTF8.GetString(_masterKey.Unseal(key.SealedSecret, Encoding.UTF8.GetBytes(accessKeyId)));
+            return (usable, secret, null);
+        }
+        catch (CryptographicException e)
+        {
+            // A server misconfiguration, not a caller error: the server log says what to fix.
+            throw new InvalidOperationException(
+                $"The AWS key '{key.Name}' was sealed with another master key; every server sharing a database needs the same {MasterKey.FileName} in its data directory.", e);
+        }
     }
 
     private (ApiKeyRecord? Key, AuthFailure? Failure) CheckUsable(ApiKeyRecord key)

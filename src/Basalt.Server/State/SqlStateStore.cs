@@ -16,28 +16,24 @@ internal abstract class SqlStateStore : IStateStore
 
     public abstract void Dispose();
 
+    /// <summary>Begins the migration transaction holding a lock that keeps other processes (a CLI beside a running server,
+    /// several servers on one database) from migrating at the same time.</summary>
+    protected abstract Task<DbTransaction> BeginMigrationAsync(DbConnection connection, CancellationToken cancellationToken);
+
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
         await using var c = await OpenConnectionAsync(cancellationToken);
-        await c.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)");
-        var applied = (await c.QueryAsync<string>("SELECT id FROM schema_migrations")).ToHashSet(StringComparer.Ordinal);
+        await using var tx = await BeginMigrationAsync(c, cancellationToken);
+        await c.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)", transaction: tx);
+        var applied = (await c.QueryAsync<string>("SELECT id FROM schema_migrations", transaction: tx)).ToHashSet(StringComparer.Ordinal);
         foreach (var m in StateMigrations.All)
         {
             if (applied.Contains(m.Id))
                 continue;
-            await using var tx = await c.BeginTransactionAsync(cancellationToken);
-            try
-            {
-                await c.ExecuteAsync(m.Sql, transaction: tx);
-                await c.ExecuteAsync("INSERT INTO schema_migrations (id, applied_at) VALUES (@id, @at)", new { id = m.Id, at = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, tx);
-                await tx.CommitAsync(cancellationToken);
-            }
-            catch (DbException e) when (IsUniqueViolation(e))
-            {
-                // Another process (the CLI beside a running server) applied it first.
-                await tx.RollbackAsync(cancellationToken);
-            }
+            await c.ExecuteAsync(m.Sql, transaction: tx);
+            await c.ExecuteAsync("INSERT INTO schema_migrations (id, applied_at) VALUES (@id, @at)", new { id = m.Id, at = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, tx);
         }
+        await tx.CommitAsync(cancellationToken);
     }
 
     public async Task<IReadOnlyList<string>> AppliedMigrationsAsync(CancellationToken cancellationToken = default)

@@ -43,6 +43,10 @@ internal sealed class SqliteStateStore : SqlStateStore
         return c;
     }
 
+    // BEGIN IMMEDIATE takes SQLite's write lock up front.
+    protected override Task<DbTransaction> BeginMigrationAsync(DbConnection connection, CancellationToken cancellationToken)
+        => Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
+
     protected override bool IsUniqueViolation(DbException e) => e is SqliteException { SqliteErrorCode: 19 };
 
     public override void Dispose() => SqliteConnection.ClearPool(new SqliteConnection(_connectionString));

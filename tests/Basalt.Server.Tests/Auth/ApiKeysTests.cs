@@ -94,7 +94,8 @@ public sealed class ApiKeysTests : IDisposable
         File.Delete(Path.Combine(_dir, "master.key"));
         var other = ApiKeys.Open(store, _dir);
 
-        await Assert.ThrowsAnyAsync<System.Security.Cryptography.CryptographicException>(() => other.FindAwsKeyAsync(issued.Record.AccessKeyId!));
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => other.FindAwsKeyAsync(issued.Record.AccessKeyId!));
+        Assert.Contains("same master.key", e.Message);
     }
 
     [Fact]

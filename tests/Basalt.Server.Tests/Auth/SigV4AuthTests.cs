@@ -36,7 +36,7 @@ public sealed class SigV4AuthTests
         var auth = SigV4Verifier.Parse("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")!;
 
         var canonical = SigV4Verifier.CanonicalRequest(context.Request, auth.SignedHeaders, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-        var signature = SigV4Verifier.Sign(canonical, "20150830T123600Z", auth, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+        var signature = SigV4Verifier.ExpectedSignature(context.Request, auth, "20150830T123600Z", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
 
         Assert.Equal("f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59",
             Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(canonical))));
@@ -60,6 +60,31 @@ public sealed class SigV4AuthTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("echo: signed hello", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task SignedPost_ByTheOutgoingBedrockSigner_Verifies()
+    {
+        await using var server = await StartAsync();
+        using var client = new HttpClient(new CoreSigner(new Basalt.Core.Aws.AwsCredentials(server.AwsAccessKeyId, server.AwsSecretAccessKey)) { InnerHandler = new HttpClientHandler() })
+        {
+            BaseAddress = server.BaseAddress,
+        };
+
+        using var response = await client.PostAsync("/test/converse?trace=1", Json("""{"model":"echo","text":"core signer"}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("echo: core signer", await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>Signs with Basalt.Core's SigV4 (every header but the hop-by-hop ones, as the AWS SDKs do).</summary>
+    private sealed class CoreSigner(Basalt.Core.Aws.AwsCredentials credentials) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            await Basalt.Core.Aws.SigV4.SignAsync(request, credentials, "us-west-2", "bedrock", DateTimeOffset.UtcNow, cancellationToken);
+            return await base.SendAsync(request, cancellationToken);
+        }
     }
 
     [Fact]

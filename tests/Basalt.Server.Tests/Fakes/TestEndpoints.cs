@@ -12,16 +12,13 @@ namespace Basalt.Server.Tests.Fakes;
 /// real gateway pipeline, standing in for the faces; errors on /test paths use <see cref="TestErrorFormat"/>.</summary>
 internal static class TestEndpoints
 {
-    /// <summary>Completes when GET /test/slow has started.</summary>
-    public static TaskCompletionSource SlowStarted { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
     /// <summary>Registers the /test error format first, so it never becomes the fallback of other paths.</summary>
     public static void AddServices(IServiceCollection services)
         => services.Insert(0, ServiceDescriptor.Singleton<IErrorFormat, TestErrorFormat>());
 
-    public static void Map(WebApplication app, TimeSpan? slowDelay = null)
+    /// <summary>Maps the endpoints; <paramref name="slowStarted"/> completes when GET /test/slow has begun.</summary>
+    public static void Map(WebApplication app, TimeSpan? slowDelay = null, TaskCompletionSource? slowStarted = null)
     {
-        SlowStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
         app.MapGet("/test/whoami", (HttpContext c) => Results.Text(c.Features.Get<Caller>()?.KeyName ?? "(none)"));
         app.MapPost("/test/upload", async (HttpContext c) =>
         {
@@ -31,7 +28,7 @@ internal static class TestEndpoints
         });
         app.MapGet("/test/slow", async () =>
         {
-            SlowStarted.TrySetResult();
+            slowStarted?.TrySetResult();
             await Task.Delay(slowDelay ?? TimeSpan.FromSeconds(1));
             return Results.Text("done");
         });

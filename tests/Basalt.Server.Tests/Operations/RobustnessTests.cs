@@ -44,12 +44,13 @@ public sealed class RobustnessTests
     [Fact]
     public async Task StopAsync_RequestInFlight_CompletesBeforeShutdown()
     {
-        var server = await RunningServer.StartAsync(configureApp: app => TestEndpoints.Map(app, TimeSpan.FromSeconds(1.5)), configureServices: TestEndpoints.AddServices);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var server = await RunningServer.StartAsync(configureApp: app => TestEndpoints.Map(app, TimeSpan.FromSeconds(1.5), started), configureServices: TestEndpoints.AddServices);
         await using var _ = server;
         using var client = server.CreateClient();
 
         var slow = client.GetAsync("/test/slow");
-        await TestEndpoints.SlowStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
         var stopping = server.App.StopAsync();
         using var response = await slow;
         await stopping;

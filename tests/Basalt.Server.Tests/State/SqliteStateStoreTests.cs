@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Basalt.Server.Tests.State;
 
-public sealed class SqliteStateStoreTests : IDisposable
+public sealed class SqliteStateStoreTests : StateStoreContractTests, IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "basalt-state-" + Guid.NewGuid().ToString("N"));
 
@@ -15,18 +15,12 @@ public sealed class SqliteStateStoreTests : IDisposable
             Directory.Delete(_dir, recursive: true);
     }
 
-    private Task<IStateStore> OpenAsync() => StateStore.OpenAsync(new ServerConfig { DataDir = _dir });
-
-    private static ApiKeyRecord Key(string id, string name, DateTimeOffset? created = null) => new()
-    {
-        Id = id, Name = name, Kind = ApiKeyKind.Bearer, SecretHash = "hash-" + id, AllowedModels = ["m1", "m2"],
-        CreatedAt = created ?? DateTimeOffset.UtcNow,
-    };
+    protected override async Task<IStateStore?> OpenAsync() => await StateStore.OpenAsync(new ServerConfig { DataDir = _dir });
 
     [Fact]
     public async Task OpenAsync_MissingDirectory_CreatesWalDatabaseWithMigrationsRecorded()
     {
-        using var store = await OpenAsync();
+        using var store = (await OpenAsync())!;
 
         Assert.True(File.Exists(Path.Combine(_dir, "basalt.db")));
         Assert.Equal(StateMigrations.All.Select(m => m.Id), await store.AppliedMigrationsAsync());
@@ -40,90 +34,12 @@ public sealed class SqliteStateStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task OpenAsync_Reopened_KeepsDataAndAppliesNothingTwice()
+    public async Task OpenAsync_TwoProcessesAtOnce_MigrateOnce()
     {
-        using (var first = await OpenAsync())
-            await first.InsertKeyAsync(Key("key_1", "alice"));
-        using var second = await OpenAsync();
+        var opened = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(OpenAsync)));
 
-        Assert.Single(await second.AppliedMigrationsAsync());
-        Assert.Equal("alice", (await second.ListKeysAsync()).Single().Name);
-    }
-
-    [Fact]
-    public async Task FindKeyBySecretHashAsync_StoredKey_RoundTripsEveryField()
-    {
-        using var store = await OpenAsync();
-        var created = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123);
-        var key = Key("key_1", "alice", created) with { ExpiresAt = created.AddDays(30) };
-        await store.InsertKeyAsync(key);
-
-        var found = await store.FindKeyBySecretHashAsync("hash-key_1");
-
-        Assert.NotNull(found);
-        Assert.Equal(key.Id, found.Id);
-        Assert.Equal(key.Name, found.Name);
-        Assert.Equal(ApiKeyKind.Bearer, found.Kind);
-        Assert.Equal(["m1", "m2"], found.AllowedModels);
-        Assert.Equal(created, found.CreatedAt);
-        Assert.Equal(created.AddDays(30), found.ExpiresAt);
-        Assert.Null(found.RevokedAt);
-        Assert.Null(await store.FindKeyBySecretHashAsync("hash-other"));
-    }
-
-    [Fact]
-    public async Task InsertKeyAsync_ActiveNameTaken_ThrowsButRevokedNameCanBeReused()
-    {
-        using var store = await OpenAsync();
-        await store.InsertKeyAsync(Key("key_1", "alice"));
-
-        var e = await Assert.ThrowsAsync<DuplicateKeyNameException>(() => store.InsertKeyAsync(Key("key_2", "alice")));
-        Assert.Contains("alice", e.Message);
-
-        await store.RevokeKeyAsync("alice", DateTimeOffset.UtcNow);
-        await store.InsertKeyAsync(Key("key_3", "alice"));
-        Assert.Equal(2, (await store.ListKeysAsync()).Count);
-    }
-
-    [Fact]
-    public async Task RevokeKeyAsync_ByNameOrId_MarksRevokedAndUnknownGivesNull()
-    {
-        using var store = await OpenAsync();
-        await store.InsertKeyAsync(Key("key_1", "alice"));
-        await store.InsertKeyAsync(Key("key_2", "bob"));
-        var at = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
-
-        Assert.Equal("key_1", (await store.RevokeKeyAsync("alice", at))!.Id);
-        Assert.Equal("bob", (await store.RevokeKeyAsync("key_2", at))!.Name);
-        Assert.Null(await store.RevokeKeyAsync("carol", at));
-
-        Assert.All(await store.ListKeysAsync(), k => Assert.Equal(at, k.RevokedAt));
-        Assert.Equal(0, await store.CountUsableKeysAsync(DateTimeOffset.UtcNow));
-    }
-
-    [Fact]
-    public async Task CountUsableKeysAsync_ExpiredAndRevokedKeys_AreNotCounted()
-    {
-        using var store = await OpenAsync();
-        var now = DateTimeOffset.UtcNow;
-        await store.InsertKeyAsync(Key("key_1", "live"));
-        await store.InsertKeyAsync(Key("key_2", "old") with { ExpiresAt = now.AddMinutes(-1) });
-        await store.InsertKeyAsync(Key("key_3", "gone"));
-        await store.RevokeKeyAsync("gone", now);
-
-        Assert.Equal(1, await store.CountUsableKeysAsync(now));
-    }
-
-    [Fact]
-    public async Task TouchKeysAsync_Batch_KeepsTheLatestTimePerKey()
-    {
-        using var store = await OpenAsync();
-        await store.InsertKeyAsync(Key("key_1", "alice"));
-        var t1 = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
-
-        await store.TouchKeysAsync([new("key_1", t1)]);
-        await store.TouchKeysAsync([new("key_1", t1.AddSeconds(-5))]);
-
-        Assert.Equal(t1, (await store.ListKeysAsync()).Single().LastUsedAt);
+        Assert.All(opened, s => Assert.Equal(StateMigrations.All.Select(m => m.Id), s!.AppliedMigrationsAsync().Result));
+        foreach (var s in opened)
+            s!.Dispose();
     }
 }
