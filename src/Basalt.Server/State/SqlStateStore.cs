@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Diagnostics;
 using Dapper;
 
 namespace Basalt.Server.State;
@@ -7,6 +9,16 @@ namespace Basalt.Server.State;
 /// subclasses only open connections and recognise their driver's unique-violation error.</summary>
 internal abstract class SqlStateStore : IStateStore
 {
+    /// <summary>How long a key found by secret hash or access key id is served from memory: authenticating a request then
+    /// costs no database round trip. Revoking through this store takes effect at once; through another process (the CLI
+    /// beside a running server, another server on a shared database) within this time.</summary>
+    public static readonly TimeSpan KeyCacheLifetime = TimeSpan.FromSeconds(5);
+
+    private const int KeyCacheCapacity = 10_000;
+
+    private readonly ConcurrentDictionary<string, CachedKey> _keyCache = new(StringComparer.Ordinal);
+    private long _keyCacheGeneration;
+
     private const string KeyColumns = "id AS Id, name AS Name, kind AS Kind, secret_hash AS SecretHash, access_key_id AS AccessKeyId, sealed_secret AS SealedSecret, "
         + "allowed_models AS AllowedModels, created_at AS CreatedAt, expires_at AS ExpiresAt, last_used_at AS LastUsedAt, revoked_at AS RevokedAt";
 
@@ -59,10 +71,10 @@ internal abstract class SqlStateStore : IStateStore
     }
 
     public Task<ApiKeyRecord?> FindKeyBySecretHashAsync(string secretHash, CancellationToken cancellationToken = default)
-        => FindOneAsync("secret_hash = @v", secretHash, cancellationToken);
+        => FindCachedAsync("h:" + secretHash, "secret_hash = @v", secretHash, cancellationToken);
 
     public Task<ApiKeyRecord?> FindKeyByAccessKeyIdAsync(string accessKeyId, CancellationToken cancellationToken = default)
-        => FindOneAsync("access_key_id = @v", accessKeyId, cancellationToken);
+        => FindCachedAsync("a:" + accessKeyId, "access_key_id = @v", accessKeyId, cancellationToken);
 
     public async Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(CancellationToken cancellationToken = default)
     {
@@ -81,6 +93,7 @@ internal abstract class SqlStateStore : IStateStore
 
     public async Task<ApiKeyRecord?> RevokeKeyAsync(string nameOrId, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
+        InvalidateKeyCache();
         await using var c = await OpenConnectionAsync(cancellationToken);
         await using var tx = await c.BeginTransactionAsync(cancellationToken);
         var row = await c.QueryFirstOrDefaultAsync<KeyRow>(
@@ -94,6 +107,7 @@ internal abstract class SqlStateStore : IStateStore
             await c.ExecuteAsync("UPDATE api_keys SET revoked_at = @at WHERE id = @id", new { at = row.RevokedAt, id = row.Id }, tx);
         }
         await tx.CommitAsync(cancellationToken);
+        InvalidateKeyCache();
         return row.ToRecord();
     }
 
@@ -109,6 +123,37 @@ internal abstract class SqlStateStore : IStateStore
                 new { id, at = at.ToUnixTimeMilliseconds() }, tx);
         await tx.CommitAsync(cancellationToken);
     }
+
+    /// <summary>A key found before, while younger than <see cref="KeyCacheLifetime"/>; otherwise the database's answer, remembered
+    /// when a key was found (unknown secrets are not cached, so a key created elsewhere works at once).</summary>
+    private async Task<ApiKeyRecord?> FindCachedAsync(string cacheKey, string where, string value, CancellationToken cancellationToken)
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (_keyCache.TryGetValue(cacheKey, out var hit) && Stopwatch.GetElapsedTime(hit.At, now) < KeyCacheLifetime
+            && hit.Generation == Volatile.Read(ref _keyCacheGeneration))
+            return hit.Key;
+        var generation = Volatile.Read(ref _keyCacheGeneration);
+        var key = await FindOneAsync(where, value, cancellationToken);
+        if (key is null)
+        {
+            _keyCache.TryRemove(cacheKey, out _);
+            return null;
+        }
+        if (_keyCache.Count >= KeyCacheCapacity)
+            _keyCache.Clear();
+        // A revocation that ran during the query bumped the generation, so this entry is never served.
+        _keyCache[cacheKey] = new CachedKey(key, now, generation);
+        return key;
+    }
+
+    /// <summary>Forgets every cached key; called around a revocation so it is seen by the next request.</summary>
+    private void InvalidateKeyCache()
+    {
+        Interlocked.Increment(ref _keyCacheGeneration);
+        _keyCache.Clear();
+    }
+
+    private sealed record CachedKey(ApiKeyRecord Key, long At, long Generation);
 
     private async Task<ApiKeyRecord?> FindOneAsync(string where, string value, CancellationToken cancellationToken)
     {
