@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
@@ -14,6 +15,8 @@ internal sealed class OpenAiClient(string name, Uri baseUrl, string? apiKey, Htt
 {
     /// <summary>Where OpenAI itself serves its API.</summary>
     public const string DefaultBaseUrl = "https://api.openai.com/v1";
+
+    private readonly Uri _chatCompletions = new(baseUrl, "chat/completions");
 
     /// <inheritdoc />
     public async Task<ConverseResponse> ConverseAsync(ConverseRequest request, CancellationToken cancellationToken = default)
@@ -64,11 +67,13 @@ internal sealed class OpenAiClient(string name, Uri baseUrl, string? apiKey, Htt
 
     private HttpRequestMessage NewRequest(ConverseRequest request, bool stream)
     {
-        var body = OpenAiMapping.BuildRequest(request, stream);
-        var message = new HttpRequestMessage(HttpMethod.Post, new Uri(baseUrl, "chat/completions"))
-        {
-            Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
-        };
+        // Written straight to UTF-8: no intermediate string and no second encoding pass.
+        var json = new ArrayBufferWriter<byte>(1024);
+        using (var writer = new Utf8JsonWriter(json))
+            OpenAiMapping.BuildRequest(request, stream).WriteTo(writer);
+        var body = new ReadOnlyMemoryContent(json.WrittenMemory);
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        var message = new HttpRequestMessage(HttpMethod.Post, _chatCompletions) { Content = body };
         if (!string.IsNullOrEmpty(apiKey))
             message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         if (stream)
@@ -78,8 +83,16 @@ internal sealed class OpenAiClient(string name, Uri baseUrl, string? apiKey, Htt
 
     private async Task<JsonDocument> ParseAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        return Parse(text);
+        // The body is already buffered (ResponseContentRead); parse its UTF-8 bytes without decoding them to a string.
+        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return JsonDocument.Parse(bytes);
+        }
+        catch (JsonException ex)
+        {
+            throw UpstreamError.Malformed(name, "invalid JSON", ex);
+        }
     }
 
     private JsonDocument Parse(string text)
