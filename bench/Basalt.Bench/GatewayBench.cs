@@ -32,7 +32,9 @@ internal static class GatewayBench
             Providers = new Dictionary<string, ProviderConfig> { ["upstream"] = new() { Type = "openai", BaseUrl = upstream.BaseAddress.ToString(), ApiKey = "bench" } },
             Models = [new ModelEntry { Id = "bench", Provider = "upstream", UpstreamName = "bench-upstream", InputPricePerMillion = 1m, OutputPricePerMillion = 2m }],
         };
-        await using var app = BasaltServer.Build(config, services => services.AddLogging(l => l.ClearProviders()));
+        // The server keeps the logging `basalt serve` has (console provider and its filters): whether a logger is enabled
+        // changes what ASP.NET Core does per request (activities, scopes), so clearing the providers would flatter the figures.
+        await using var app = BasaltServer.Build(config);
         await app.StartAsync();
         var key = await app.Services.GetRequiredService<ApiKeys>().CreateAsync("bench", aws: false);
 

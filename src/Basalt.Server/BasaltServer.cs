@@ -27,6 +27,10 @@ public static class BasaltServer
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // An enabled hosting logger makes ASP.NET Core start an Activity and a log scope per request (and HttpClient then a
+        // child Activity per upstream call). It logs request start/stop at Information; unhandled errors are still logged by
+        // ErrorMiddleware and Kestrel.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         // Kestrel warns at bind that cleartext HTTP/2 is off; CleartextHttp2 serves it anyway.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
         builder.WebHost.UseUrls("http://" + config.Server.Listen);
