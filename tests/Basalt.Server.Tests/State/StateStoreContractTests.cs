@@ -70,6 +70,20 @@ public abstract class StateStoreContractTests
     }
 
     [Fact]
+    public async Task FindKeyBySecretHashAsync_KeyFoundThenRevoked_ReturnsItRevoked()
+    {
+        using var store = await OpenAsync();
+        if (store is null)
+            return;
+        await store.InsertKeyAsync(Key("key_1", "alice"));
+        Assert.False((await store.FindKeyBySecretHashAsync("hash-key_1"))!.IsRevoked);
+
+        await store.RevokeKeyAsync("alice", DateTimeOffset.UtcNow);
+
+        Assert.True((await store.FindKeyBySecretHashAsync("hash-key_1"))!.IsRevoked);
+    }
+
+    [Fact]
     public async Task RevokeKeyAsync_ByNameOrId_MarksRevokedAndUnknownGivesNull()
     {
         using var store = await OpenAsync();
