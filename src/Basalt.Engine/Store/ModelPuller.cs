@@ -191,7 +191,14 @@ public sealed class ModelPuller
         {
             if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
             {
-                // The partial is as long as (or longer than) the file: start over.
+                // An interrupted pull may have received every byte before it stopped: the partial is then complete.
+                if (response.Content.Headers.ContentRange is { Length: { } length } && length == have
+                    && (savedSha is null || expectedSha is null || savedSha == expectedSha))
+                {
+                    progress?.Report(new PullProgress(reference.File!, have, have, have));
+                    return expectedSha;
+                }
+                // The partial is longer than the file, or of another version: start over.
                 File.Delete(partial);
                 File.Delete(validatorFile);
                 throw new TransferBrokenException(new IOException("the server refused the resume range"));
@@ -245,6 +252,7 @@ public sealed class ModelPuller
                 }
                 received += n;
                 progress?.Report(new PullProgress(reference.File!, received, total, have));
+                ct.ThrowIfCancellationRequested();
             }
             if (total is { } expected && received != expected)
                 throw new TransferBrokenException(new IOException($"the transfer ended at {received} of {expected} bytes"));

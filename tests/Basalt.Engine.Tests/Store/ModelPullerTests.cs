@@ -186,6 +186,34 @@ public sealed class ModelPullerTests : IDisposable
     }
 
     [Fact]
+    public async Task PullAsync_CancelledMidTransfer_KeepsPartialAndTheNextPullFinishesIt()
+    {
+        var bytes = TinyGguf();
+        _hub.Add(Repo, File1, bytes);
+        using var cts = new CancellationTokenSource();
+        var cancelAfter = new CancelOnBytes(cts);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Puller().PullAsync(ModelReference.Parse($"{Repo}:{File1}"), cancelAfter, cts.Token));
+        var partial = Path.Combine(_dir, "acme", "tiny-GGUF", File1 + ".partial");
+        Assert.True(new FileInfo(partial).Length > 0);
+        Assert.Empty(new ModelStore(_dir).List());
+
+        var model = await Pull($"{Repo}:{File1}");
+
+        Assert.Equal(bytes, File.ReadAllBytes(model.Path));
+        Assert.StartsWith("bytes=", _hub.Requests.Last(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).Range);
+    }
+
+    private sealed class CancelOnBytes(CancellationTokenSource cts) : IProgress<PullProgress>
+    {
+        public void Report(PullProgress value)
+        {
+            if (value.Received > 0)
+                cts.Cancel();
+        }
+    }
+
+    [Fact]
     public async Task PullAsync_Cancelled_LeavesNoRegisteredModel()
     {
         _hub.Add(Repo, File1, TinyGguf());
