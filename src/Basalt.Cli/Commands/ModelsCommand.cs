@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Basalt.Core.Catalog;
 using Basalt.Engine.Store;
 
 namespace Basalt.Cli.Commands;
@@ -10,11 +11,17 @@ internal static class ModelsCommand
     /// <summary>--models-dir, shared by pull and models.</summary>
     public static Option<string?> ModelsDirOption() => new("--models-dir")
     {
-        Description = $"Model store directory (default: ${ModelStore.DirectoryVariable}, then ./data/models).",
+        Description = $"Model store directory (default: ${ModelStore.DirectoryVariable}, then DATA_DIR/models: server.dataDir of basalt.yaml, default ./data).",
     };
 
-    /// <summary>The models directory from the option, $BASALT_MODELS, or ./data/models.</summary>
-    public static string Directory(string? option) => ModelStore.ResolveDirectory(option);
+    /// <summary>The models directory from the option, $BASALT_MODELS, or DATA_DIR/models where DATA_DIR is basalt.yaml's
+    /// server.dataDir (so `basalt serve` finds what `basalt pull` stored); throws InvalidDataException for a malformed basalt.yaml.</summary>
+    public static string Directory(string? option)
+    {
+        if (!string.IsNullOrWhiteSpace(option) || !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(ModelStore.DirectoryVariable)))
+            return ModelStore.ResolveDirectory(option);
+        return ModelStore.ResolveDirectory(null, ConfigLoader.LoadFile(CommonOptions.ResolveConfigPath(null)).Server.DataDir);
+    }
 
     public static Command Create()
     {

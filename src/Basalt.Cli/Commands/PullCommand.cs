@@ -20,10 +20,23 @@ internal static class PullCommand
         {
             reference, modelsDir, endpoint,
         };
-        command.SetAction((parse, ct) => RunAsync(parse.GetRequiredValue(reference), ModelsCommand.Directory(parse.GetValue(modelsDir)),
-            ModelPuller.ResolveEndpoint(parse.GetValue(endpoint)), Environment.GetEnvironmentVariable("HF_TOKEN"),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
-            interactive: !Console.IsOutputRedirected && ReferenceEquals(parse.InvocationConfiguration.Output, Console.Out), ct));
+        command.SetAction((parse, ct) =>
+        {
+            string dir;
+            try
+            {
+                dir = ModelsCommand.Directory(parse.GetValue(modelsDir));
+            }
+            catch (InvalidDataException e)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
+                return Task.FromResult(2);
+            }
+            return RunAsync(parse.GetRequiredValue(reference), dir,
+                ModelPuller.ResolveEndpoint(parse.GetValue(endpoint)), Environment.GetEnvironmentVariable("HF_TOKEN"),
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error,
+                interactive: !Console.IsOutputRedirected && ReferenceEquals(parse.InvocationConfiguration.Output, Console.Out), ct);
+        });
         return command;
     }
 
