@@ -35,7 +35,7 @@ internal static class ServeCommand
             }
             catch (InvalidDataException e)
             {
-                Console.Error.WriteLine($"error: {e.Message}");
+                parse.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
                 return 2;
             }
             var server = cfg.Server;
@@ -44,7 +44,17 @@ internal static class ServeCommand
             if (parse.GetValue(dataDir) is { } d)
                 server = server with { DataDir = d };
             cfg = cfg with { Server = server };
-            await using var app = BasaltServer.Build(cfg);
+            WebApplication app;
+            try
+            {
+                app = BasaltServer.Build(cfg);
+            }
+            catch (InvalidDataException e)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
+                return 2;
+            }
+            await using var _ = app;
             if (await BootstrapKeysAsync(app, cfg, parse.InvocationConfiguration.Error, ct) is { } refusal)
                 return refusal;
             await app.StartAsync(ct);
