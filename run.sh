@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# Restores, builds and starts `basalt serve` on 127.0.0.1:8700 with the embedded defaults.
+# Restores, builds and starts `basalt serve` on 127.0.0.1:8700 with the embedded defaults: SQLite state
+# under ./data, an admin key created on first start (its path is logged), and the local engine.
+# With no basalt.yaml, the local engine serves ../shared/models/stories260K.gguf as "stories260k" when
+# that file is present. Extra arguments go to `basalt serve` (for example --model NAME=PATH.gguf).
 set -euo pipefail
 cd "$(dirname "$0")"
 dotnet build src/Basalt.Cli -c Release -nologo -v quiet
-exec dotnet src/Basalt.Cli/bin/Release/net10.0/basalt.dll serve "$@"
+args=(serve)
+if [ ! -f basalt.yaml ] && [ -z "${BASALT_CONFIG:-}" ] && [ -f ../shared/models/stories260K.gguf ]; then
+  args+=(--model "stories260k=../shared/models/stories260K.gguf")
+fi
+exec dotnet src/Basalt.Cli/bin/Release/net10.0/basalt.dll "${args[@]}" "$@"

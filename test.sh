@@ -13,9 +13,11 @@ fail_setup=0
 say() { printf '== %s\n' "$*"; }
 
 # --- setup ------------------------------------------------------------------
-if [ -x tests/setup.sh ]; then
-  say "setup"
-  tests/setup.sh || { echo "setup failed"; fail_setup=1; }
+say "setup (PostgreSQL for the scaled-out store's tests)"
+if pg_url=$(tests/setup.sh | tail -1) && [ -n "$pg_url" ]; then
+  export BASALT_TEST_POSTGRES="$pg_url"
+else
+  echo "setup failed: PostgreSQL could not be installed or started"; fail_setup=1
 fi
 
 say "build"

@@ -5,8 +5,6 @@ switch (args.FirstOrDefault())
         return await Basalt.Bench.GatewayBench.RunAsync(args[1..]);
     case "metrics":
         return await Basalt.Bench.MetricsBench.RunAsync(args[1..]);
-    case "bedrock-gateway":
-        return await Basalt.Bench.BedrockGatewayBench.RunAsync(args[1..]);
     case "tokenize":
         return Basalt.Bench.TokenizeBench.Run(args[1..]);
     case "kernels":
@@ -20,7 +18,6 @@ Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Basalt.Ben
 Console.Error.WriteLine("modes:");
 Console.Error.WriteLine("  gateway [--seconds 5] [--concurrency 1,8,32]   gateway overhead over a fast loopback upstream");
 Console.Error.WriteLine("  metrics [--seconds 2] [--threads 1,2]            metrics recording throughput (requests/s)");
-Console.Error.WriteLine("  bedrock-gateway [--concurrency 32] [--seconds 5] [--stream]   Bedrock face (Converse or ConverseStream) over an instant in-process provider");
 Console.Error.WriteLine("  tokenize FILE.gguf [FILE.gguf...]              encode/decode speed on a ~2,000-token prompt");
 Console.Error.WriteLine("  kernels [SECONDS [TYPE...]]                    GB/s of weights through the dot kernels per type, one thread");
 Console.Error.WriteLine("  gguf-fuzz [--cases N] [--seed S] [--file F]    seeded mutation fuzzing of the GGUF reader");

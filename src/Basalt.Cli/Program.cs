@@ -8,4 +8,6 @@ root.Subcommands.Add(KeysCommand.Create());
 root.Subcommands.Add(GgufCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(PullCommand.Create());
+root.Subcommands.Add(ModelsCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -62,6 +62,8 @@ public static class BasaltServer
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
+        // Build the providers now, so a bad provider config fails at start rather than on the first request.
+        _ = app.Services.GetRequiredService<Gateway>();
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseMiddleware<RequestMetricsMiddleware>();
         app.UseMiddleware<ErrorMiddleware>();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Basalt.Core.Catalog;
+using Basalt.Engine.Store;
 using Basalt.Server;
 using Basalt.Server.Auth;
 using Microsoft.AspNetCore.Builder;
@@ -19,7 +20,7 @@ internal static class ServeCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory for state (default ./data)." };
         var models = new Option<string[]>("--model")
         {
-            Description = "Serve a local GGUF model: NAME=PATH.gguf (repeatable); adds a \"local\" provider when none is configured.",
+            Description = "Serve a local GGUF model: NAME=PATH.gguf or NAME=PULLED_MODEL (a name from `basalt models list`; repeatable); adds a \"local\" provider when none is configured.",
             AllowMultipleArgumentsPerToken = false,
         };
         var command = new Command("serve", "Run the Basalt API server.") { config, listen, dataDir, models };
@@ -29,11 +30,12 @@ internal static class ServeCommand
             try
             {
                 cfg = ConfigLoader.LoadFile(CommonOptions.ResolveConfigPath(parse.GetValue(config)));
-                cfg = AddLocalModels(cfg, parse.GetValue(models) ?? []);
+                var store = new ModelStore(ModelStore.ResolveDirectory(null, parse.GetValue(dataDir) ?? cfg.Server.DataDir));
+                cfg = AddLocalModels(cfg, parse.GetValue(models) ?? [], store);
             }
             catch (InvalidDataException e)
             {
-                Console.Error.WriteLine($"error: {e.Message}");
+                parse.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
                 return 2;
             }
             var server = cfg.Server;
@@ -42,7 +44,17 @@ internal static class ServeCommand
             if (parse.GetValue(dataDir) is { } d)
                 server = server with { DataDir = d };
             cfg = cfg with { Server = server };
-            await using var app = BasaltServer.Build(cfg);
+            WebApplication app;
+            try
+            {
+                app = BasaltServer.Build(cfg);
+            }
+            catch (InvalidDataException e)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
+                return 2;
+            }
+            await using var _ = app;
             if (await BootstrapKeysAsync(app, cfg, parse.InvocationConfiguration.Error, ct) is { } refusal)
                 return refusal;
             await app.StartAsync(ct);
@@ -69,7 +81,7 @@ internal static class ServeCommand
     public const string DefaultLocalProvider = "local";
 
     /// <summary>Adds one catalog entry per NAME=PATH spec, served by the config's first local provider (or a new "local" one).</summary>
-    internal static BasaltConfig AddLocalModels(BasaltConfig cfg, IReadOnlyList<string> specs)
+    internal static BasaltConfig AddLocalModels(BasaltConfig cfg, IReadOnlyList<string> specs, ModelStore? store = null)
     {
         if (specs.Count == 0)
             return cfg;
@@ -91,9 +103,11 @@ internal static class ServeCommand
             if (eq <= 0 || eq == spec.Length - 1)
                 throw new InvalidDataException($"--model '{spec}': expected NAME=PATH.gguf, for example --model tiny=./models/stories260K.gguf.");
             var name = spec[..eq].Trim();
-            var path = Path.GetFullPath(spec[(eq + 1)..].Trim());
+            var value = spec[(eq + 1)..].Trim();
+            var path = Path.GetFullPath(value);
             if (!File.Exists(path))
-                throw new InvalidDataException($"--model {name}: the file {path} does not exist.");
+                path = store?.Resolve(value)
+                    ?? throw new InvalidDataException($"--model {name}: the file {path} does not exist, and no pulled model is named '{value}' (see `basalt models list`).");
             models.Add(new ModelEntry { Id = name, Provider = providerName, Path = path, DisplayName = Path.GetFileNameWithoutExtension(path), ProviderName = "local" });
         }
         return ConfigLoader.Validate(cfg with { Providers = providers, Models = models }, "--model");

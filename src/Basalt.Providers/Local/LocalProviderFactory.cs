@@ -1,4 +1,6 @@
+using Basalt.Core.Catalog;
 using Basalt.Core.Conversation;
+using Basalt.Engine.Store;
 using Basalt.Core.Providers;
 using Microsoft.Extensions.Logging;
 
@@ -13,6 +15,17 @@ internal sealed class LocalProviderFactory : IProviderFactory
     {
         var options = LocalProviderOptions.From(context.Config);
         var logger = (context.Services.GetService(typeof(ILoggerFactory)) as ILoggerFactory)?.CreateLogger("Basalt.Providers.Local");
-        return new LocalConverseClient(context.Name, context.Models, new LocalModelStore(EngineLocalModel.Load, options, logger: logger));
+        var dataDir = (context.Services.GetService(typeof(BasaltConfig)) as BasaltConfig)?.Server.DataDir ?? "data";
+        var models = ResolveRegisteredNames(context.Models, new ModelStore(ModelStore.ResolveDirectory(null, dataDir)));
+        return new LocalConverseClient(context.Name, models, new LocalModelStore(EngineLocalModel.Load, options, logger: logger));
+    }
+
+    /// <summary>Lets a catalog entry's path be a model pulled with `basalt pull` (its registered name) as well as a file.</summary>
+    internal static IReadOnlyList<ModelEntry> ResolveRegisteredNames(IReadOnlyList<ModelEntry> models, ModelStore store)
+    {
+        var resolved = new List<ModelEntry>(models.Count);
+        foreach (var m in models)
+            resolved.Add(!string.IsNullOrWhiteSpace(m.Path) && !File.Exists(m.Path) && store.Resolve(m.Path) is { } path ? m with { Path = path } : m);
+        return resolved;
     }
 }

@@ -55,4 +55,17 @@ public sealed class ServeCommandTests : IDisposable
         var ex = Assert.Throws<InvalidDataException>(() => ServeCommand.AddLocalModels(new BasaltConfig(), [$"tiny={a}", $"tiny={a}"]));
         Assert.Contains("'tiny' is used twice", ex.Message);
     }
+
+    [Fact]
+    public async Task Serve_UnknownProviderType_ExitsAtStartWithTheProviderNamed()
+    {
+        var config = Path.Combine(_dir, "basalt.yaml");
+        System.IO.File.WriteAllText(config, "providers:\n  gpu:\n    type: nosuch\n");
+        var error = new StringWriter();
+        var exit = await ServeCommand.Create()
+            .Parse(["--config", config, "--data-dir", Path.Combine(_dir, "data"), "--listen", "127.0.0.1:0"])
+            .InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = TextWriter.Null, Error = error });
+        Assert.Equal(2, exit);
+        Assert.Contains("providers.gpu.type 'nosuch'", error.ToString());
+    }
 }
