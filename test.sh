@@ -35,12 +35,13 @@ for proj in tests/*/*.Tests.csproj; do
   name=$(basename "$proj" .csproj)
   say "$name"
   out="$log_dir/$name.log"
-  dotnet test "$proj" -c Release --no-build -nologo 2>&1 | tee "$out" | grep -E "^\s+Failed |^\s+Error Message|Passed!|Failed!|SKIPPED" | head -200
+  dotnet test "$proj" -c Release --no-build -nologo 2>&1 | tee "$out" | grep -E "Passed!|Failed!|SKIPPED" | head -200
   line=$(grep -E "(Passed|Failed)!\s+- Failed:" "$out" | tail -1)
   if [ -z "$line" ] && grep -q "No test is available" "$out"; then continue; fi
   if [ -z "$line" ]; then
     echo "$name: no result line (crashed?)"; tail -20 "$out"; failed=$((failed + 1)); continue
   fi
+  grep -E -A12 "^\s+Failed [A-Za-z]" "$out" | grep -vE "^\s+at (System|Microsoft|Xunit)\." | head -80
   p=$(sed -E 's/.*Passed:\s+([0-9]+).*/\1/' <<<"$line")
   f=$(sed -E 's/.*Failed:\s+([0-9]+),.*/\1/' <<<"$line")
   passed=$((passed + p)); failed=$((failed + f))

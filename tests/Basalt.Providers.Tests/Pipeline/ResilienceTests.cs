@@ -137,7 +137,8 @@ public sealed class ResilienceTests
             ctx.RequestAborted.Register(() => aborted.TrySetResult());
             await Task.Delay(TimeSpan.FromSeconds(30), ctx.RequestAborted);
         });
-        using var client = Wrap(upstream, timeoutSeconds: 0.3);
+        // Long enough that a cold first request (JIT, connection set-up) reaches the upstream before the timeout.
+        using var client = Wrap(upstream, timeoutSeconds: 2);
 
         var ex = await Assert.ThrowsAsync<BasaltException>(() => client.ConverseAsync(OpenAiClientTests.Hello()));
 
@@ -155,7 +156,7 @@ public sealed class ResilienceTests
             await FakeUpstream.WriteSseAsync(ctx, [StreamOk[0]]);
             await Task.Delay(TimeSpan.FromSeconds(30), ctx.RequestAborted);
         });
-        using var client = Wrap(upstream, timeoutSeconds: 0.5);
+        using var client = Wrap(upstream, timeoutSeconds: 2);
         var seen = new List<ConverseStreamEvent>();
 
         var ex = await Assert.ThrowsAsync<BasaltException>(async () =>
