@@ -65,7 +65,7 @@ internal static unsafe class MatMulKernels
                     }
                 break;
             default:
-                if (Avx2.IsSupported && Fma.IsSupported && n % Block == 0)
+                if (Avx2.IsSupported && Fma.IsSupported && n % Block == 0 && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K)
                     DotRowsQuantizedAvx2(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n, y);
                 else
                     for (var i = 0; i < rowCount; i++)
