@@ -87,6 +87,68 @@ internal static class Quantize
         }
     }
 
+    /// <summary>Q5_0: like Q4_0 with 32 levels: the block's largest-magnitude value maps to -16, the rest round to nearest.</summary>
+    public static void Q5_0(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        for (var i = 0; i < src.Length / Q5_0Block.Size; i++)
+        {
+            var x = src.Slice(i * Q5_0Block.Size, Q5_0Block.Size);
+            var blk = dst.Slice(i * Q5_0Block.Bytes, Q5_0Block.Bytes);
+            float amax = 0, max = 0;
+            foreach (var v in x)
+            {
+                if (MathF.Abs(v) > amax)
+                {
+                    amax = MathF.Abs(v);
+                    max = v;
+                }
+            }
+            var d = max / -16f;
+            var id = d != 0 ? 1f / d : 0f;
+            WriteHalf(blk, Q5_0Block.D, d);
+            Pack5Bit(x, id, 16.5f, blk[Q5_0Block.Qh..], blk[Q5_0Block.Qs..]);
+        }
+    }
+
+    /// <summary>Q5_1: per block of 32, m = min and d = (max - min) / 31; values round to nearest.</summary>
+    public static void Q5_1(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        Span<float> shifted = stackalloc float[Q5_1Block.Size];
+        for (var i = 0; i < src.Length / Q5_1Block.Size; i++)
+        {
+            var x = src.Slice(i * Q5_1Block.Size, Q5_1Block.Size);
+            var blk = dst.Slice(i * Q5_1Block.Bytes, Q5_1Block.Bytes);
+            float min = float.MaxValue, max = float.MinValue;
+            foreach (var v in x)
+            {
+                min = MathF.Min(min, v);
+                max = MathF.Max(max, v);
+            }
+            var d = (max - min) / 31f;
+            var id = d != 0 ? 1f / d : 0f;
+            WriteHalf(blk, Q5_1Block.D, d);
+            WriteHalf(blk, Q5_1Block.M, min);
+            for (var j = 0; j < shifted.Length; j++)
+                shifted[j] = x[j] - min;
+            Pack5Bit(shifted, id, 0.5f, blk[Q5_1Block.Qh..], blk[Q5_1Block.Qs..]);
+        }
+    }
+
+    // q = clamp(floor(x·id + offset), 0, 31); nibbles into qs (elements j and j+16 share byte j), fifth bits into the 32-bit qh.
+    private static void Pack5Bit(ReadOnlySpan<float> x, float id, float offset, Span<byte> qh, Span<byte> qs)
+    {
+        uint bits = 0;
+        for (var j = 0; j < 16; j++)
+        {
+            var lo = Math.Clamp((int)MathF.Floor(x[j] * id + offset), 0, 31);
+            var hi = Math.Clamp((int)MathF.Floor(x[j + 16] * id + offset), 0, 31);
+            qs[j] = (byte)((lo & 0xF) | ((hi & 0xF) << 4));
+            bits |= (uint)(lo >> 4) << j;
+            bits |= (uint)(hi >> 4) << (j + 16);
+        }
+        BinaryPrimitives.WriteUInt32LittleEndian(qh, bits);
+    }
+
     /// <summary>Packs eight 6-bit scales and mins the way <see cref="Dequantize.ScaleMinK4"/> reads them.</summary>
     internal static void PackScaleMinK4(ReadOnlySpan<int> scales, ReadOnlySpan<int> mins, Span<byte> q)
     {
