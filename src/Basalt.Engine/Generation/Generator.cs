@@ -8,7 +8,9 @@ namespace Basalt.Engine.Generation;
 public sealed class Generator
 {
     private readonly LanguageModel _model;
-    private readonly ForwardContext _ctx;
+    private readonly KvCache _cache;
+    private readonly BatchState _batch;
+    private readonly BatchToken[] _chunk;
     private readonly Sampler _sampler;
     private readonly int[] _tokens;
     private int _cached;
@@ -17,7 +19,10 @@ public sealed class Generator
     {
         _model = model;
         ContextLength = contextLength;
-        _ctx = new ForwardContext(model.Transformer, contextLength, model.Pool);
+        _cache = model.CreateKvCache(contextLength);
+        // One logits row: only the last prompt token and each generated token need logits.
+        _batch = new BatchState(model.Transformer.Config, model.MaxBatchTokens, contextLength, logitsRows: 1);
+        _chunk = new BatchToken[model.MaxBatchTokens];
         _sampler = new Sampler(model.Transformer.Config.VocabSize);
         _tokens = new int[contextLength];
     }
@@ -59,12 +64,16 @@ public sealed class Generator
 
         var promptLength = prompt.Length;
         var pos = reuse;
+        // The prompt runs in chunks of MaxBatchTokens through the batched forward pass; only its last token needs logits.
         while (pos < prompt.Length)
         {
             if (ct.IsCancellationRequested)
                 return Done(FinishReason.Cancelled);
-            Step(prompt[pos], pos, computeLogits: pos == prompt.Length - 1);
-            pos++;
+            var count = Math.Min(_chunk.Length, prompt.Length - pos);
+            for (var i = 0; i < count; i++)
+                _chunk[i] = new BatchToken(_cache, prompt[pos + i], pos + i, pos + i == prompt.Length - 1 ? 0 : -1);
+            Run(count);
+            pos += count;
         }
 
         while (finish is null)
@@ -80,7 +89,7 @@ public sealed class Generator
                 break;
             }
             var window = options.RepeatLastN < 0 ? pos : Math.Min(options.RepeatLastN, pos);
-            var next = _sampler.Sample(_ctx.State.Logits, options, _tokens.AsSpan(pos - window, window), ref rng);
+            var next = _sampler.Sample(_batch.Logits(0), options, _tokens.AsSpan(pos - window, window), ref rng);
             generated++;
             if (tokenizer.IsEndOfGeneration(next))
             {
@@ -112,7 +121,8 @@ public sealed class Generator
                 break;
             }
             _tokens[pos] = next;
-            Step(next, pos, computeLogits: true);
+            _chunk[0] = new BatchToken(_cache, next, pos, 0);
+            Run(1);
             pos++;
         }
         if (finish != FinishReason.StopSequence)
@@ -134,11 +144,11 @@ public sealed class Generator
             new(text.ToString(), promptLength, generated, reason, matched) { CachedPromptTokens = reuse };
     }
 
-    private void Step(int token, int pos, bool computeLogits)
+    private void Run(int count)
     {
         lock (_model.ForwardLock)
-            _model.Transformer.Forward(_ctx, token, pos, computeLogits);
-        _cached = pos + 1;
+            _model.Transformer.Forward(_batch, _chunk.AsSpan(0, count));
+        _cached = _chunk[count - 1].Position + 1;
     }
 
     /// <summary>Earliest stop sequence occurrence that ends after <paramref name="from"/> (earlier text was already checked).</summary>
