@@ -27,6 +27,16 @@ internal static partial class QuantKernels
     private static unsafe Vector256<float> Halves8(byte* p, Vector256<int> offsets) =>
         FloatKernels.HalfToSingle(Avx2.GatherVector256((int*)p, offsets, 1).AsUInt32() & Vector256.Create(0xFFFFu));
 
+    /// <summary>Most Q8_0 activation blocks whose scales a single-row call converts on the stack (a 64K-wide row); wider ones use an array.</summary>
+    private const int MaxStackScales = 2048;
+
+    /// <summary>The block scales of Q8_0 activations as floats: converted once per activation vector, not once per weight row.</summary>
+    internal static void ActivationScales(ReadOnlySpan<byte> xq, Span<float> xd)
+    {
+        for (var b = 0; b < xd.Length; b++)
+            xd[b] = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.AsRef(in xq[b * Q8_0Block.Bytes])));
+    }
+
     // Lane i of the result is the sum of the eight lanes of s_i.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Totals8(Vector256<int> s0, Vector256<int> s1, Vector256<int> s2, Vector256<int> s3,
@@ -81,24 +91,30 @@ internal static partial class QuantKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe float DotQ8_0V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
     {
-        const int B = Q8_0Block.Bytes;
+        var xd = blocks <= MaxStackScales ? stackalloc float[blocks] : new float[blocks];
+        ActivationScales(x, xd);
         fixed (byte* pw = w, px = x)
+        fixed (float* pd = xd)
+            return DotQ8_0Core(pw, px, pd, blocks);
+    }
+    /// <summary>Q8_0 rows against Q8_0 activations whose block scales <paramref name="xd"/> are already floats.</summary>
+    internal static unsafe float DotQ8_0Core(byte* pw, byte* px, float* xd, int blocks)
+    {
+        const int B = Q8_0Block.Bytes;
+        var offsets = Strides(B);
+        var acc = Vector256<float>.Zero;
+        var b = 0;
+        for (; b + 8 <= blocks; b += 8)
         {
-            var offsets = Strides(B);
-            var acc = Vector256<float>.Zero;
-            var b = 0;
-            for (; b + 8 <= blocks; b += 8)
-            {
-                byte* bw = pw + b * B, bx = px + b * B;
-                var dots = Totals8(BlockQ8_0(bw, bx), BlockQ8_0(bw + B, bx + B), BlockQ8_0(bw + 2 * B, bx + 2 * B), BlockQ8_0(bw + 3 * B, bx + 3 * B),
-                    BlockQ8_0(bw + 4 * B, bx + 4 * B), BlockQ8_0(bw + 5 * B, bx + 5 * B), BlockQ8_0(bw + 6 * B, bx + 6 * B), BlockQ8_0(bw + 7 * B, bx + 7 * B));
-                acc = Vector256.FusedMultiplyAdd(Halves8(bw, offsets) * Halves8(bx, offsets), Vector256.ConvertToSingle(dots), acc);
-            }
-            var sum = Vector256.Sum(acc);
-            for (; b < blocks; b++)
-                sum += HalfAt(pw + b * B) * HalfAt(px + b * B) * Vector256.Sum(BlockQ8_0(pw + b * B, px + b * B));
-            return sum;
+            byte* bw = pw + b * B, bx = px + b * B;
+            var dots = Totals8(BlockQ8_0(bw, bx), BlockQ8_0(bw + B, bx + B), BlockQ8_0(bw + 2 * B, bx + 2 * B), BlockQ8_0(bw + 3 * B, bx + 3 * B),
+                BlockQ8_0(bw + 4 * B, bx + 4 * B), BlockQ8_0(bw + 5 * B, bx + 5 * B), BlockQ8_0(bw + 6 * B, bx + 6 * B), BlockQ8_0(bw + 7 * B, bx + 7 * B));
+            acc = Vector256.FusedMultiplyAdd(Halves8(bw, offsets) * Vector256.Load(xd + b), Vector256.ConvertToSingle(dots), acc);
         }
+        var sum = Vector256.Sum(acc);
+        for (; b < blocks; b++)
+            sum += HalfAt(pw + b * B) * xd[b] * Vector256.Sum(BlockQ8_0(pw + b * B, px + b * B));
+        return sum;
     }
 
     // ---------- Q4_0 · Q8_0 ----------
@@ -110,24 +126,29 @@ internal static partial class QuantKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe float DotQ4_0V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
     {
-        const int B = Q4_0Block.Bytes, X = Q8_0Block.Bytes;
+        var xd = blocks <= MaxStackScales ? stackalloc float[blocks] : new float[blocks];
+        ActivationScales(x, xd);
         fixed (byte* pw = w, px = x)
+        fixed (float* pd = xd)
+            return DotQ4_0Core(pw, px, pd, blocks);
+    }
+    internal static unsafe float DotQ4_0Core(byte* pw, byte* px, float* xd, int blocks)
+    {
+        const int B = Q4_0Block.Bytes, X = Q8_0Block.Bytes;
+        var offsetsW = Strides(B);
+        var acc = Vector256<float>.Zero;
+        var b = 0;
+        for (; b + 8 <= blocks; b += 8)
         {
-            Vector256<int> offsetsW = Strides(B), offsetsX = Strides(X);
-            var acc = Vector256<float>.Zero;
-            var b = 0;
-            for (; b + 8 <= blocks; b += 8)
-            {
-                byte* bw = pw + b * B, bx = px + b * X;
-                var dots = Totals8(BlockQ4_0(bw, bx), BlockQ4_0(bw + B, bx + X), BlockQ4_0(bw + 2 * B, bx + 2 * X), BlockQ4_0(bw + 3 * B, bx + 3 * X),
-                    BlockQ4_0(bw + 4 * B, bx + 4 * X), BlockQ4_0(bw + 5 * B, bx + 5 * X), BlockQ4_0(bw + 6 * B, bx + 6 * X), BlockQ4_0(bw + 7 * B, bx + 7 * X));
-                acc = Vector256.FusedMultiplyAdd(Halves8(bw, offsetsW) * Halves8(bx, offsetsX), Vector256.ConvertToSingle(dots), acc);
-            }
-            var sum = Vector256.Sum(acc);
-            for (; b < blocks; b++)
-                sum += HalfAt(pw + b * B) * HalfAt(px + b * X) * Vector256.Sum(BlockQ4_0(pw + b * B, px + b * X));
-            return sum;
+            byte* bw = pw + b * B, bx = px + b * X;
+            var dots = Totals8(BlockQ4_0(bw, bx), BlockQ4_0(bw + B, bx + X), BlockQ4_0(bw + 2 * B, bx + 2 * X), BlockQ4_0(bw + 3 * B, bx + 3 * X),
+                BlockQ4_0(bw + 4 * B, bx + 4 * X), BlockQ4_0(bw + 5 * B, bx + 5 * X), BlockQ4_0(bw + 6 * B, bx + 6 * X), BlockQ4_0(bw + 7 * B, bx + 7 * X));
+            acc = Vector256.FusedMultiplyAdd(Halves8(bw, offsetsW) * Vector256.Load(xd + b), Vector256.ConvertToSingle(dots), acc);
         }
+        var sum = Vector256.Sum(acc);
+        for (; b < blocks; b++)
+            sum += HalfAt(pw + b * B) * xd[b] * Vector256.Sum(BlockQ4_0(pw + b * B, px + b * X));
+        return sum;
     }
 
     // ---------- Q5_0 · Q8_0 ----------
@@ -139,24 +160,29 @@ internal static partial class QuantKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe float DotQ5_0V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
     {
-        const int B = Q5_0Block.Bytes, X = Q8_0Block.Bytes;
+        var xd = blocks <= MaxStackScales ? stackalloc float[blocks] : new float[blocks];
+        ActivationScales(x, xd);
         fixed (byte* pw = w, px = x)
+        fixed (float* pd = xd)
+            return DotQ5_0Core(pw, px, pd, blocks);
+    }
+    internal static unsafe float DotQ5_0Core(byte* pw, byte* px, float* xd, int blocks)
+    {
+        const int B = Q5_0Block.Bytes, X = Q8_0Block.Bytes;
+        var offsetsW = Strides(B);
+        var acc = Vector256<float>.Zero;
+        var b = 0;
+        for (; b + 8 <= blocks; b += 8)
         {
-            Vector256<int> offsetsW = Strides(B), offsetsX = Strides(X);
-            var acc = Vector256<float>.Zero;
-            var b = 0;
-            for (; b + 8 <= blocks; b += 8)
-            {
-                byte* bw = pw + b * B, bx = px + b * X;
-                var dots = Totals8(BlockQ5_0(bw, bx), BlockQ5_0(bw + B, bx + X), BlockQ5_0(bw + 2 * B, bx + 2 * X), BlockQ5_0(bw + 3 * B, bx + 3 * X),
-                    BlockQ5_0(bw + 4 * B, bx + 4 * X), BlockQ5_0(bw + 5 * B, bx + 5 * X), BlockQ5_0(bw + 6 * B, bx + 6 * X), BlockQ5_0(bw + 7 * B, bx + 7 * X));
-                acc = Vector256.FusedMultiplyAdd(Halves8(bw, offsetsW) * Halves8(bx, offsetsX), Vector256.ConvertToSingle(dots), acc);
-            }
-            var sum = Vector256.Sum(acc);
-            for (; b < blocks; b++)
-                sum += HalfAt(pw + b * B) * HalfAt(px + b * X) * Vector256.Sum(BlockQ5_0(pw + b * B, px + b * X));
-            return sum;
+            byte* bw = pw + b * B, bx = px + b * X;
+            var dots = Totals8(BlockQ5_0(bw, bx), BlockQ5_0(bw + B, bx + X), BlockQ5_0(bw + 2 * B, bx + 2 * X), BlockQ5_0(bw + 3 * B, bx + 3 * X),
+                BlockQ5_0(bw + 4 * B, bx + 4 * X), BlockQ5_0(bw + 5 * B, bx + 5 * X), BlockQ5_0(bw + 6 * B, bx + 6 * X), BlockQ5_0(bw + 7 * B, bx + 7 * X));
+            acc = Vector256.FusedMultiplyAdd(Halves8(bw, offsetsW) * Vector256.Load(xd + b), Vector256.ConvertToSingle(dots), acc);
         }
+        var sum = Vector256.Sum(acc);
+        for (; b < blocks; b++)
+            sum += HalfAt(pw + b * B) * xd[b] * Vector256.Sum(BlockQ5_0(pw + b * B, px + b * X));
+        return sum;
     }
 
     // ---------- Q5_1 · Q8_0: x = d·q + m, so w·x = d·dx·Σq·qx + m·dx·Σqx ----------
@@ -171,32 +197,36 @@ internal static partial class QuantKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe float DotQ5_1V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
     {
-        const int B = Q5_1Block.Bytes, X = Q8_0Block.Bytes;
+        var xd = blocks <= MaxStackScales ? stackalloc float[blocks] : new float[blocks];
+        ActivationScales(x, xd);
         fixed (byte* pw = w, px = x)
+        fixed (float* pd = xd)
+            return DotQ5_1Core(pw, px, pd, blocks);
+    }
+    internal static unsafe float DotQ5_1Core(byte* pw, byte* px, float* xd, int blocks)
+    {
+        const int B = Q5_1Block.Bytes, X = Q8_0Block.Bytes;
+        var offsetsW = Strides(B);
+        var acc = Vector256<float>.Zero;
+        var b = 0;
+        for (; b + 8 <= blocks; b += 8)
         {
-            Vector256<int> offsetsW = Strides(B), offsetsX = Strides(X);
-            var acc = Vector256<float>.Zero;
-            var b = 0;
-            for (; b + 8 <= blocks; b += 8)
-            {
-                byte* bw = pw + b * B, bx = px + b * X;
-                var dots = Totals8(BlockQ5_1(bw, bx), BlockQ5_1(bw + B, bx + X), BlockQ5_1(bw + 2 * B, bx + 2 * X), BlockQ5_1(bw + 3 * B, bx + 3 * X),
-                    BlockQ5_1(bw + 4 * B, bx + 4 * X), BlockQ5_1(bw + 5 * B, bx + 5 * X), BlockQ5_1(bw + 6 * B, bx + 6 * X), BlockQ5_1(bw + 7 * B, bx + 7 * X));
-                var sums = Totals8(SumQ8_0(bx), SumQ8_0(bx + X), SumQ8_0(bx + 2 * X), SumQ8_0(bx + 3 * X),
-                    SumQ8_0(bx + 4 * X), SumQ8_0(bx + 5 * X), SumQ8_0(bx + 6 * X), SumQ8_0(bx + 7 * X));
-                var dx = Halves8(bx, offsetsX);
-                acc = Vector256.FusedMultiplyAdd(Halves8(bw + Q5_1Block.D, offsetsW) * dx, Vector256.ConvertToSingle(dots), acc);
-                acc = Vector256.FusedMultiplyAdd(Halves8(bw + Q5_1Block.M, offsetsW) * dx, Vector256.ConvertToSingle(sums), acc);
-            }
-            var sum = Vector256.Sum(acc);
-            for (; b < blocks; b++)
-            {
-                byte* bw = pw + b * B, bx = px + b * X;
-                var dx = HalfAt(bx);
-                sum += HalfAt(bw + Q5_1Block.D) * dx * Vector256.Sum(BlockQ5_1(bw, bx)) + HalfAt(bw + Q5_1Block.M) * dx * Vector256.Sum(SumQ8_0(bx));
-            }
-            return sum;
+            byte* bw = pw + b * B, bx = px + b * X;
+            var dots = Totals8(BlockQ5_1(bw, bx), BlockQ5_1(bw + B, bx + X), BlockQ5_1(bw + 2 * B, bx + 2 * X), BlockQ5_1(bw + 3 * B, bx + 3 * X),
+                BlockQ5_1(bw + 4 * B, bx + 4 * X), BlockQ5_1(bw + 5 * B, bx + 5 * X), BlockQ5_1(bw + 6 * B, bx + 6 * X), BlockQ5_1(bw + 7 * B, bx + 7 * X));
+            var sums = Totals8(SumQ8_0(bx), SumQ8_0(bx + X), SumQ8_0(bx + 2 * X), SumQ8_0(bx + 3 * X),
+                SumQ8_0(bx + 4 * X), SumQ8_0(bx + 5 * X), SumQ8_0(bx + 6 * X), SumQ8_0(bx + 7 * X));
+            var dx = Vector256.Load(xd + b);
+            acc = Vector256.FusedMultiplyAdd(Halves8(bw + Q5_1Block.D, offsetsW) * dx, Vector256.ConvertToSingle(dots), acc);
+            acc = Vector256.FusedMultiplyAdd(Halves8(bw + Q5_1Block.M, offsetsW) * dx, Vector256.ConvertToSingle(sums), acc);
         }
+        var sum = Vector256.Sum(acc);
+        for (; b < blocks; b++)
+        {
+            byte* bw = pw + b * B, bx = px + b * X;
+            sum += HalfAt(bw + Q5_1Block.D) * xd[b] * Vector256.Sum(BlockQ5_1(bw, bx)) + HalfAt(bw + Q5_1Block.M) * xd[b] * Vector256.Sum(SumQ8_0(bx));
+        }
+        return sum;
     }
 
     // ---------- K-quants · Q8_K ----------

@@ -210,6 +210,27 @@ public sealed class KernelTests
     }
 
     [Fact]
+    public void RowKernelsDotQ8_RangeOfRows_EqualsSingleRowDots()
+    {
+        foreach (var type in SupportedTypes)
+        {
+            var bs = GgmlTypes.BlockSize(type);
+            var n = (bs == 1 ? 37 : bs) * (bs == 256 ? 3 : 18); // a 576-wide row of 32-weight blocks
+            const int rows = 5;
+            var w = Encode(type, Gaussian(rows * n, 61, 0.05f));
+            var xq = new byte[TensorOps.ActivationSize(type, n)];
+            TensorOps.QuantizeActivations(type, Gaussian(n, 67), xq);
+            var y = new float[rows + 1];
+            y[rows] = 42f;
+            RowKernels.DotQ8(type, w, rows, xq, n, y);
+            var rowBytes = TensorOps.RowSize(type, n);
+            for (var i = 0; i < rows; i++)
+                Assert.Equal(TensorOps.DotQ8(type, w.AsSpan(i * rowBytes, rowBytes), xq, n), y[i]);
+            Assert.Equal(42f, y[rows]); // nothing written past the range
+        }
+    }
+
+    [Fact]
     public void DotQ8_FloatTypes_EqualDot()
     {
         foreach (var type in new[] { GgmlType.F32, GgmlType.F16, GgmlType.BF16 })
