@@ -245,6 +245,32 @@ public sealed class KernelTests
     }
 
     [Fact]
+    public void QuantizeV256_GaussianAndHalfwayValues_WriteSameBytesAsScalar()
+    {
+        if (Skip(Avx2.IsSupported, "AVX2"))
+            return;
+        const int n = 1024;
+        var x = Gaussian(n, 71);
+        // Block 0: max 127 so d = 1 and values sit exactly halfway or just below it; block 1 all zeros; block 2 one huge value.
+        x[0] = 127f;
+        float[] edges = [2.5f, -2.5f, 0.5f, -0.5f, 0.49999997f, -0.49999997f, 126.5f, -126.5f, 1.5f, -0f];
+        edges.CopyTo(x, 1);
+        Array.Clear(x, 32, 32);
+        x[70] = 1e30f;
+        foreach (var (name, scalar, v256, bytes) in new (string, Action<float[], byte[]>, Action<float[], byte[]>, int)[]
+        {
+            ("Q8_0", (a, b) => Quantize.Q8_0Scalar(a, b), (a, b) => Quantize.Q8_0V256(a, b), TensorOps.RowSize(GgmlType.Q8_0, n)),
+            ("Q8_K", (a, b) => Quantize.Q8_KScalar(a, b), (a, b) => Quantize.Q8_KV256(a, b), TensorOps.RowSize(GgmlType.Q8_K, n)),
+        })
+        {
+            byte[] expected = new byte[bytes], actual = new byte[bytes];
+            scalar(x, expected);
+            v256(x, actual);
+            Assert.True(expected.AsSpan().SequenceEqual(actual), $"{name}: first difference at byte {expected.AsSpan().CommonPrefixLength(actual)}");
+        }
+    }
+
+    [Fact]
     public void QuantizeActivations_Q8K_BlockSumsMatchQuantizedValues()
     {
         const int n = 512;
