@@ -27,7 +27,7 @@ internal static class BenchCommand
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 32 };
         var json = new Option<bool>("--json") { Description = "Print the figures as JSON." };
         var makeModel = new Option<string?>("--make-model") { Description = "Write a random-weight model instead: smollm2-135m or llama-1b." };
-        var type = new Option<string>("--type") { Description = "Tensor types for --make-model: F32, F16, BF16, Q8_0, Q4_0, Q4_K_M.", DefaultValueFactory = _ => "Q8_0" };
+        var type = new Option<string>("--type") { Description = "Tensor types for --make-model: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K_M, Q5_K_M.", DefaultValueFactory = _ => "Q8_0" };
         var output = new Option<string?>("--out") { Description = "Where --make-model writes the model." };
         var command = new Command("bench", "Measure the local engine's speed on a GGUF model, or write a random-weight model to measure.")
         {

@@ -348,10 +348,8 @@ internal sealed class MatMulJob : IRangeJob
         }
         if (_tokens == 1)
         {
-            // Decoding: one input row, so no tile to keep; the single-row kernels are the fastest path.
-            var row0 = Row(0) * ld;
-            for (var r = rowStart; r < rowEnd; r++)
-                y[row0 + r] = TensorOps.DotQ8(w.Type, w.Row(r), xq, w.Cols);
+            // Decoding: one input row, so no tile to keep; the row-range kernels are the fastest path.
+            RowKernels.DotQ8(w.Type, w.RowRange(rowStart, rowEnd - rowStart), rowEnd - rowStart, xq, w.Cols, y.AsSpan(Row(0) * ld + rowStart, rowEnd - rowStart));
             return;
         }
         for (var r0 = rowStart; r0 < rowEnd; r0 += TileRows)
