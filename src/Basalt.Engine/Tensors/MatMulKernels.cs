@@ -65,7 +65,7 @@ internal static unsafe class MatMulKernels
                     }
                 break;
             default:
-                if (Avx2.IsSupported && Fma.IsSupported && n % Block == 0 && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K)
+                if (Avx2.IsSupported && Fma.IsSupported && n % Block == 0 && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K)
                     DotRowsQuantizedAvx2(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n, y);
                 else
                     for (var i = 0; i < rowCount; i++)
@@ -154,7 +154,7 @@ internal static unsafe class MatMulKernels
         var dx = Scratch(ref t_dx, tokens * nb);
         var xsum = Scratch(ref t_xsum, tokens * nb);
         var xoff = Scratch(ref t_xoff, nb);
-        var hasOffsets = type is GgmlType.Q4_K or GgmlType.Q5_K;
+        var hasOffsets = type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q5_1;
         for (var r = 0; r < rowCount; r++)
             DecodeRow(type, rows.Slice(r * rowBytes, rowBytes), nb, values.AsSpan(r * n, n), scales.AsSpan(r * nb * 8, nb * 8), offsets.AsSpan(r * nb, nb));
         var kBlocks = TensorOps.ActivationType(type) == GgmlType.Q8_K;
@@ -251,7 +251,15 @@ internal static unsafe class MatMulKernels
                     }
                 }
                 else
+                {
                     d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(x[(b * Q8_0Block.Bytes)..]));
+                    if (sums)
+                    {
+                        var v = Vector256.Create(x.Slice(b * Q8_0Block.Bytes + Q8_0Block.Qs, Block)).AsSByte();
+                        var (lo, hi) = Vector256.Widen(v);
+                        xsum[j * nb + b] = d * Vector256.Sum(lo + hi);
+                    }
+                }
                 dx[j * nb + b] = d;
             }
         }
@@ -281,6 +289,30 @@ internal static unsafe class MatMulKernels
                     var hi = Vector128.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & mask;
                     (Vector256.Create(lo, hi) - Vector256.Create((byte)8)).AsSByte().CopyTo(values.Slice(b * Block, Block));
                     SetScales(scales, b, HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk)));
+                }
+                break;
+            case GgmlType.Q5_0 or GgmlType.Q5_1:
+                var q51 = type == GgmlType.Q5_1;
+                var bb = q51 ? Q5_1Block.Bytes : Q5_0Block.Bytes;
+                var nib = Vector128.Create((byte)0x0F);
+                // Byte i of the spread takes bit i of qh: each lane broadcasts the qh byte holding its bit, then tests it.
+                var spread = Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+                var bits = Vector256.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+                for (var b = 0; b < nb; b++)
+                {
+                    var blk = row.Slice(b * bb, bb);
+                    var raw = Vector128.Create(blk.Slice(q51 ? Q5_1Block.Qs : Q5_0Block.Qs, 16));
+                    var q = Vector256.Create(raw & nib, Vector128.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & nib);
+                    var qh = Vector256.Create(MemoryMarshal.Read<uint>(blk[(q51 ? Q5_1Block.Qh : Q5_0Block.Qh)..])).AsByte();
+                    var high = Vector256.Equals(Vector256.Shuffle(qh, spread) & bits, bits) & Vector256.Create((byte)16);
+                    var v = (q | high).AsSByte();
+                    var d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk));
+                    if (q51)
+                        offsets[b] = -HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk[Q5_1Block.M..]));
+                    else
+                        v -= Vector256.Create((sbyte)16);
+                    v.CopyTo(values.Slice(b * Block, Block));
+                    SetScales(scales, b, d);
                 }
                 break;
             case GgmlType.Q4_K or GgmlType.Q5_K:
