@@ -15,7 +15,7 @@ internal readonly unsafe struct WeightMatrix
         RowBytes = tensor.RowBytes;
         Data = file.TensorPointer(tensor);
         if (!TensorOps.IsSupported(Type))
-            throw new GgufFormatException(file.Name, $"tensor '{Name}' has type {GgmlTypes.Name(Type)}, which the local engine cannot compute with (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K); re-quantize the model to one of these");
+            throw new GgufFormatException(file.Name, $"tensor '{Name}' has type {GgmlTypes.Name(Type)}, which the local engine cannot compute with (supported: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K); re-quantize the model to one of these");
     }
 
     public readonly string Name;

@@ -83,6 +83,7 @@ public sealed class ModelConfigTests
     {
         Assert.Equal(GgmlType.Q4_K, RandomModel.FitRow(GgmlType.Q4_K, 1536));
         Assert.Equal(GgmlType.Q5_0, RandomModel.FitRow(GgmlType.Q4_K, 576));
+        Assert.Equal(GgmlType.Q5_1, RandomModel.FitRow(GgmlType.Q5_K, 576));
         Assert.Equal(GgmlType.Q8_0, RandomModel.FitRow(GgmlType.Q6_K, 576));
     }
 }
