@@ -1,4 +1,3 @@
-using System.Text;
 using Basalt.Engine.Models;
 
 namespace Basalt.Engine.Generation;
@@ -48,90 +47,29 @@ public sealed class Generator
         prompt.CopyTo(_tokens);
         _cached = reuse;
 
-        var tokenizer = _model.Tokenizer;
-        var decoder = tokenizer.CreateStreamingDecoder();
-        var rng = new Rng(options.Seed ?? (ulong)Random.Shared.NextInt64());
-        var text = new StringBuilder();
-        var emitted = 0; // chars of text already handed to onToken
-        var generated = 0;
-        FinishReason? finish = null;
-        string? matched = null;
-
-        var promptLength = prompt.Length;
+        var decoder = new SequenceDecoder(_model.Tokenizer, _model.Transformer.Config.VocabSize, options, prompt[^1], onToken, ct);
         var pos = reuse;
         while (pos < prompt.Length)
         {
             if (ct.IsCancellationRequested)
-                return Done(FinishReason.Cancelled);
+            {
+                decoder.Cancel();
+                return decoder.Complete(prompt.Length, reuse, 0);
+            }
             Step(prompt[pos], pos, computeLogits: pos == prompt.Length - 1);
             pos++;
         }
 
-        while (finish is null)
+        while (true)
         {
-            if (generated >= options.MaxTokens || pos >= ContextLength)
-            {
-                finish = FinishReason.MaxTokens;
+            var next = decoder.Next(_ctx.State.Logits, _tokens.AsSpan(0, pos), pos >= ContextLength);
+            if (next < 0)
                 break;
-            }
-            if (ct.IsCancellationRequested)
-            {
-                finish = FinishReason.Cancelled;
-                break;
-            }
-            var window = options.RepeatLastN < 0 ? pos : Math.Min(options.RepeatLastN, pos);
-            var next = _sampler.Sample(_ctx.State.Logits, options, _tokens.AsSpan(pos - window, window), ref rng);
-            generated++;
-            if (tokenizer.IsEndOfGeneration(next))
-            {
-                finish = FinishReason.EndOfGeneration;
-                break;
-            }
-            var piece = decoder.Push(next);
-            // SentencePiece's dummy prefix: the first word after BOS decodes with a leading space that is not part of the text
-            // (llama2.c and SentencePiece's own decode drop it).
-            if (generated == 1 && tokenizer.AddSpacePrefix && prompt[^1] == tokenizer.BosId && piece.StartsWith(' '))
-                piece = piece[1..];
-            text.Append(piece);
-            var safe = text.Length;
-            if (options.StopSequences.Count > 0)
-            {
-                if (FindStop(text, options.StopSequences, emitted, out var at, out var stop))
-                {
-                    text.Length = at;
-                    matched = stop;
-                    finish = FinishReason.StopSequence;
-                    Emit(next, Math.Max(at, emitted));
-                    break;
-                }
-                safe = text.Length - LongestStopPrefixSuffix(text, options.StopSequences, emitted);
-            }
-            if (!Emit(next, safe))
-            {
-                finish = FinishReason.Cancelled;
-                break;
-            }
             _tokens[pos] = next;
             Step(next, pos, computeLogits: true);
             pos++;
         }
-        if (finish != FinishReason.StopSequence)
-        {
-            text.Append(decoder.Flush());
-            if (text.Length > emitted)
-                onToken?.Invoke(new GeneratedToken(-1, text.ToString(emitted, text.Length - emitted)));
-        }
-        return Done(finish.Value);
-
-        bool Emit(int id, int upTo)
-        {
-            var piece = upTo > emitted ? text.ToString(emitted, upTo - emitted) : "";
-            emitted = Math.Max(emitted, upTo);
-            return onToken?.Invoke(new GeneratedToken(id, piece)) ?? true;
-        }
-
-        GenerationResult Done(FinishReason reason) =>
-            new(text.ToString(), promptLength, generated, reason, matched) { CachedPromptTokens = reuse };
+        return decoder.Complete(prompt.Length, reuse, 0);
     }
 
     private void Step(int token, int pos, bool computeLogits)
@@ -139,43 +77,5 @@ public sealed class Generator
         lock (_model.ForwardLock)
             _model.Transformer.Forward(_ctx, token, pos, computeLogits);
         _cached = pos + 1;
-    }
-
-    /// <summary>Earliest stop sequence occurrence that ends after <paramref name="from"/> (earlier text was already checked).</summary>
-    private static bool FindStop(StringBuilder text, IReadOnlyList<string> stops, int from, out int at, out string? stop)
-    {
-        at = int.MaxValue;
-        stop = null;
-        var s = text.ToString();
-        foreach (var candidate in stops)
-        {
-            var start = Math.Max(0, from - candidate.Length + 1);
-            var i = s.IndexOf(candidate, start, StringComparison.Ordinal);
-            if (i >= 0 && i < at)
-            {
-                at = i;
-                stop = candidate;
-            }
-        }
-        return stop is not null;
-    }
-
-    /// <summary>Length of the longest end of the text that could begin a stop sequence; that much is held back from streaming.</summary>
-    private static int LongestStopPrefixSuffix(StringBuilder text, IReadOnlyList<string> stops, int emitted)
-    {
-        var longest = 0;
-        foreach (var stop in stops)
-            for (var len = Math.Min(stop.Length - 1, text.Length - emitted); len > longest; len--)
-            {
-                var match = true;
-                for (var i = 0; i < len && match; i++)
-                    match = text[text.Length - len + i] == stop[i];
-                if (match)
-                {
-                    longest = len;
-                    break;
-                }
-            }
-        return longest;
     }
 }
