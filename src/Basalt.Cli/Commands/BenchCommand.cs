@@ -113,7 +113,9 @@ internal static class BenchCommand
                 return 2;
             }
             // The engine's own forward loop, without sampling or detokenizing: what is measured is the model.
-            var ctx = new ForwardContext(model.Transformer, promptTokens + genTokens, model.Pool);
+            var cache = model.CreateKvCache(promptTokens + genTokens);
+            var state = new BatchState(model.Config, model.MaxBatchTokens, promptTokens + genTokens, logitsRows: 1);
+            var chunk = new BatchToken[model.MaxBatchTokens];
             var vocab = model.Config.VocabSize;
             var rng = new Rng(42);
             var prompt = new int[promptTokens];
@@ -122,15 +124,21 @@ internal static class BenchCommand
                 prompt[i] = (int)(rng.NextUInt64() % (ulong)vocab);
 
             // Warm-up: one token through every layer so the JIT has compiled the hot paths (not counted).
-            model.Transformer.Forward(ctx, prompt[0], 0, computeLogits: true);
+            model.Transformer.Forward(state, [new BatchToken(cache, prompt[0], 0, 0)]);
 
             // CPU time beside wall time: on a shared machine the wall-clock rates swing with other load, CPU seconds much less.
             using var process = Process.GetCurrentProcess();
             var cpuStart = process.TotalProcessorTime;
             var timer = Stopwatch.StartNew();
-            for (var pos = 0; pos < promptTokens; pos++)
-                model.Transformer.Forward(ctx, prompt[pos], pos, computeLogits: pos == promptTokens - 1);
-            var next = Sampler.ArgMax(ctx.State.Logits);
+            // The prompt in chunks of MaxBatchTokens, as the generator runs it.
+            for (var pos = 0; pos < promptTokens; pos += chunk.Length)
+            {
+                var count = Math.Min(chunk.Length, promptTokens - pos);
+                for (var i = 0; i < count; i++)
+                    chunk[i] = new BatchToken(cache, prompt[pos + i], pos + i, pos + i == promptTokens - 1 ? 0 : -1);
+                model.Transformer.Forward(state, chunk.AsSpan(0, count));
+            }
+            var next = Sampler.ArgMax(state.Logits(0));
             var promptSeconds = timer.Elapsed.TotalSeconds;
             process.Refresh();
             var cpuAfterPrompt = process.TotalProcessorTime;
@@ -140,8 +148,9 @@ internal static class BenchCommand
             timer.Restart();
             for (var i = 1; i < genTokens; i++)
             {
-                model.Transformer.Forward(ctx, next, promptTokens + i - 1, computeLogits: true);
-                next = Sampler.ArgMax(ctx.State.Logits);
+                chunk[0] = new BatchToken(cache, next, promptTokens + i - 1, 0);
+                model.Transformer.Forward(state, chunk.AsSpan(0, 1));
+                next = Sampler.ArgMax(state.Logits(0));
             }
             var decodeSeconds = timer.Elapsed.TotalSeconds;
             var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;

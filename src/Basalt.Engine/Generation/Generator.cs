@@ -7,7 +7,9 @@ namespace Basalt.Engine.Generation;
 public sealed class Generator
 {
     private readonly LanguageModel _model;
-    private readonly ForwardContext _ctx;
+    private readonly KvCache _cache;
+    private readonly BatchState _batch;
+    private readonly BatchToken[] _chunk;
     private readonly Sampler _sampler;
     private readonly int[] _tokens;
     private int _cached;
@@ -16,7 +18,10 @@ public sealed class Generator
     {
         _model = model;
         ContextLength = contextLength;
-        _ctx = new ForwardContext(model.Transformer, contextLength, model.Pool);
+        _cache = model.CreateKvCache(contextLength);
+        // One logits row: only the last prompt token and each generated token need logits.
+        _batch = new BatchState(model.Transformer.Config, model.MaxBatchTokens, contextLength, logitsRows: 1);
+        _chunk = new BatchToken[model.MaxBatchTokens];
         _sampler = new Sampler(model.Transformer.Config.VocabSize);
         _tokens = new int[contextLength];
     }
@@ -49,6 +54,7 @@ public sealed class Generator
 
         var decoder = new SequenceDecoder(_model.Tokenizer, _model.Transformer.Config.VocabSize, options, prompt[^1], onToken, ct);
         var pos = reuse;
+        // The prompt runs in chunks of MaxBatchTokens through the batched forward pass; only its last token needs logits.
         while (pos < prompt.Length)
         {
             if (ct.IsCancellationRequested)
@@ -56,26 +62,30 @@ public sealed class Generator
                 decoder.Cancel();
                 return decoder.Complete(prompt.Length, reuse, 0);
             }
-            Step(prompt[pos], pos, computeLogits: pos == prompt.Length - 1);
-            pos++;
+            var count = Math.Min(_chunk.Length, prompt.Length - pos);
+            for (var i = 0; i < count; i++)
+                _chunk[i] = new BatchToken(_cache, prompt[pos + i], pos + i, pos + i == prompt.Length - 1 ? 0 : -1);
+            Run(count);
+            pos += count;
         }
 
         while (true)
         {
-            var next = decoder.Next(_ctx.State.Logits, _tokens.AsSpan(0, pos), pos >= ContextLength);
+            var next = decoder.Next(_batch.Logits(0), _tokens.AsSpan(0, pos), pos >= ContextLength);
             if (next < 0)
                 break;
             _tokens[pos] = next;
-            Step(next, pos, computeLogits: true);
+            _chunk[0] = new BatchToken(_cache, next, pos, 0);
+            Run(1);
             pos++;
         }
         return decoder.Complete(prompt.Length, reuse, 0);
     }
 
-    private void Step(int token, int pos, bool computeLogits)
+    private void Run(int count)
     {
         lock (_model.ForwardLock)
-            _model.Transformer.Forward(_ctx, token, pos, computeLogits);
-        _cached = pos + 1;
+            _model.Transformer.Forward(_batch, _chunk.AsSpan(0, count));
+        _cached = _chunk[count - 1].Position + 1;
     }
 }

@@ -118,7 +118,7 @@ internal sealed class PrefixCache
     public void Restore(List<Block> hits, KvCache destination)
     {
         for (var i = 0; i < hits.Count; i++)
-            KvCopy.Copy(hits[i].Kv, 0, destination, i * BlockTokens, BlockTokens);
+            hits[i].Kv.CopyTo(0, destination, i * BlockTokens, BlockTokens);
     }
 
     /// <summary>Stores the full blocks of the first <paramref name="count"/> tokens of <paramref name="tokens"/> whose keys and
@@ -143,7 +143,7 @@ internal sealed class PrefixCache
                     if (_blocks.ContainsKey(hash) || !MakeRoom(BlockBytes))
                         break; // a hash collision (never seen in practice) or a budget full of pinned blocks: cache no further
                     block = new Block(hash, parent, chunk.ToArray(), _allocate());
-                    KvCopy.Copy(source, i * BlockTokens, block.Kv, 0, BlockTokens);
+                    source.CopyTo(i * BlockTokens, block.Kv, 0, BlockTokens);
                     block.Node = _lru.AddLast(block);
                     _blocks[hash] = block;
                     if (parent is not null)
@@ -257,20 +257,5 @@ internal sealed class PrefixCache
         h *= 0xff51afd7ed558ccdUL;
         h ^= h >> 33;
         return h;
-    }
-}
-
-/// <summary>Copies positions between KV caches of the same model.</summary>
-internal static class KvCopy
-{
-    public static void Copy(KvCache source, int sourceStart, KvCache destination, int destinationStart, int count)
-    {
-        for (var l = 0; l < source.Keys.Length; l++)
-        {
-            var k = source.Keys[l].Length / source.ContextLength;
-            var v = source.Values[l].Length / source.ContextLength;
-            Array.Copy(source.Keys[l], sourceStart * k, destination.Keys[l], destinationStart * k, count * k);
-            Array.Copy(source.Values[l], sourceStart * v, destination.Values[l], destinationStart * v, count * v);
-        }
     }
 }

@@ -61,6 +61,8 @@ public sealed class SequenceScheduler : IDisposable
     private readonly List<PrefixCache.Block> _hits = [];
     private readonly long _kvBytesPerToken;
     private readonly int _maxBatchTokens;
+    private readonly BatchState _batch;
+    private readonly BatchToken[] _step;
     private readonly Thread _thread;
     private long _arrivals;
     private long _runningKvBytes;
@@ -74,7 +76,8 @@ public sealed class SequenceScheduler : IDisposable
         public readonly long Arrival = arrival;
         public readonly int Positions = positions;
         public readonly TaskCompletionSource<GenerationResult> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public ForwardContext? Context;
+        public KvCache? Cache;
+        public int LogitsRow;
         public int[] Tokens = [];
         public int Pos;             // positions whose keys and values are in the cache
         public int Length;          // tokens known: the prompt, then each sampled token
@@ -95,18 +98,25 @@ public sealed class SequenceScheduler : IDisposable
         _model = model;
         _options = options;
         var c = model.Config;
-        _kvBytesPerToken = KvBytesPerToken(c);
-        _maxBatchTokens = Math.Max(MaxBatchTokens, 2 * options.MaxSequences);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.MaxSequences, MaxSequencesLimit);
+        _kvBytesPerToken = KvBytesPerToken(c, model.KvCacheType);
+        // Room for one decode token of every sequence plus a prompt chunk.
+        _maxBatchTokens = Math.Max(model.MaxBatchTokens, options.MaxSequences + MinPromptChunk);
+        _batch = new BatchState(c, _maxBatchTokens, model.ContextLength, logitsRows: options.MaxSequences);
+        _step = new BatchToken[_maxBatchTokens];
         var prefixBudget = Math.Min(options.PrefixCacheBytes, options.MemoryBudgetBytes > 0 ? Math.Max(0, options.MemoryBudgetBytes - model.WeightBytes) : long.MaxValue);
         PrefixCache = new PrefixCache(options.BlockTokens, _kvBytesPerToken * options.BlockTokens, prefixBudget,
-            () => new KvCache(c, options.BlockTokens), options.Time);
+            () => model.CreateKvCache(options.BlockTokens), options.Time);
         _thread = new Thread(Run) { IsBackground = true, Name = "basalt-scheduler" };
         if (start)
             Start();
     }
 
-    /// <summary>Tokens one forward step takes at most (decode tokens plus a prompt chunk).</summary>
-    public const int MaxBatchTokens = 64;
+    /// <summary>Most sequences one scheduler decodes together.</summary>
+    public const int MaxSequencesLimit = 64;
+
+    /// <summary>Prompt tokens a step always has room for besides the decode tokens, so waiting prompts keep moving.</summary>
+    private const int MinPromptChunk = 16;
 
     /// <summary>The prefix cache the scheduler fills and reads.</summary>
     internal PrefixCache PrefixCache { get; }
@@ -179,8 +189,9 @@ public sealed class SequenceScheduler : IDisposable
 
     private static long Mib(long bytes) => (bytes + (1 << 20) - 1) >> 20;
 
-    /// <summary>Bytes of keys and values one position of a sequence takes in <paramref name="c"/>'s KV cache.</summary>
-    internal static long KvBytesPerToken(ModelConfig c) => 4L * c.Layers * (c.KDim + c.VDim);
+    /// <summary>Bytes of keys and values one position of a sequence takes in <paramref name="c"/>'s KV cache of <paramref name="type"/>
+    /// (as allocated: Q8_0 falls back to F16 for heads that are not whole blocks).</summary>
+    internal static long KvBytesPerToken(ModelConfig c, KvCacheType type) => new KvCache(c, 1, type).Bytes;
 
     private void Run()
     {
@@ -271,12 +282,12 @@ public sealed class SequenceScheduler : IDisposable
             {
                 s.Prefilled = true;
                 if (PrefixCache.BudgetBytes > 0)
-                    s.Written = PrefixCache.Insert(s.Tokens.AsSpan(0, s.Request.Prompt.Length), s.Request.Prompt.Length, s.Context!.Cache, s.Request.CachePoints);
+                    s.Written = PrefixCache.Insert(s.Tokens.AsSpan(0, s.Request.Prompt.Length), s.Request.Prompt.Length, s.Cache!, s.Request.CachePoints);
             }
             int next;
             try
             {
-                next = s.Decoder.Next(s.Context!.State.Logits, s.Tokens.AsSpan(0, s.Length), s.Length >= s.Positions);
+                next = s.Decoder.Next(_batch.Logits(s.LogitsRow), s.Tokens.AsSpan(0, s.Length), s.Length >= s.Positions);
             }
             catch (Exception e)
             {
@@ -298,17 +309,28 @@ public sealed class SequenceScheduler : IDisposable
         Retire();
     }
 
-    /// <summary>Runs the step's tokens through the model.</summary>
+    /// <summary>Runs the step's tokens through the model in one batched pass: the weights are read once for all of them.</summary>
     private void Forward()
     {
-        var transformer = _model.Transformer;
+        var n = 0;
+        var rows = 0;
+        foreach (var s in _running)
+        {
+            s.LogitsRow = -1;
+            for (var i = 0; i < s.StepTokens; i++)
+            {
+                var pos = s.Pos + i;
+                var row = s.Logits && i == s.StepTokens - 1 ? rows++ : -1;
+                if (row >= 0)
+                    s.LogitsRow = row;
+                _step[n++] = new BatchToken(s.Cache!, s.Tokens[pos], pos, row);
+            }
+        }
+        if (n == 0)
+            return;
         lock (_model.ForwardLock)
-            foreach (var s in _running)
-                for (var i = 0; i < s.StepTokens; i++)
-                {
-                    var pos = s.Pos + i;
-                    transformer.Forward(s.Context!, s.Tokens[pos], pos, computeLogits: s.Logits && i == s.StepTokens - 1);
-                }
+            _model.Transformer.Forward(_batch, _step.AsSpan(0, n));
+        Array.Clear(_step, 0, n); // drop the caches' references until the next step
     }
 
     private void Admit()
@@ -368,7 +390,7 @@ public sealed class SequenceScheduler : IDisposable
     private void Prepare(Sequence s, long need)
     {
         var prompt = s.Request.Prompt;
-        s.Context = new ForwardContext(_model.Transformer, s.Positions, _model.Pool);
+        s.Cache = _model.CreateKvCache(s.Positions);
         s.KvBytes = need;
         _runningKvBytes += need;
         s.Tokens = new int[s.Positions];
@@ -377,7 +399,7 @@ public sealed class SequenceScheduler : IDisposable
         // Always compute the last prompt token: its logits give the first sampled token.
         s.Cached = PrefixCache.BudgetBytes > 0 ? PrefixCache.Lookup(prompt, prompt.Length - 1, _hits) : 0;
         if (s.Cached > 0)
-            PrefixCache.Restore(_hits, s.Context.Cache);
+            PrefixCache.Restore(_hits, s.Cache);
         _hits.Clear();
         s.Pos = s.Cached;
     }
@@ -391,7 +413,7 @@ public sealed class SequenceScheduler : IDisposable
             lock (_gate)
                 _running.Remove(s);
             _runningKvBytes -= s.KvBytes;
-            s.Context = null;
+            s.Cache = null;
             if (!s.Done.Task.IsCompleted)
             {
                 try

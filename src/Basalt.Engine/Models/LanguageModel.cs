@@ -12,6 +12,10 @@ public sealed record ModelLoadOptions
     public int? Threads { get; init; }
     /// <summary>Upper bound on the context length (default <see cref="LanguageModel.DefaultMaxContext"/>; the model's own limit always applies).</summary>
     public int? MaxContextLength { get; init; }
+    /// <summary>Element type of the KV cache (default F16, as llama.cpp; Q8_0 halves it again at a small accuracy cost).</summary>
+    public KvCacheType KvCacheType { get; init; } = KvCacheType.F16;
+    /// <summary>Most tokens one forward pass takes (default <see cref="LanguageModel.DefaultMaxBatchTokens"/>): the prompt runs in chunks of this many.</summary>
+    public int? MaxBatchTokens { get; init; }
 }
 
 /// <summary>A GGUF model loaded for inference: config, weights mapped from the file, tokenizer and chat template.
@@ -20,18 +24,23 @@ public sealed class LanguageModel : IDisposable
 {
     /// <summary>Context length used when the caller sets none: keeps the KV cache of long-context models to a sensible size.</summary>
     public const int DefaultMaxContext = 4096;
+    /// <summary>Prompt chunk used when the caller sets none: enough rows that each weight tile is reused many times, while the
+    /// activation matrices stay a few MiB.</summary>
+    public const int DefaultMaxBatchTokens = 64;
 
     private readonly GgufFile _file;
     private readonly WorkerPool _pool;
 
-    private LanguageModel(GgufFile file, Transformer transformer, Tokenizer tokenizer, int contextLength, int threads)
+    private LanguageModel(GgufFile file, ModelConfig config, ModelWeights weights, Tokenizer tokenizer, int contextLength, WorkerPool pool, ModelLoadOptions options)
     {
         _file = file;
-        Transformer = transformer;
+        _pool = pool;
+        Transformer = new Transformer(config, weights, pool);
         Tokenizer = tokenizer;
         ContextLength = contextLength;
         ChatTemplate = file.GetString(GgufKeys.ChatTemplate, null);
-        _pool = new WorkerPool(threads);
+        KvCacheType = options.KvCacheType;
+        MaxBatchTokens = options.MaxBatchTokens ?? DefaultMaxBatchTokens;
     }
 
     /// <summary>Opens <paramref name="path"/>, reads its architecture and binds its tensors in place.
@@ -42,6 +51,10 @@ public sealed class LanguageModel : IDisposable
         var threads = options.Threads ?? Environment.ProcessorCount;
         if (threads < 1)
             throw new ArgumentOutOfRangeException(nameof(options), $"Threads must be at least 1, got {threads}.");
+        if (options.MaxBatchTokens is < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), $"MaxBatchTokens must be at least 1, got {options.MaxBatchTokens}.");
+        if (!Enum.IsDefined(options.KvCacheType))
+            throw new ArgumentOutOfRangeException(nameof(options), $"KvCacheType {options.KvCacheType} is not one of F32, F16, Q8_0.");
         var file = GgufFile.Open(path);
         try
         {
@@ -53,7 +66,7 @@ public sealed class LanguageModel : IDisposable
             if (tokenizer.VocabSize > config.VocabSize)
                 throw new GgufFormatException(file.Name, $"the tokenizer has {tokenizer.VocabSize} tokens but the model only {config.VocabSize} embeddings");
             var context = Math.Min(config.ContextLength, options.MaxContextLength ?? DefaultMaxContext);
-            return new LanguageModel(file, new Transformer(config, weights), tokenizer, context, threads);
+            return new LanguageModel(file, config, weights, tokenizer, context, new WorkerPool(threads), options);
         }
         catch
         {
@@ -81,6 +94,13 @@ public sealed class LanguageModel : IDisposable
     public int Threads => _pool.Threads;
     /// <summary>The model's hyper-parameters.</summary>
     public ModelConfig Config => Transformer.Config;
+    /// <summary>Element type of the KV caches this model's generators allocate.</summary>
+    public KvCacheType KvCacheType { get; }
+    /// <summary>Most tokens one forward pass takes; the prompt runs in chunks of this many.</summary>
+    public int MaxBatchTokens { get; }
+
+    /// <summary>A KV cache for one sequence of up to <paramref name="contextLength"/> tokens, of this model's cache type.</summary>
+    internal KvCache CreateKvCache(int contextLength) => new(Transformer.Config, contextLength, KvCacheType);
 
     /// <summary>A generator with its own run state and KV cache for <paramref name="contextLength"/> tokens (default <see cref="ContextLength"/>).</summary>
     public Generator CreateGenerator(int? contextLength = null)

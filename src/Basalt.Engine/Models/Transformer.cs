@@ -4,13 +4,15 @@ using Basalt.Engine.Threading;
 namespace Basalt.Engine.Models;
 
 /// <summary>The decoder forward pass shared by every architecture: each architecture file reads its config and binds its tensors,
-/// and the optional tensors (biases, QK norms, post norms, fused projections) switch the corresponding steps on.</summary>
+/// and the optional tensors (biases, QK norms, post norms, fused projections) switch the corresponding steps on.
+/// One pass runs a batch of tokens from any sequences over the weights once.</summary>
 internal sealed class Transformer
 {
-    public Transformer(ModelConfig config, ModelWeights weights)
+    public Transformer(ModelConfig config, ModelWeights weights, WorkerPool? pool = null)
     {
         Config = config;
         Weights = weights;
+        Pool = pool ?? new WorkerPool(1);
         InverseFrequencies = Blocks.RopeInverseFrequencies(config, config.RopeBase, weights.RopeFreqFactors);
         LocalInverseFrequencies = config.RopeBaseLocal > 0
             ? Blocks.RopeInverseFrequencies(config, config.RopeBaseLocal, null)
@@ -19,230 +21,400 @@ internal sealed class Transformer
 
     public ModelConfig Config { get; }
     public ModelWeights Weights { get; }
+    /// <summary>The threads the matrix multiplications and attention are split across.</summary>
+    public WorkerPool Pool { get; }
     private float[] InverseFrequencies { get; }
     private float[] LocalInverseFrequencies { get; }
 
-    /// <summary>Runs token <paramref name="token"/> at position <paramref name="pos"/>, appending to the KV cache;
-    /// computes logits into the run state only when <paramref name="computeLogits"/> (prompt tokens before the last need none).</summary>
-    public void Forward(ForwardContext ctx, int token, int pos, bool computeLogits)
+    /// <summary>Runs every token of <paramref name="batch"/> through the model, appending each one's keys and values to its own cache at its
+    /// position, and fills the logits row of each token that asks for one. Tokens may come from different sequences; within one sequence
+    /// positions must be consecutive and continue what its cache holds. A token at position p attends to its cache's positions [0, p]
+    /// (the window, on sliding-window layers), including those written by earlier tokens of this batch.</summary>
+    public void Forward(BatchState s, ReadOnlySpan<BatchToken> batch)
     {
         var c = Config;
         var w = Weights;
-        var s = ctx.State;
-        var x = s.X.AsSpan();
-        w.TokenEmbedding.DequantizeRow(token, x);
-        if (c.EmbeddingScale != 1f)
-            for (var i = 0; i < x.Length; i++)
-                x[i] *= c.EmbeddingScale;
+        var t = batch.Length;
+        if (t < 1 || t > s.MaxTokens)
+            throw new ArgumentOutOfRangeException(nameof(batch), $"A batch holds 1 to {s.MaxTokens} tokens; got {t}.");
+        var logits = 0;
+        for (var j = 0; j < t; j++)
+        {
+            var b = batch[j];
+            ArgumentNullException.ThrowIfNull(b.Cache, nameof(batch));
+            if ((uint)b.Token >= (uint)c.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(batch), $"Token id {b.Token} is outside the vocabulary (0..{c.VocabSize - 1}).");
+            if ((uint)b.Position >= (uint)b.Cache.ContextLength)
+                throw new ArgumentOutOfRangeException(nameof(batch), $"Position {b.Position} is outside the cache's {b.Cache.ContextLength} positions.");
+            if (b.LogitsRow >= s.LogitsRows)
+                throw new ArgumentOutOfRangeException(nameof(batch), $"Logits row {b.LogitsRow} is outside the batch state's {s.LogitsRows} rows.");
+            s.Caches[j] = b.Cache;
+            s.Positions[j] = b.Position;
+            if (b.LogitsRow >= 0)
+                s.LogitsTokens[logits++] = j;
+        }
 
-        var position = pos / c.RopeLinearFactor;
-        Blocks.RopeTable(InverseFrequencies, position, s.RopeCos, s.RopeSin);
-        if (!ReferenceEquals(LocalInverseFrequencies, InverseFrequencies))
-            Blocks.RopeTable(LocalInverseFrequencies, pos, s.RopeCosLocal, s.RopeSinLocal);
+        var dim = c.Dim;
+        var pairs = c.RopeDim / 2;
+        var separateLocal = !ReferenceEquals(LocalInverseFrequencies, InverseFrequencies);
+        for (var j = 0; j < t; j++)
+        {
+            var x = s.X.AsSpan(j * dim, dim);
+            w.TokenEmbedding.DequantizeRow(batch[j].Token, x);
+            if (c.EmbeddingScale != 1f)
+                for (var i = 0; i < x.Length; i++)
+                    x[i] *= c.EmbeddingScale;
+            var pos = batch[j].Position;
+            Blocks.RopeTable(InverseFrequencies, pos / c.RopeLinearFactor, s.RopeCos.AsSpan(j * pairs, pairs), s.RopeSin.AsSpan(j * pairs, pairs));
+            if (separateLocal)
+                Blocks.RopeTable(LocalInverseFrequencies, pos, s.RopeCosLocal.AsSpan(j * pairs, pairs), s.RopeSinLocal.AsSpan(j * pairs, pairs));
+        }
 
+        var mm = s.MatMul;
+        int qd = c.QDim, kd = c.KDim, vd = c.VDim, ffn = c.FfnDim, qkvWidth = qd + kd + vd;
         for (var l = 0; l < c.Layers; l++)
         {
             var layer = w.Layers[l];
             var local = c.SlidingLayers is { } sl && sl[l];
-            Blocks.RmsNorm(x, layer.AttnNorm, s.Xb.AsSpan(0, c.Dim), c.NormEpsilon);
+            for (var j = 0; j < t; j++)
+                Blocks.RmsNorm(s.X.AsSpan(j * dim, dim), layer.AttnNorm, s.Xn.AsSpan(j * dim, dim), c.NormEpsilon);
 
             if (layer.Qkv is { } qkv)
             {
-                ctx.MatVec.Set(qkv, s.Xb, s.Qkv);
-                ctx.Pool.Run(ctx.MatVec, qkv.Rows, ForwardContext.MinRowsPerChunk);
-                s.Qkv.AsSpan(0, c.QDim).CopyTo(s.Q);
-                s.Qkv.AsSpan(c.QDim, c.KDim).CopyTo(s.K);
-                s.Qkv.AsSpan(c.QDim + c.KDim, c.VDim).CopyTo(s.V);
+                mm.Set(t, s.Xn, dim, qkv, s.Qkv, qkvWidth);
+                Run(mm);
+                for (var j = 0; j < t; j++)
+                {
+                    s.Qkv.AsSpan(j * qkvWidth, qd).CopyTo(s.Q.AsSpan(j * qd));
+                    s.Qkv.AsSpan(j * qkvWidth + qd, kd).CopyTo(s.K.AsSpan(j * kd));
+                    s.Qkv.AsSpan(j * qkvWidth + qd + kd, vd).CopyTo(s.V.AsSpan(j * vd));
+                }
             }
             else
             {
-                ctx.MatVec.Set(layer.Q, s.Xb, s.Q, layer.K, s.K, layer.V, s.V);
-                ctx.Pool.Run(ctx.MatVec, ctx.MatVec.TotalRows, ForwardContext.MinRowsPerChunk);
+                mm.Set(t, s.Xn, dim, layer.Q, s.Q, qd, layer.K, s.K, kd, layer.V, s.V, vd);
+                Run(mm);
             }
-            if (layer.QBias is { } qb) Blocks.Add(s.Q, qb);
-            if (layer.KBias is { } kb) Blocks.Add(s.K, kb);
-            if (layer.VBias is { } vb) Blocks.Add(s.V, vb);
-            if (layer.QNorm is { } qn)
-                for (var h = 0; h < c.Heads; h++)
-                    Blocks.RmsNorm(s.Q.AsSpan(h * c.HeadDim, c.HeadDim), qn, s.Q.AsSpan(h * c.HeadDim, c.HeadDim), c.NormEpsilon);
-            if (layer.KNorm is { } kn)
-                for (var h = 0; h < c.KvHeads; h++)
-                    Blocks.RmsNorm(s.K.AsSpan(h * c.HeadDim, c.HeadDim), kn, s.K.AsSpan(h * c.HeadDim, c.HeadDim), c.NormEpsilon);
 
-            var cos = local ? s.RopeCosLocal : s.RopeCos;
-            var sin = local ? s.RopeSinLocal : s.RopeSin;
-            if (ReferenceEquals(LocalInverseFrequencies, InverseFrequencies))
+            var useLocal = local && separateLocal;
+            for (var j = 0; j < t; j++)
             {
-                cos = s.RopeCos;
-                sin = s.RopeSin;
+                var q = s.Q.AsSpan(j * qd, qd);
+                var k = s.K.AsSpan(j * kd, kd);
+                var v = s.V.AsSpan(j * vd, vd);
+                if (layer.QBias is { } qb) Blocks.Add(q, qb);
+                if (layer.KBias is { } kb) Blocks.Add(k, kb);
+                if (layer.VBias is { } vb) Blocks.Add(v, vb);
+                if (layer.QNorm is { } qn)
+                    for (var h = 0; h < c.Heads; h++)
+                        Blocks.RmsNorm(q.Slice(h * c.HeadDim, c.HeadDim), qn, q.Slice(h * c.HeadDim, c.HeadDim), c.NormEpsilon);
+                if (layer.KNorm is { } kn)
+                    for (var h = 0; h < c.KvHeads; h++)
+                        Blocks.RmsNorm(k.Slice(h * c.HeadDim, c.HeadDim), kn, k.Slice(h * c.HeadDim, c.HeadDim), c.NormEpsilon);
+                var cos = (useLocal ? s.RopeCosLocal : s.RopeCos).AsSpan(j * pairs, pairs);
+                var sin = (useLocal ? s.RopeSinLocal : s.RopeSin).AsSpan(j * pairs, pairs);
+                Blocks.Rope(q, c.Heads, c.HeadDim, c.RopeStyle, cos, sin);
+                Blocks.Rope(k, c.KvHeads, c.HeadDim, c.RopeStyle, cos, sin);
+                batch[j].Cache.Write(l, batch[j].Position, k, v);
             }
-            Blocks.Rope(s.Q, c.Heads, c.HeadDim, c.RopeStyle, cos, sin);
-            Blocks.Rope(s.K, c.KvHeads, c.HeadDim, c.RopeStyle, cos, sin);
-            s.K.CopyTo(ctx.Cache.Keys[l].AsSpan(pos * c.KDim, c.KDim));
-            s.V.CopyTo(ctx.Cache.Values[l].AsSpan(pos * c.VDim, c.VDim));
 
-            var start = local && c.SlidingWindow > 0 ? Math.Max(0, pos - c.SlidingWindow + 1) : 0;
-            ctx.Attention.Set(l, start, pos);
-            ctx.Pool.Run(ctx.Attention, c.Heads);
+            s.Attention.Set(l, t, local && c.SlidingWindow > 0 ? c.SlidingWindow : 0);
+            Pool.Run(s.Attention, t * c.Heads);
 
-            ctx.MatVec.Set(layer.Output, s.Xb, s.Xb2);
-            ctx.Pool.Run(ctx.MatVec, layer.Output.Rows, ForwardContext.MinRowsPerChunk);
-            if (layer.PostAttnNorm is { } pan)
-                Blocks.RmsNorm(s.Xb2, pan, s.Xb2, c.NormEpsilon);
-            Blocks.Add(x, s.Xb2);
+            mm.Set(t, s.Att, s.AttnWidth, layer.Output, s.Proj, dim);
+            Run(mm);
+            for (var j = 0; j < t; j++)
+            {
+                var proj = s.Proj.AsSpan(j * dim, dim);
+                if (layer.PostAttnNorm is { } pan)
+                    Blocks.RmsNorm(proj, pan, proj, c.NormEpsilon);
+                var x = s.X.AsSpan(j * dim, dim);
+                Blocks.Add(x, proj);
+                Blocks.RmsNorm(x, layer.FfnNorm, s.Xn.AsSpan(j * dim, dim), c.NormEpsilon);
+            }
 
-            Blocks.RmsNorm(x, layer.FfnNorm, s.Xb.AsSpan(0, c.Dim), c.NormEpsilon);
-            var gate = s.Hb.AsSpan(0, c.FfnDim);
+            int downLd;
             if (layer.FusedGateUp)
             {
-                ctx.MatVec.Set(layer.Up, s.Xb, s.Hb);
-                ctx.Pool.Run(ctx.MatVec, layer.Up.Rows, ForwardContext.MinRowsPerChunk);
-                Blocks.GatedActivation(gate, s.Hb.AsSpan(c.FfnDim, c.FfnDim), c.Activation);
+                mm.Set(t, s.Xn, dim, layer.Up, s.Hb, 2 * ffn);
+                Run(mm);
+                for (var j = 0; j < t; j++)
+                    Blocks.GatedActivation(s.Hb.AsSpan(j * 2 * ffn, ffn), s.Hb.AsSpan(j * 2 * ffn + ffn, ffn), c.Activation);
+                downLd = 2 * ffn;
             }
             else
             {
-                ctx.MatVec.Set(layer.Gate, s.Xb, s.Hb, layer.Up, s.Hb2);
-                ctx.Pool.Run(ctx.MatVec, ctx.MatVec.TotalRows, ForwardContext.MinRowsPerChunk);
-                Blocks.GatedActivation(gate, s.Hb2, c.Activation);
+                mm.Set(t, s.Xn, dim, layer.Gate, s.Hb, ffn, layer.Up, s.Hb2, ffn);
+                Run(mm);
+                for (var j = 0; j < t; j++)
+                    Blocks.GatedActivation(s.Hb.AsSpan(j * ffn, ffn), s.Hb2.AsSpan(j * ffn, ffn), c.Activation);
+                downLd = ffn;
             }
-            ctx.MatVec.Set(layer.Down, s.Hb, s.Xb2);
-            ctx.Pool.Run(ctx.MatVec, layer.Down.Rows, ForwardContext.MinRowsPerChunk);
-            if (layer.PostFfnNorm is { } pfn)
-                Blocks.RmsNorm(s.Xb2, pfn, s.Xb2, c.NormEpsilon);
-            Blocks.Add(x, s.Xb2);
+            mm.Set(t, s.Hb, downLd, layer.Down, s.Proj, dim);
+            Run(mm);
+            for (var j = 0; j < t; j++)
+            {
+                var proj = s.Proj.AsSpan(j * dim, dim);
+                if (layer.PostFfnNorm is { } pfn)
+                    Blocks.RmsNorm(proj, pfn, proj, c.NormEpsilon);
+                Blocks.Add(s.X.AsSpan(j * dim, dim), proj);
+            }
         }
 
-        if (!computeLogits)
+        if (logits == 0)
             return;
-        Blocks.RmsNorm(x, w.OutputNorm, x, c.NormEpsilon);
-        ctx.MatVec.Set(w.Output, s.X, s.Logits);
-        ctx.Pool.Run(ctx.MatVec, w.Output.Rows, ForwardContext.MinRowsPerChunk);
-        if (c.FinalLogitSoftcap > 0)
-            Blocks.Softcap(s.Logits, c.FinalLogitSoftcap);
-    }
-}
-
-/// <summary>Everything one sequence needs to run the forward pass: its run state, KV cache, and the reusable parallel jobs.</summary>
-internal sealed class ForwardContext
-{
-    // Rows per chunk: enough work (a few microseconds) that taking a chunk costs little next to computing it.
-    public const int MinRowsPerChunk = 16;
-
-    public ForwardContext(Transformer model, int contextLength, WorkerPool pool, bool exactActivations = false)
-    {
-        State = new RunState(model.Config, contextLength);
-        Cache = new KvCache(model.Config, contextLength);
-        Pool = pool;
-        MatVec = new MatVecJob(Math.Max(Math.Max(model.Config.Dim, model.Config.FfnDim), Math.Max(model.Config.QDim, model.Config.Heads * model.Config.ValueHeadDim)), exactActivations);
-        Attention = new AttentionJob(model.Config, State, Cache);
-    }
-
-    public RunState State { get; }
-    public KvCache Cache { get; }
-    public WorkerPool Pool { get; }
-    public MatVecJob MatVec { get; }
-    public AttentionJob Attention { get; }
-}
-
-/// <summary>y_i = W_i x for up to three matrices sharing one input, split by output row across the pool.
-/// x is quantized once per matrix type (8-bit activations for quantized weights, as llama.cpp does) before the dispatch.</summary>
-internal sealed class MatVecJob(int maxCols, bool exactActivations = false) : IRangeJob
-{
-    private WeightMatrix _w0, _w1, _w2;
-    private float[] _y0 = [], _y1 = [], _y2 = [];
-    private int _rows0, _rows01, _n0, _n1, _n2;
-    // One activation buffer per matrix; each is sized for the widest encoding (F32) of the widest input.
-    private readonly byte[] _x0 = new byte[4 * maxCols], _x1 = new byte[4 * maxCols], _x2 = new byte[4 * maxCols];
-
-    public int TotalRows { get; private set; }
-
-    public void Set(WeightMatrix w, float[] x, float[] y) => Set(w, x, y, default, [], default, []);
-
-    public void Set(WeightMatrix w0, float[] x, float[] y0, WeightMatrix w1, float[] y1) => Set(w0, x, y0, w1, y1, default, []);
-
-    public void Set(WeightMatrix w0, float[] x, float[] y0, WeightMatrix w1, float[] y1, WeightMatrix w2, float[] y2)
-    {
-        (_w0, _w1, _w2, _y0, _y1, _y2) = (w0, w1, w2, y0, y1, y2);
-        _rows0 = w0.Rows;
-        _rows01 = _rows0 + w1.Rows;
-        TotalRows = _rows01 + w2.Rows;
-        _n0 = Quantize(w0, x, _x0, default, null, 0);
-        _n1 = w1.Rows == 0 ? 0 : Quantize(w1, x, _x1, w0, _x0, _n0);
-        _n2 = w2.Rows == 0 ? 0 : Quantize(w2, x, _x2, w1, _x1, _n1);
-    }
-
-    private int Quantize(WeightMatrix w, float[] x, byte[] buffer, WeightMatrix previous, byte[]? previousBuffer, int previousBytes)
-    {
-        if (exactActivations)
+        // Only the tokens that want logits go through the output projection, packed into the first rows of Xn.
+        for (var k = 0; k < logits; k++)
         {
-            System.Runtime.InteropServices.MemoryMarshal.AsBytes(x.AsSpan(0, w.Cols)).CopyTo(buffer);
-            return 4 * w.Cols;
+            var j = s.LogitsTokens[k];
+            Blocks.RmsNorm(s.X.AsSpan(j * dim, dim), w.OutputNorm, s.Xn.AsSpan(k * dim, dim), c.NormEpsilon);
+            s.LogitsTokens[k] = batch[j].LogitsRow;
         }
-        var bytes = TensorOps.ActivationSize(w.Type, w.Cols);
-        if (previousBuffer is not null && previous.Cols == w.Cols && TensorOps.ActivationType(previous.Type) == TensorOps.ActivationType(w.Type))
-            previousBuffer.AsSpan(0, previousBytes).CopyTo(buffer);
-        else
-            TensorOps.QuantizeActivations(w.Type, x.AsSpan(0, w.Cols), buffer.AsSpan(0, bytes));
-        return bytes;
+        mm.Set(logits, s.Xn, dim, w.Output, s.LogitsBuffer, c.VocabSize, s.LogitsTokens);
+        Run(mm);
+        if (c.FinalLogitSoftcap > 0)
+            for (var k = 0; k < logits; k++)
+                Blocks.Softcap(s.Logits(s.LogitsTokens[k]), c.FinalLogitSoftcap);
+    }
+
+    private void Run(MatMulJob job) => Pool.Run(job, job.TotalRows, MatMulJob.TileRows);
+}
+
+/// <summary>Y = X W^T for up to three weight matrices sharing one input X of T rows, split by weight rows across the pool.
+/// Each input row is quantized once per matrix type (8-bit activations for quantized weights, as llama.cpp does) before the dispatch;
+/// each chunk then dots tiles of <see cref="TileRows"/> weight rows with every input row, so the weights are read once per batch.</summary>
+internal sealed class MatMulJob : IRangeJob
+{
+    /// <summary>Weight rows per tile: 16 rows of the widest matrices used here stay well inside L1/L2 while the batch passes over them.</summary>
+    public const int TileRows = 16;
+    // Input rows per kernel call: bounds the stack tile of results (TileRows x TokenGroup floats).
+    private const int TokenGroup = 64;
+
+    private readonly WeightMatrix[] _w = new WeightMatrix[3];
+    private readonly float[][] _y = new float[3][];
+    private readonly int[] _ld = new int[3];
+    private readonly int[] _xBytes = new int[3];
+    private readonly int[] _xBuffer = new int[3];
+    private readonly int[] _start = new int[4];
+    private readonly byte[][] _xq;
+    private int _count, _tokens;
+    private int[]? _rowMap;
+
+    /// <param name="maxTokens">Most input rows.</param>
+    /// <param name="maxCols">Widest input row.</param>
+    public MatMulJob(int maxTokens, int maxCols)
+    {
+        // One activation buffer per matrix; each is sized for the widest encoding (F32) of the widest input.
+        _xq = [new byte[4L * maxTokens * maxCols], new byte[4L * maxTokens * maxCols], new byte[4L * maxTokens * maxCols]];
+        for (var k = 0; k < 3; k++)
+            _y[k] = [];
+    }
+
+    /// <summary>Float activations against decoded weights: slower, exact up to float rounding; tests use it to check the forward
+    /// logic apart from the activation rounding of the fast path.</summary>
+    public bool ExactActivations { get; set; }
+
+    public int TotalRows => _start[_count];
+
+    /// <summary>Y[rowMap[j] or j][i] (row stride <paramref name="ld"/>) = W_i · X[j] for j &lt; tokens.</summary>
+    public void Set(int tokens, float[] x, int ldx, WeightMatrix w, float[] y, int ld, int[]? rowMap = null)
+    {
+        Begin(tokens, rowMap);
+        Add(x, ldx, w, y, ld);
+    }
+
+    public void Set(int tokens, float[] x, int ldx, WeightMatrix w0, float[] y0, int ld0, WeightMatrix w1, float[] y1, int ld1)
+    {
+        Begin(tokens, null);
+        Add(x, ldx, w0, y0, ld0);
+        Add(x, ldx, w1, y1, ld1);
+    }
+
+    public void Set(int tokens, float[] x, int ldx, WeightMatrix w0, float[] y0, int ld0, WeightMatrix w1, float[] y1, int ld1, WeightMatrix w2, float[] y2, int ld2)
+    {
+        Begin(tokens, null);
+        Add(x, ldx, w0, y0, ld0);
+        Add(x, ldx, w1, y1, ld1);
+        Add(x, ldx, w2, y2, ld2);
+    }
+
+    private void Begin(int tokens, int[]? rowMap)
+    {
+        _tokens = tokens;
+        _rowMap = rowMap;
+        _count = 0;
+        _start[0] = 0;
+    }
+
+    private void Add(float[] x, int ldx, WeightMatrix w, float[] y, int ld)
+    {
+        var k = _count;
+        _w[k] = w;
+        _y[k] = y;
+        _ld[k] = ld;
+        _start[k + 1] = _start[k] + w.Rows;
+        _count++;
+        var cols = w.Cols;
+        if (ExactActivations)
+        {
+            _xBytes[k] = 4 * cols;
+            _xBuffer[k] = k;
+            for (var j = 0; j < _tokens; j++)
+                System.Runtime.InteropServices.MemoryMarshal.AsBytes(x.AsSpan(j * ldx, cols)).CopyTo(_xq[k].AsSpan(j * 4 * cols));
+            return;
+        }
+        var bytes = TensorOps.ActivationSize(w.Type, cols);
+        _xBytes[k] = bytes;
+        // Matrices sharing the input and the activation encoding share one quantized copy.
+        for (var p = 0; p < k; p++)
+            if (_w[p].Cols == cols && TensorOps.ActivationType(_w[p].Type) == TensorOps.ActivationType(w.Type))
+            {
+                _xBuffer[k] = _xBuffer[p];
+                return;
+            }
+        _xBuffer[k] = k;
+        var buffer = _xq[k];
+        for (var j = 0; j < _tokens; j++)
+            TensorOps.QuantizeActivations(w.Type, x.AsSpan(j * ldx, cols), buffer.AsSpan(j * bytes, bytes));
     }
 
     public void Execute(int start, int end)
     {
-        for (var r = start; r < end; r++)
+        Span<float> tile = stackalloc float[TileRows * TokenGroup];
+        for (var k = 0; k < _count; k++)
         {
-            if (exactActivations)
-                ExecuteExact(r);
-            else if (r < _rows0)
-                _y0[r] = TensorOps.DotQ8(_w0.Type, _w0.Row(r), _x0.AsSpan(0, _n0), _w0.Cols);
-            else if (r < _rows01)
-                _y1[r - _rows0] = TensorOps.DotQ8(_w1.Type, _w1.Row(r - _rows0), _x1.AsSpan(0, _n1), _w1.Cols);
-            else
-                _y2[r - _rows01] = TensorOps.DotQ8(_w2.Type, _w2.Row(r - _rows01), _x2.AsSpan(0, _n2), _w2.Cols);
+            var a = Math.Max(start, _start[k]) - _start[k];
+            var b = Math.Min(end, _start[k + 1]) - _start[k];
+            if (a < b)
+                Compute(k, a, b, tile);
         }
     }
 
-    // Float activations against decoded weight blocks: slower, exact up to float rounding; tests use it to check the forward
-    // logic apart from the activation rounding of the fast path.
-    private void ExecuteExact(int r)
+    private void Compute(int k, int rowStart, int rowEnd, Span<float> tile)
     {
-        static ReadOnlySpan<float> X(byte[] b, int cols) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(b.AsSpan(0, 4 * cols));
-        if (r < _rows0)
-            _y0[r] = TensorOps.Dot(_w0.Type, _w0.Row(r), X(_x0, _w0.Cols));
-        else if (r < _rows01)
-            _y1[r - _rows0] = TensorOps.Dot(_w1.Type, _w1.Row(r - _rows0), X(_x1, _w1.Cols));
-        else
-            _y2[r - _rows01] = TensorOps.Dot(_w2.Type, _w2.Row(r - _rows01), X(_x2, _w2.Cols));
+        var w = _w[k];
+        var y = _y[k];
+        var ld = _ld[k];
+        var xBytes = _xBytes[k];
+        var xq = _xq[_xBuffer[k]].AsSpan(0, _tokens * xBytes);
+        if (ExactActivations)
+        {
+            for (var r = rowStart; r < rowEnd; r++)
+                for (var j = 0; j < _tokens; j++)
+                    y[Row(j) * ld + r] = TensorOps.Dot(w.Type, w.Row(r), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(xq.Slice(j * xBytes, xBytes)));
+            return;
+        }
+        if (_tokens == 1)
+        {
+            // Decoding: one input row, so no tile to keep; the single-row kernels are the fastest path.
+            var row0 = Row(0) * ld;
+            for (var r = rowStart; r < rowEnd; r++)
+                y[row0 + r] = TensorOps.DotQ8(w.Type, w.Row(r), xq, w.Cols);
+            return;
+        }
+        for (var r0 = rowStart; r0 < rowEnd; r0 += TileRows)
+        {
+            var rows = Math.Min(TileRows, rowEnd - r0);
+            var weights = w.RowRange(r0, rows);
+            for (var j0 = 0; j0 < _tokens; j0 += TokenGroup)
+            {
+                var tokens = Math.Min(TokenGroup, _tokens - j0);
+                TensorOps.DotQ8Rows(w.Type, weights, rows, xq.Slice(j0 * xBytes, tokens * xBytes), tokens, w.Cols, tile);
+                for (var j = 0; j < tokens; j++)
+                    tile.Slice(j * rows, rows).CopyTo(y.AsSpan(Row(j0 + j) * ld + r0, rows));
+            }
+        }
     }
+
+    private int Row(int j) => _rowMap is null ? j : _rowMap[j];
 }
 
-/// <summary>Causal multi-head attention with grouped-query sharing, one head per work item; writes the heads' outputs into Xb.</summary>
-internal sealed class AttentionJob(ModelConfig c, RunState s, KvCache cache) : IRangeJob
+/// <summary>Causal attention with grouped-query sharing for a batch, one (token, head) pair per work item; each token reads its own cache.
+/// Softmax runs online over chunks of positions (running max and sum), so no score buffer grows with the context.</summary>
+internal sealed class BatchAttentionJob(ModelConfig c, BatchState s) : IRangeJob
 {
-    private int _layer, _start, _pos;
+    // Positions scored per chunk of the online softmax: a stack buffer, long enough that rescaling the output is rare.
+    private const int ScoreChunk = 128;
     private readonly float _scale = c.AttentionScale > 0 ? c.AttentionScale : 1f / MathF.Sqrt(c.HeadDim);
+    private int _layer, _tokens, _window;
 
-    public void Set(int layer, int start, int pos) => (_layer, _start, _pos) = (layer, start, pos);
+    /// <summary>Attention of layer <paramref name="layer"/> for the first <paramref name="tokens"/> batch tokens; <paramref name="window"/> 0 = whole context.</summary>
+    public void Set(int layer, int tokens, int window) => (_layer, _tokens, _window) = (layer, tokens, window);
 
-    public void Execute(int startHead, int endHead)
+    public void Execute(int startItem, int endItem)
     {
+        Span<float> scores = stackalloc float[ScoreChunk];
         var group = c.Heads / c.KvHeads;
-        var keys = cache.Keys[_layer];
-        var values = cache.Values[_layer];
-        var length = _pos - _start + 1;
-        for (var h = startHead; h < endHead; h++)
+        for (var item = startItem; item < endItem; item++)
         {
-            var q = s.Q.AsSpan(h * c.HeadDim, c.HeadDim);
+            int j = item / c.Heads, h = item % c.Heads;
+            var cache = s.Caches[j];
+            var pos = s.Positions[j];
+            var start = _window > 0 ? Math.Max(0, pos - _window + 1) : 0;
             var kvHead = h / group;
-            var scores = s.Scores.AsSpan(h * cache.ContextLength, length);
-            for (var t = 0; t < length; t++)
-                scores[t] = FloatKernels.DotF32(q, keys.AsSpan((_start + t) * c.KDim + kvHead * c.HeadDim, c.HeadDim)) * _scale;
-            if (c.AttentionSoftcap > 0)
-                Blocks.Softcap(scores, c.AttentionSoftcap);
-            Blocks.Softmax(scores);
-            var output = s.Xb.AsSpan(h * c.ValueHeadDim, c.ValueHeadDim);
+            var q = s.Q.AsSpan(j * c.QDim + h * c.HeadDim, c.HeadDim);
+            var output = s.Att.AsSpan(j * s.AttnWidth + h * c.ValueHeadDim, c.ValueHeadDim);
             output.Clear();
-            for (var t = 0; t < length; t++)
-                Blocks.AxpY(scores[t], values.AsSpan((_start + t) * c.VDim + kvHead * c.ValueHeadDim, c.ValueHeadDim), output);
+            var type = cache.Type;
+            var keys = cache.Keys[_layer];
+            var values = cache.Values[_layer];
+            int kOff = KvCache.RowBytes(type, kvHead * c.HeadDim), kLen = KvCache.RowBytes(type, c.HeadDim);
+            int vOff = KvCache.RowBytes(type, kvHead * c.ValueHeadDim), vLen = KvCache.RowBytes(type, c.ValueHeadDim);
+            var max = float.NegativeInfinity;
+            var sum = 0f;
+            for (var p0 = start; p0 <= pos; p0 += ScoreChunk)
+            {
+                var n = Math.Min(ScoreChunk, pos - p0 + 1);
+                var chunk = scores[..n];
+                var chunkMax = float.NegativeInfinity;
+                for (var i = 0; i < n; i++)
+                {
+                    var key = keys.AsSpan((p0 + i) * cache.KeyRowBytes + kOff, kLen);
+                    var score = KeyDot(type, key, q) * _scale;
+                    if (c.AttentionSoftcap > 0)
+                        score = c.AttentionSoftcap * MathF.Tanh(score / c.AttentionSoftcap);
+                    chunk[i] = score;
+                    chunkMax = MathF.Max(chunkMax, score);
+                }
+                if (chunkMax > max)
+                {
+                    if (sum > 0)
+                    {
+                        var rescale = MathF.Exp(max - chunkMax);
+                        sum *= rescale;
+                        for (var i = 0; i < output.Length; i++)
+                            output[i] *= rescale;
+                    }
+                    max = chunkMax;
+                }
+                for (var i = 0; i < n; i++)
+                {
+                    var p = MathF.Exp(chunk[i] - max);
+                    sum += p;
+                    var value = values.AsSpan((p0 + i) * cache.ValueRowBytes + vOff, vLen);
+                    AddValue(type, p, value, output);
+                }
+            }
+            var inv = 1f / sum;
+            for (var i = 0; i < output.Length; i++)
+                output[i] *= inv;
+        }
+    }
+
+    private static float KeyDot(KvCacheType type, ReadOnlySpan<byte> key, ReadOnlySpan<float> q) => type switch
+    {
+        KvCacheType.F16 => FloatKernels.DotF16(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(key), q),
+        KvCacheType.F32 => FloatKernels.DotF32(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(key), q),
+        _ => DecodeDotKernels.Dot(Gguf.GgmlType.Q8_0, key, q),
+    };
+
+    private static void AddValue(KvCacheType type, float a, ReadOnlySpan<byte> value, Span<float> output)
+    {
+        switch (type)
+        {
+            case KvCacheType.F16: AttentionKernels.AxpYF16(a, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(value), output); break;
+            case KvCacheType.F32: Blocks.AxpY(a, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(value), output); break;
+            default: AttentionKernels.AxpYQ8_0(a, value, output); break;
         }
     }
 }

@@ -28,6 +28,9 @@ internal readonly unsafe struct WeightMatrix
     /// <summary>The raw bytes of row <paramref name="row"/>.</summary>
     public ReadOnlySpan<byte> Row(int row) => new(Data + row * RowBytes, (int)RowBytes);
 
+    /// <summary>The raw bytes of rows [start, start + count), back to back (a tile of a batched matmul).</summary>
+    public ReadOnlySpan<byte> RowRange(int start, int count) => new(Data + start * RowBytes, checked((int)(count * RowBytes)));
+
     /// <summary>A view of rows [start, start + count), used to split a fused tensor.</summary>
     public WeightMatrix Slice(int start, int count) => new(this, start, count);
 

@@ -17,7 +17,7 @@ namespace Basalt.Engine.Tensors;
 /// </list>
 /// Rows are in the type's encoding: <c>RowSize(type, n)</c> bytes for n elements, n a multiple of the type's block size.
 /// </remarks>
-public static class TensorOps
+public static partial class TensorOps
 {
     /// <summary>True when this class can decode, encode and dot rows of <paramref name="type"/>.</summary>
     public static bool IsSupported(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16

@@ -33,8 +33,8 @@ internal sealed record LocalProviderOptions
     public static LocalProviderOptions From(ProviderConfig config)
     {
         const long Mb = 1024L * 1024L;
-        if (config.MaxSequences is < 1 or > SequenceScheduler.MaxBatchTokens / 2)
-            throw new InvalidDataException($"providers: maxSequences must be between 1 and {SequenceScheduler.MaxBatchTokens / 2}, got {config.MaxSequences}.");
+        if (config.MaxSequences is < 1 or > SequenceScheduler.MaxSequencesLimit)
+            throw new InvalidDataException($"providers: maxSequences must be between 1 and {SequenceScheduler.MaxSequencesLimit}, got {config.MaxSequences}.");
         if (config.PrefixCacheMb is < 0)
             throw new InvalidDataException($"providers: prefixCacheMb cannot be negative, got {config.PrefixCacheMb}.");
         if (config.ModelMemoryMb is < 0)

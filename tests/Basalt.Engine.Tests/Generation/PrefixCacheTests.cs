@@ -21,19 +21,19 @@ public sealed class PrefixCacheTests
 
     private static PrefixCache Create(int blocks, TimeProvider? time = null)
     {
-        var blockBytes = SequenceScheduler.KvBytesPerToken(Tiny) * Block;
+        var blockBytes = SequenceScheduler.KvBytesPerToken(Tiny, KvCacheType.F16) * Block;
         return new PrefixCache(Block, blockBytes, blocks * blockBytes, () => new KvCache(Tiny, Block), time);
     }
 
-    /// <summary>A sequence cache whose every key and value element encodes its layer, position and index.</summary>
-    private static KvCache Filled(int positions, float salt = 0)
+    /// <summary>A sequence cache whose every key and value byte depends on its layer and index.</summary>
+    private static KvCache Filled(int positions)
     {
         var kv = new KvCache(Tiny, positions);
         for (var l = 0; l < Tiny.Layers; l++)
             for (var i = 0; i < kv.Keys[l].Length; i++)
             {
-                kv.Keys[l][i] = salt + l * 10000 + i;
-                kv.Values[l][i] = -(salt + l * 10000 + i);
+                kv.Keys[l][i] = (byte)(l * 31 + i);
+                kv.Values[l][i] = (byte)(l * 17 + 3 * i + 1);
             }
         return kv;
     }
@@ -56,8 +56,9 @@ public sealed class PrefixCacheTests
         cache.Restore(hits, restored);
         for (var l = 0; l < Tiny.Layers; l++)
         {
-            Assert.Equal(source.Keys[l].AsSpan(0, 8 * Tiny.KDim).ToArray(), restored.Keys[l].AsSpan(0, 8 * Tiny.KDim).ToArray());
-            Assert.Equal(source.Values[l].AsSpan(0, 8 * Tiny.VDim).ToArray(), restored.Values[l].AsSpan(0, 8 * Tiny.VDim).ToArray());
+            Assert.Equal(source.Keys[l].AsSpan(0, 8 * source.KeyRowBytes).ToArray(), restored.Keys[l].AsSpan(0, 8 * source.KeyRowBytes).ToArray());
+            Assert.Equal(source.Values[l].AsSpan(0, 8 * source.ValueRowBytes).ToArray(), restored.Values[l].AsSpan(0, 8 * source.ValueRowBytes).ToArray());
+            Assert.All(restored.Keys[l].AsSpan(8 * source.KeyRowBytes).ToArray(), b => Assert.Equal(0, b)); // nothing past the hit
         }
     }
 

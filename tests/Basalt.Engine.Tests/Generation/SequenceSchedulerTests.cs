@@ -138,7 +138,7 @@ public sealed class SequenceSchedulerTests
     {
         using var model = Stories();
         if (model is null) return;
-        var perPosition = SequenceScheduler.KvBytesPerToken(model.Config);
+        var perPosition = SequenceScheduler.KvBytesPerToken(model.Config, model.KvCacheType);
         using var scheduler = model.CreateScheduler(new SchedulerOptions { MemoryBudgetBytes = model.WeightBytes + 100 * perPosition });
         var request = new SequenceRequest { Prompt = model.Tokenizer.Encode("Once upon a time"), Options = Greedy with { MaxTokens = 200 } };
         var e = Assert.Throws<SequenceMemoryException>(() => { _ = scheduler.Submit(request); });
@@ -151,7 +151,7 @@ public sealed class SequenceSchedulerTests
     {
         using var model = Stories();
         if (model is null) return;
-        var perPosition = SequenceScheduler.KvBytesPerToken(model.Config);
+        var perPosition = SequenceScheduler.KvBytesPerToken(model.Config, model.KvCacheType);
         var options = new SchedulerOptions { MemoryBudgetBytes = model.WeightBytes + 60 * perPosition, PrefixCacheBytes = 0 };
         using var scheduler = new SequenceScheduler(model, options, start: false);
         var events = new ConcurrentQueue<int>();

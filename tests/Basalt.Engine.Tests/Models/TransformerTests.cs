@@ -54,20 +54,21 @@ public sealed class TransformerTests
             using var file = GgufFile.Open(path);
             var architecture = Architecture.For(file);
             var config = architecture.ReadConfig(file);
-            var model = new Transformer(config, architecture.Bind(file, config));
             using var pool = new WorkerPool(2);
-            var ctx = new ForwardContext(model, 16, pool, exactActivations);
+            var model = new Transformer(config, architecture.Bind(file, config), pool);
+            var state = new BatchState(config, 1, 16) { ExactActivations = exactActivations };
+            var cache = new KvCache(config, 16, KvCacheType.F32);
             var reference = new ReferenceForward(file, shape);
             // Eight positions: enough to cross gemma2's 4-token sliding window and exercise RoPE beyond position 0.
             int[] tokens = [1, 17, 260, 5, 299, 42, 42, 3];
             for (var pos = 0; pos < tokens.Length; pos++)
             {
-                model.Forward(ctx, tokens[pos], pos, computeLogits: true);
+                model.Forward(state, [new BatchToken(cache, tokens[pos], pos, 0)]);
                 var expected = reference.Step(tokens[pos]);
                 var scale = expected.Max(Math.Abs);
                 var worst = 0.0;
                 for (var i = 0; i < expected.Length; i++)
-                    worst = Math.Max(worst, Math.Abs(ctx.State.Logits[i] - expected[i]));
+                    worst = Math.Max(worst, Math.Abs(state.Logits(0)[i] - expected[i]));
                 var tolerance = Tolerance(type, exactActivations);
                 Assert.True(worst <= tolerance * scale,
                     $"{arch} {type} (exact activations: {exactActivations}) position {pos}: max logit difference {worst:G4} exceeds {tolerance} x {scale:G4}");

@@ -1,0 +1,186 @@
+using Basalt.Engine.Gguf;
+using Basalt.Engine.Models;
+using Basalt.Engine.Threading;
+
+namespace Basalt.Engine.Tests.Models;
+
+public sealed class BatchForwardTests
+{
+    // Batched and one-token passes run the same arithmetic per token except the order of accumulation in the tiled kernels
+    // and the online softmax, so logits agree to float rounding (relative to the largest logit).
+    private const double BatchVsSingleTolerance = 1e-4;
+    // KV cache encodings against F32 keys and values, largest logit difference relative to the largest logit, measured on these
+    // random models with float weights: F16 (11-bit mantissa) up to ~5e-4, Q8_0 (8 bits per 32-value block) up to ~1e-2.
+    private const double F16KvTolerance = 2e-3;
+    private const double Q8KvTolerance = 3e-2;
+
+    private const int Context = 32;
+
+    private sealed class Model : IDisposable
+    {
+        private readonly string _path;
+        private readonly GgufFile _file;
+        public readonly WorkerPool Pool = new(2);
+
+        public Model(string arch, string type)
+        {
+            _path = Path.Combine(Path.GetTempPath(), $"basalt-batch-{arch}-{type}-{Environment.ProcessId}-{Guid.NewGuid():N}.gguf");
+            var shape = new ModelShape(arch, 256, 2, 4, 2, 64, 512, 300, Tied: arch != "llama");
+            RandomModel.Write(_path, shape, RandomModel.TypePolicy(type, shape), seed: 11);
+            _file = GgufFile.Open(_path);
+            var architecture = Architecture.For(_file);
+            Config = architecture.ReadConfig(_file);
+            Transformer = new Transformer(Config, architecture.Bind(_file, Config), Pool);
+        }
+
+        public ModelConfig Config { get; }
+        public Transformer Transformer { get; }
+
+        /// <summary>Runs <paramref name="tokens"/> one at a time into a fresh cache and returns the logits after each.</summary>
+        public float[][] OneByOne(int[] tokens, KvCacheType type)
+        {
+            var state = new BatchState(Config, 1, Context);
+            var cache = new KvCache(Config, Context, type);
+            var result = new float[tokens.Length][];
+            for (var pos = 0; pos < tokens.Length; pos++)
+            {
+                Transformer.Forward(state, [new BatchToken(cache, tokens[pos], pos, 0)]);
+                result[pos] = state.Logits(0).ToArray();
+            }
+            return result;
+        }
+
+        public void Dispose()
+        {
+            Pool.Dispose();
+            _file.Dispose();
+            File.Delete(_path);
+        }
+    }
+
+    private static double WorstRelative(ReadOnlySpan<float> actual, float[] expected)
+    {
+        var scale = 0.0;
+        var worst = 0.0;
+        for (var i = 0; i < expected.Length; i++)
+        {
+            scale = Math.Max(scale, Math.Abs(expected[i]));
+            worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]));
+        }
+        return worst / scale;
+    }
+
+    private static readonly int[] SequenceA = [1, 17, 260, 5, 299, 42, 42, 3, 100, 7, 9, 250];
+    private static readonly int[] SequenceB = [1, 33, 4, 200, 200, 61, 2, 8];
+    private static readonly int[] SequenceC = [1, 290, 15];
+
+    [Theory]
+    [InlineData("llama", "Q8_0")]
+    [InlineData("llama", "Q4_K")]
+    [InlineData("qwen2", "F16")]
+    [InlineData("gemma2", "Q4_0")] // sliding window of 4 on alternate layers
+    [InlineData("phi3", "Q6_K")]
+    public void Forward_BatchMixingSequencesAtDifferentPositions_MatchesEachSequenceAlone(string arch, string type)
+    {
+        using var m = new Model(arch, type);
+        var aloneA = m.OneByOne(SequenceA, KvCacheType.F16);
+        var aloneB = m.OneByOne(SequenceB, KvCacheType.F16);
+        var aloneC = m.OneByOne(SequenceC, KvCacheType.F16);
+
+        var state = new BatchState(m.Config, 16, Context);
+        var a = new KvCache(m.Config, Context, KvCacheType.F16);
+        var b = new KvCache(m.Config, Context, KvCacheType.F16);
+        var c = new KvCache(m.Config, Context, KvCacheType.F16);
+        // A's first five tokens and B's first two as prompt chunks, one batch.
+        BatchToken[] first = [.. Enumerable.Range(0, 5).Select(p => new BatchToken(a, SequenceA[p], p, p == 4 ? 0 : -1)),
+            new BatchToken(b, SequenceB[0], 0, -1), new BatchToken(b, SequenceB[1], 1, 1)];
+        m.Transformer.Forward(state, first);
+        Assert.True(WorstRelative(state.Logits(0), aloneA[4]) <= BatchVsSingleTolerance, $"A at 4: {WorstRelative(state.Logits(0), aloneA[4]):G3}");
+        Assert.True(WorstRelative(state.Logits(1), aloneB[1]) <= BatchVsSingleTolerance, $"B at 1: {WorstRelative(state.Logits(1), aloneB[1]):G3}");
+
+        // Then a batch with every position of the rest of A (a long chunk crossing the sliding window), the rest of B, and all of C,
+        // interleaved, each token asking for logits.
+        var second = new List<BatchToken>();
+        var expected = new List<float[]>();
+        for (var p = 5; p < SequenceA.Length; p++)
+        {
+            second.Add(new BatchToken(a, SequenceA[p], p, second.Count));
+            expected.Add(aloneA[p]);
+            if (p - 3 < SequenceB.Length)
+            {
+                second.Add(new BatchToken(b, SequenceB[p - 3], p - 3, second.Count));
+                expected.Add(aloneB[p - 3]);
+            }
+            if (p - 5 < SequenceC.Length)
+            {
+                second.Add(new BatchToken(c, SequenceC[p - 5], p - 5, second.Count));
+                expected.Add(aloneC[p - 5]);
+            }
+        }
+        Assert.True(second.Count <= 16);
+        m.Transformer.Forward(state, second.ToArray());
+        for (var k = 0; k < second.Count; k++)
+        {
+            var worst = WorstRelative(state.Logits(k), expected[k]);
+            Assert.True(worst <= BatchVsSingleTolerance, $"{arch} {type} batch row {k} (position {second[k].Position}): {worst:G3}");
+        }
+    }
+
+    [Theory]
+    [InlineData("llama", "F32", KvCacheType.F16, F16KvTolerance)]
+    [InlineData("llama", "F32", KvCacheType.Q8_0, Q8KvTolerance)]
+    [InlineData("gemma2", "F16", KvCacheType.F16, F16KvTolerance)]
+    [InlineData("gemma2", "F16", KvCacheType.Q8_0, Q8KvTolerance)]
+    public void Forward_CompactKvCache_StaysWithinToleranceOfF32Cache(string arch, string type, KvCacheType kvType, double tolerance)
+    {
+        using var m = new Model(arch, type);
+        var exact = m.OneByOne(SequenceA, KvCacheType.F32);
+        var compact = m.OneByOne(SequenceA, kvType);
+        var worst = 0.0;
+        for (var p = 0; p < SequenceA.Length; p++)
+            worst = Math.Max(worst, WorstRelative(compact[p], exact[p]));
+        Assert.True(worst <= tolerance, $"{kvType} KV: worst relative logit difference {worst:G3} exceeds {tolerance}");
+        // Not identical either: the cache really holds the compact encoding.
+        Assert.True(worst > 0, "the compact cache gave bit-identical logits; it is not storing its own encoding");
+    }
+
+    [Theory]
+    [InlineData(KvCacheType.F32)]
+    [InlineData(KvCacheType.F16)]
+    [InlineData(KvCacheType.Q8_0)]
+    public void CopyTo_PrefixIntoAnotherCache_ContinuesAsTheOriginalWould(KvCacheType kvType)
+    {
+        using var m = new Model("llama", "Q8_0");
+        var alone = m.OneByOne(SequenceA, kvType);
+        var state = new BatchState(m.Config, 8, Context);
+        var source = new KvCache(m.Config, Context, kvType);
+        m.Transformer.Forward(state, [.. Enumerable.Range(0, 6).Select(p => new BatchToken(source, SequenceA[p], p, -1))]);
+        var copy = new KvCache(m.Config, Context, kvType);
+        source.CopyTo(0, copy, 0, 6);
+        m.Transformer.Forward(state, [new BatchToken(copy, SequenceA[6], 6, 0)]);
+        Assert.True(WorstRelative(state.Logits(0), alone[6]) <= BatchVsSingleTolerance);
+        Assert.Equal(kvType, copy.Type);
+        Assert.Equal((long)m.Config.Layers * Context * 2 * KvCache.RowBytes(kvType, m.Config.KDim), copy.Bytes);
+    }
+
+    [Fact]
+    public void CopyTo_CacheOfAnotherType_Throws()
+    {
+        using var m = new Model("llama", "Q8_0");
+        var f16 = new KvCache(m.Config, Context, KvCacheType.F16);
+        var q8 = new KvCache(m.Config, Context, KvCacheType.Q8_0);
+        var e = Assert.Throws<ArgumentException>(() => f16.CopyTo(0, q8, 0, 1));
+        Assert.Contains("same model and type", e.Message);
+    }
+
+    [Fact]
+    public void Forward_PositionBeyondTheCache_ThrowsWithoutWriting()
+    {
+        using var m = new Model("llama", "Q8_0");
+        var state = new BatchState(m.Config, 4, Context);
+        var cache = new KvCache(m.Config, Context, KvCacheType.F16);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => m.Transformer.Forward(state, [new BatchToken(cache, 1, Context, 0)]));
+        Assert.Contains("outside the cache", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.Transformer.Forward(state, new BatchToken[5].AsSpan()));
+    }
+}
