@@ -24,7 +24,7 @@ internal sealed class EngineLocalModel : ILocalModel
 
     public static ILocalModel Load(string path, LocalProviderOptions options)
     {
-        var model = LanguageModel.Load(path, new ModelLoadOptions());
+        var model = LanguageModel.Load(path, new ModelLoadOptions { KvCacheType = options.KvCacheType == "q8_0" ? KvCacheType.Q8_0 : KvCacheType.F16 });
         try
         {
             return new EngineLocalModel(model, new SchedulerOptions
