@@ -195,31 +195,35 @@ public sealed class SequenceScheduler : IDisposable
 
     private void Run()
     {
-        try
+        while (true)
         {
-            while (true)
-            {
-                lock (_gate)
-                {
-                    while (!_disposed && _waiting.Count == 0 && _running.Count == 0)
-                        Monitor.Wait(_gate);
-                    if (_disposed)
-                        break;
-                }
-                Step();
-            }
-        }
-        catch (Exception e)
-        {
-            // A bug in the forward pass must not leave callers hanging.
             lock (_gate)
             {
-                foreach (var s in _running) s.Done.TrySetException(e);
-                foreach (var s in _waiting) s.Done.TrySetException(e);
-                _running.Clear();
-                _waiting.Clear();
+                while (!_disposed && _waiting.Count == 0 && _running.Count == 0)
+                    Monitor.Wait(_gate);
+                if (_disposed)
+                    break;
             }
-            throw;
+            try
+            {
+                Step();
+            }
+            catch (Exception e)
+            {
+                // A failure in a step (a bug, or memory the machine did not have) fails the sequences it ran, not the process;
+                // the waiting ones get their turn.
+                lock (_gate)
+                {
+                    foreach (var s in _running)
+                    {
+                        s.Done.TrySetException(e);
+                        _runningKvBytes -= s.KvBytes;
+                        s.Cache = null;
+                    }
+                    _running.Clear();
+                }
+                _finished.Clear();
+            }
         }
         FailAll(new ObjectDisposedException(nameof(SequenceScheduler)));
     }
@@ -281,7 +285,10 @@ public sealed class SequenceScheduler : IDisposable
             if (!s.Prefilled)
             {
                 s.Prefilled = true;
-                if (PrefixCache.BudgetBytes > 0)
+                if (_options.MemoryBudgetBytes > 0)
+                    // The prefix cache gets what the running sequences leave of the budget (never more than its own size).
+                    PrefixCache.Resize(Math.Min(_options.PrefixCacheBytes, _options.MemoryBudgetBytes - _model.WeightBytes - _runningKvBytes));
+                if (_options.PrefixCacheBytes > 0)
                     s.Written = PrefixCache.Insert(s.Tokens.AsSpan(0, s.Request.Prompt.Length), s.Request.Prompt.Length, s.Cache!, s.Request.CachePoints);
             }
             int next;
@@ -364,7 +371,19 @@ public sealed class SequenceScheduler : IDisposable
                 return; // wait in order: a later, smaller request does not overtake (priorities stay meaningful)
             lock (_gate)
                 _waiting.RemoveAt(0);
-            Prepare(s, need);
+            try
+            {
+                Prepare(s, need);
+            }
+            catch (OutOfMemoryException)
+            {
+                _runningKvBytes -= s.KvBytes;
+                s.Cache = null;
+                s.Done.TrySetException(new SequenceMemoryException(
+                    $"The machine has no memory for the request's {Mib(need)} MiB KV cache now; retry shortly, or set the model's memory budget (modelMemoryMb) so requests wait instead.",
+                    neverFits: false));
+                continue;
+            }
             lock (_gate)
             {
                 var at = _running.Count;
@@ -397,7 +416,7 @@ public sealed class SequenceScheduler : IDisposable
         prompt.CopyTo(s.Tokens, 0);
         s.Length = prompt.Length;
         // Always compute the last prompt token: its logits give the first sampled token.
-        s.Cached = PrefixCache.BudgetBytes > 0 ? PrefixCache.Lookup(prompt, prompt.Length - 1, _hits) : 0;
+        s.Cached = PrefixCache.Count > 0 ? PrefixCache.Lookup(prompt, prompt.Length - 1, _hits) : 0;
         if (s.Cached > 0)
             PrefixCache.Restore(_hits, s.Cache);
         _hits.Clear();
