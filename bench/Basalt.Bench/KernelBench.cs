@@ -16,13 +16,19 @@ internal static class KernelBench
     /// <summary>Weight bytes per type: twice the 32 MiB L3 of the machine this was written on, so rows stream from memory.</summary>
     private const long DefaultWeightBytes = 64L << 20;
 
+    /// <summary>Weight bytes for the in-cache measurement: half the 1 MiB L2 per core of the machine this was written on.</summary>
+    private const long CachedWeightBytes = 512L << 10;
+
     private static readonly GgmlType[] Types =
-        [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
+        [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
 
     public static int Run(string[] args)
     {
         var seconds = args.Length > 0 && double.TryParse(args[0], System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : 0.5;
-        Console.WriteLine($"kernels: single thread, rows of {Columns}, {DefaultWeightBytes >> 20} MiB of weights per type, ~{seconds}s per measurement");
+        // "cached": a 512 KiB matrix that stays in L2, to see the kernels' compute cost apart from memory bandwidth (which other load shares).
+        var cached = Array.IndexOf(args, "cached") >= 0;
+        var weightBytes = cached ? CachedWeightBytes : DefaultWeightBytes;
+        Console.WriteLine($"kernels: single thread, rows of {Columns}, {(cached ? "0.5" : (weightBytes >> 20).ToString())} MiB of weights per type, ~{seconds}s per measurement");
         Console.WriteLine($"SIMD: Vector512 {(Avx512BW.IsSupported ? "AVX-512BW" : "no")}, Vector256 {(Avx2.IsSupported ? "AVX2" : "no")}, FMA {(Fma.IsSupported ? "yes" : "no")}");
         Console.WriteLine($"{"type",-6} {"bytes/weight",12} {"Dot GB/s",9} {"(per cpu-s)",11} {"DotQ8 GB/s",11} {"(per cpu-s)",11} {"DotQ8 Gweights/cpu-s",21}");
         var x = new float[Columns];
@@ -31,10 +37,10 @@ internal static class KernelBench
             x[i] = (float)(rng.NextDouble() * 2 - 1);
         foreach (var type in Types)
         {
-            if (args.Length > 1 && Array.IndexOf(args, type.ToString(), 1) < 0)
+            if (args.Length > 1 && Array.Exists(args, a => a != "cached" && Enum.TryParse<GgmlType>(a, out _)) && Array.IndexOf(args, type.ToString(), 1) < 0)
                 continue;
             var rowBytes = TensorOps.RowSize(type, Columns);
-            var rows = (int)(DefaultWeightBytes / rowBytes);
+            var rows = (int)(weightBytes / rowBytes);
             var weights = MakeWeights(type, rows, rowBytes, rng);
             var xq = new byte[TensorOps.ActivationSize(type, Columns)];
             TensorOps.QuantizeActivations(type, x, xq);
@@ -101,8 +107,8 @@ internal static class KernelBench
                 var blockBytes = GgmlTypes.BlockBytes(type);
                 int[] halves = type switch
                 {
-                    GgmlType.Q8_0 or GgmlType.Q4_0 => [0],
-                    GgmlType.Q4_K or GgmlType.Q5_K => [0, 2],
+                    GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 => [0],
+                    GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q5_1 => [0, 2],
                     _ => [blockBytes - 2],
                 };
                 for (long b = 0; b < w.Length / blockBytes; b++)

@@ -26,7 +26,7 @@ internal sealed record ModelShape(
 /// tokens, then made-up words), so every tokenizer and forward path can run on them.</summary>
 internal static class RandomModel
 {
-    /// <summary>Tensor type per tensor name: llama.cpp's presets ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K_M", ...).</summary>
+    /// <summary>Tensor type per tensor name: llama.cpp's presets ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q5_0", "Q4_K_M", "Q5_K_M", ...).</summary>
     public static Func<string, GgmlType> TypePolicy(string preset, ModelShape shape) => preset.ToUpperInvariant() switch
     {
         "F32" => _ => GgmlType.F32,
@@ -34,16 +34,20 @@ internal static class RandomModel
         "BF16" => _ => GgmlType.BF16,
         "Q8_0" => _ => GgmlType.Q8_0,
         "Q4_0" => _ => GgmlType.Q4_0,
+        "Q5_0" => _ => GgmlType.Q5_0,
+        "Q5_1" => _ => GgmlType.Q5_1,
         "Q4_K" => _ => GgmlType.Q4_K,
         "Q5_K" => _ => GgmlType.Q5_K,
         "Q6_K" => _ => GgmlType.Q6_K,
-        "Q4_K_M" => name => Q4KM(name, shape),
-        _ => throw new ArgumentException($"Unknown type preset '{preset}'; use F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K or Q4_K_M."),
+        "Q4_K_M" => name => KQuantMix(name, shape, GgmlType.Q4_K),
+        "Q5_K_M" => name => KQuantMix(name, shape, GgmlType.Q5_K),
+        _ => throw new ArgumentException($"Unknown type preset '{preset}'; use F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q4_K_M or Q5_K_M."),
     };
 
-    // llama.cpp's Q4_K_M: Q6_K for the output projection (the embedding when tied) and for attn_v / ffn_down in the first and
-    // last eighth of the layers and every third layer between; Q4_K elsewhere.
-    private static GgmlType Q4KM(string name, ModelShape shape)
+    // llama.cpp's Q4_K_M / Q5_K_M: Q6_K for the output projection (the embedding when tied) and for attn_v / ffn_down in the first and
+    // last eighth of the layers and every third layer between; the base K-quant elsewhere. Rows that are not a multiple of 256 fall back
+    // per FitRow, as llama.cpp's quantizer does.
+    private static GgmlType KQuantMix(string name, ModelShape shape, GgmlType baseType)
     {
         if (name == N.Output || (shape.Tied && name == N.TokenEmbedding))
             return GgmlType.Q6_K;
@@ -52,9 +56,9 @@ internal static class RandomModel
             var layer = int.Parse(name.AsSpan(4, name.IndexOf('.', 4) - 4), System.Globalization.CultureInfo.InvariantCulture);
             var n = shape.Layers;
             var moreBits = layer < n / 8 || layer >= 7 * n / 8 || (layer - n / 8) % 3 == 2;
-            return moreBits ? GgmlType.Q6_K : GgmlType.Q4_K;
+            return moreBits ? GgmlType.Q6_K : baseType;
         }
-        return GgmlType.Q4_K;
+        return baseType;
     }
 
     /// <summary>Writes the model to <paramref name="path"/>. Norm and bias vectors are always F32, as llama.cpp stores them.</summary>
@@ -150,12 +154,13 @@ internal static class RandomModel
     }
 
     /// <summary>The type actually written for rows of <paramref name="cols"/> values: K-quants need multiples of 256, so narrower rows
-    /// fall back as llama.cpp's quantizer does (Q6_K to Q8_0; Q4_K and Q5_K to Q5_0 / Q5_1 there, to Q4_0 / Q8_0 here, the closest types the engine has).</summary>
+    /// fall back as llama.cpp's quantizer does: Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0.</summary>
     public static GgmlType FitRow(GgmlType type, int cols) =>
         cols % GgmlTypes.BlockSize(type) == 0 ? type : type switch
         {
-            GgmlType.Q4_K => GgmlType.Q4_0,
-            GgmlType.Q5_K or GgmlType.Q6_K => GgmlType.Q8_0,
+            GgmlType.Q4_K => GgmlType.Q5_0,
+            GgmlType.Q5_K => GgmlType.Q5_1,
+            GgmlType.Q6_K => GgmlType.Q8_0,
             _ => throw new ArgumentException($"{type} rows need a multiple of {GgmlTypes.BlockSize(type)} values; this shape has rows of {cols}."),
         };
 

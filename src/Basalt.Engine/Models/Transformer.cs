@@ -177,7 +177,15 @@ internal sealed class Transformer
                 Blocks.Softcap(s.Logits(s.LogitsTokens[k]), c.FinalLogitSoftcap);
     }
 
-    private void Run(MatMulJob job) => Pool.Run(job, job.TotalRows, MatMulJob.TileRows);
+    private void Run(MatMulJob job)
+    {
+        if (job.Quantizer.Items > 0)
+            Pool.Run(job.Quantizer, job.Quantizer.Items, QuantizeRowsPerChunk);
+        Pool.Run(job, job.TotalRows, MatMulJob.TileRows);
+    }
+
+    // Activation rows per chunk when quantizing a batch: each row is a few microseconds of work.
+    private const int QuantizeRowsPerChunk = 4;
 }
 
 /// <summary>Y = X W^T for up to three weight matrices sharing one input X of T rows, split by weight rows across the pool.
@@ -208,6 +216,7 @@ internal sealed class MatMulJob : IRangeJob
         _xq = [new byte[4L * maxTokens * maxCols], new byte[4L * maxTokens * maxCols], new byte[4L * maxTokens * maxCols]];
         for (var k = 0; k < 3; k++)
             _y[k] = [];
+        Quantizer = new QuantizeJob(this);
     }
 
     /// <summary>Float activations against decoded weights: slower, exact up to float rounding; tests use it to check the forward
@@ -240,6 +249,7 @@ internal sealed class MatMulJob : IRangeJob
 
     private void Begin(int tokens, int[]? rowMap)
     {
+        Quantizer.Reset();
         _tokens = tokens;
         _rowMap = rowMap;
         _count = 0;
@@ -273,9 +283,41 @@ internal sealed class MatMulJob : IRangeJob
                 return;
             }
         _xBuffer[k] = k;
-        var buffer = _xq[k];
-        for (var j = 0; j < _tokens; j++)
-            TensorOps.QuantizeActivations(w.Type, x.AsSpan(j * ldx, cols), buffer.AsSpan(j * bytes, bytes));
+        // Quantized by Quantizer across the pool before the multiplication (a batch has tens of rows to quantize).
+        _quantizeX[k] = x;
+        _quantizeLd[k] = ldx;
+        Quantizer.Add(k);
+    }
+
+    /// <summary>The activation rows still to quantize for the multiplication just set: run it across the pool before this job.</summary>
+    public QuantizeJob Quantizer { get; }
+
+    private readonly float[][] _quantizeX = new float[3][];
+    private readonly int[] _quantizeLd = new int[3];
+
+    /// <summary>Quantizes the input rows of each matrix that needs its own copy, one (matrix, token) pair per item.</summary>
+    internal sealed class QuantizeJob(MatMulJob owner) : IRangeJob
+    {
+        private readonly int[] _matrices = new int[3];
+        private int _count;
+
+        public int Items => _count * owner._tokens;
+
+        public void Reset() => _count = 0;
+
+        public void Add(int matrix) => _matrices[_count++] = matrix;
+
+        public void Execute(int start, int end)
+        {
+            var tokens = owner._tokens;
+            for (var item = start; item < end; item++)
+            {
+                int k = _matrices[item / tokens], j = item % tokens;
+                var w = owner._w[k];
+                var bytes = owner._xBytes[k];
+                TensorOps.QuantizeActivations(w.Type, owner._quantizeX[k].AsSpan(j * owner._quantizeLd[k], w.Cols), owner._xq[k].AsSpan(j * bytes, bytes));
+            }
+        }
     }
 
     public void Execute(int start, int end)
@@ -306,10 +348,8 @@ internal sealed class MatMulJob : IRangeJob
         }
         if (_tokens == 1)
         {
-            // Decoding: one input row, so no tile to keep; the single-row kernels are the fastest path.
-            var row0 = Row(0) * ld;
-            for (var r = rowStart; r < rowEnd; r++)
-                y[row0 + r] = TensorOps.DotQ8(w.Type, w.Row(r), xq, w.Cols);
+            // Decoding: one input row, so no tile to keep; the row-range kernels are the fastest path.
+            RowKernels.DotQ8(w.Type, w.RowRange(rowStart, rowEnd - rowStart), rowEnd - rowStart, xq, w.Cols, y.AsSpan(Row(0) * ld + rowStart, rowEnd - rowStart));
             return;
         }
         for (var r0 = rowStart; r0 < rowEnd; r0 += TileRows)

@@ -20,6 +20,28 @@ internal static class Q4_0Block
     public const int Qs = 2;
 }
 
+/// <summary>Q5_0: half d, 32 bits qh, 16 bytes qs; element j (j &lt; 16) is the low nibble of qs[j], element j+16 its high nibble, and bit e of qh
+/// is element e's fifth bit; x = d * (q - 16).</summary>
+internal static class Q5_0Block
+{
+    public const int Size = 32;
+    public const int Bytes = 22;
+    public const int D = 0;
+    public const int Qh = 2;
+    public const int Qs = 6;
+}
+
+/// <summary>Q5_1: half d, half m, then qh and qs as in Q5_0; x = d * q + m.</summary>
+internal static class Q5_1Block
+{
+    public const int Size = 32;
+    public const int Bytes = 24;
+    public const int D = 0;
+    public const int M = 2;
+    public const int Qh = 4;
+    public const int Qs = 8;
+}
+
 /// <summary>Q4_K: half d, half dmin, 12 bytes of eight 6-bit scales and mins, 128 bytes of nibbles.
 /// Element 64c+l (l &lt; 32) is the low nibble of qs[32c+l] in sub-block 2c; element 64c+32+l is its high nibble in sub-block 2c+1.
 /// x = d * scale[s] * q - dmin * min[s].</summary>

@@ -43,6 +43,8 @@ internal static class DecodeDotKernels
         {
             GgmlType.Q8_0 => DotQ8_0V256(w, x),
             GgmlType.Q4_0 => DotQ4_0V256(w, x),
+            GgmlType.Q5_0 => DotQ5V256(w, x, withMin: false),
+            GgmlType.Q5_1 => DotQ5V256(w, x, withMin: true),
             GgmlType.Q4_K => DotQ4_KV256(w, x, fiveBit: false),
             GgmlType.Q5_K => DotQ4_KV256(w, x, fiveBit: true),
             _ => DotQ6_KV256(w, x),
@@ -64,6 +66,8 @@ internal static class DecodeDotKernels
             {
                 case GgmlType.Q8_0: Dequantize.Q8_0(raw, block); break;
                 case GgmlType.Q4_0: Dequantize.Q4_0(raw, block); break;
+                case GgmlType.Q5_0: Dequantize.Q5_0(raw, block); break;
+                case GgmlType.Q5_1: Dequantize.Q5_1(raw, block); break;
                 case GgmlType.Q4_K: Dequantize.Q4_K(raw, block); break;
                 case GgmlType.Q5_K: Dequantize.Q5_K(raw, block); break;
                 default: Dequantize.Q6_K(raw, block); break;
@@ -99,6 +103,26 @@ internal static class DecodeDotKernels
             acc = Vector256.FusedMultiplyAdd(Vector256.Create(Half(ref pw, o)), f + s, acc);
         }
         return Vector256.Sum(acc);
+    }
+
+    // Q5_0 (x = d·(q − 16)) and Q5_1 (x = d·q + m): the same bit layout behind different block headers.
+    internal static float DotQ5V256(ReadOnlySpan<byte> w, ReadOnlySpan<float> x, bool withMin)
+    {
+        ref var pw = ref MemoryMarshal.GetReference(w);
+        ref var px = ref MemoryMarshal.GetReference(x);
+        int bytes = withMin ? Q5_1Block.Bytes : Q5_0Block.Bytes, qh = withMin ? Q5_1Block.Qh : Q5_0Block.Qh, qs = withMin ? Q5_1Block.Qs : Q5_0Block.Qs;
+        var offset = Vector256.Create((byte)(withMin ? 0 : 16));
+        var acc = Vector256<float>.Zero;
+        var mins = Vector256<float>.Zero;
+        for (int b = 0, blocks = x.Length / Q5_0Block.Size; b < blocks; b++)
+        {
+            var o = b * bytes;
+            var (f, s) = Mul32((QuantKernels.Unpack5Bit(ref pw, o + qs, o + qh) - offset).AsSByte(), ref px, b * Q5_0Block.Size);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(Half(ref pw, o)), f + s, acc);
+            if (withMin)
+                mins = Vector256.FusedMultiplyAdd(Vector256.Create(Half(ref pw, o + Q5_1Block.M)), Sum32(ref px, b * Q5_1Block.Size), mins);
+        }
+        return Vector256.Sum(acc + mins);
     }
 
     // Q4_K and Q5_K share scales, mins and nibble order; Q5_K adds the fifth bit from qh.

@@ -68,6 +68,38 @@ internal static class Dequantize
         }
     }
 
+    /// <summary>Fifth bits of a Q5_0/Q5_1 block: bit e belongs to element e.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Q5Value(ReadOnlySpan<byte> blk, int qs, uint qh, int e) =>
+        (e < 16 ? blk[qs + e] & 0xF : blk[qs + e - 16] >> 4) | (int)(((qh >> e) & 1) << 4);
+
+    public static void Q5_0(ReadOnlySpan<byte> row, Span<float> dst)
+    {
+        for (var i = 0; i < dst.Length / Q5_0Block.Size; i++)
+        {
+            var blk = row.Slice(i * Q5_0Block.Bytes, Q5_0Block.Bytes);
+            var d = ReadHalf(blk, Q5_0Block.D);
+            var qh = BinaryPrimitives.ReadUInt32LittleEndian(blk[Q5_0Block.Qh..]);
+            var y = dst.Slice(i * Q5_0Block.Size, Q5_0Block.Size);
+            for (var e = 0; e < Q5_0Block.Size; e++)
+                y[e] = d * (Q5Value(blk, Q5_0Block.Qs, qh, e) - 16);
+        }
+    }
+
+    public static void Q5_1(ReadOnlySpan<byte> row, Span<float> dst)
+    {
+        for (var i = 0; i < dst.Length / Q5_1Block.Size; i++)
+        {
+            var blk = row.Slice(i * Q5_1Block.Bytes, Q5_1Block.Bytes);
+            var d = ReadHalf(blk, Q5_1Block.D);
+            var m = ReadHalf(blk, Q5_1Block.M);
+            var qh = BinaryPrimitives.ReadUInt32LittleEndian(blk[Q5_1Block.Qh..]);
+            var y = dst.Slice(i * Q5_1Block.Size, Q5_1Block.Size);
+            for (var e = 0; e < Q5_1Block.Size; e++)
+                y[e] = d * Q5Value(blk, Q5_1Block.Qs, qh, e) + m;
+        }
+    }
+
     public static void Q4_K(ReadOnlySpan<byte> row, Span<float> dst)
     {
         for (var i = 0; i < dst.Length / Q4KBlock.Size; i++)

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -8,7 +9,7 @@ namespace Basalt.Engine.Tensors;
 /// <summary>Integer dot products of quantized weight rows with activations quantized to Q8 blocks (Q8_0 for Q8_0/Q4_0, Q8_K for the K-quants).
 /// Each has an AVX-512BW path (two legacy blocks or one 64-weight chunk per step), an AVX2 path (u8×s8 multiply-adds), and a scalar path
 /// that is also the reference the tests compare against. Callers pass rows of exactly <c>blocks</c> blocks.</summary>
-internal static class QuantKernels
+internal static partial class QuantKernels
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Half(ref byte p, int offset) => HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref p, offset)));
@@ -59,22 +60,7 @@ internal static class QuantKernels
         return sum;
     }
 
-    internal static float DotQ8_0V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
-    {
-        ref var pw = ref MemoryMarshal.GetReference(w);
-        ref var px = ref MemoryMarshal.GetReference(x);
-        var acc = Vector256<float>.Zero;
-        for (var b = 0; b < blocks; b++)
-        {
-            var o = b * Q8_0Block.Bytes;
-            var qw = Vector256.LoadUnsafe(ref pw, (nuint)(o + Q8_0Block.Qs)).AsSByte();
-            var qx = Vector256.LoadUnsafe(ref px, (nuint)(o + Q8_0Block.Qs)).AsSByte();
-            var d = Half(ref pw, o) * Half(ref px, o);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(MulSumI8(qw, qx)), acc);
-        }
-        return Vector256.Sum(acc);
-    }
-
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float DotQ8_0V512(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
     {
         ref var pw = ref MemoryMarshal.GetReference(w);
@@ -130,22 +116,7 @@ internal static class QuantKernels
         return (Vector256.Create(lo, hi) - Vector256.Create((byte)8)).AsSByte();
     }
 
-    internal static float DotQ4_0V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
-    {
-        ref var pw = ref MemoryMarshal.GetReference(w);
-        ref var px = ref MemoryMarshal.GetReference(x);
-        var acc = Vector256<float>.Zero;
-        for (var b = 0; b < blocks; b++)
-        {
-            int ow = b * Q4_0Block.Bytes, ox = b * Q8_0Block.Bytes;
-            var qw = UnpackQ4_0(ref pw, ow + Q4_0Block.Qs);
-            var qx = Vector256.LoadUnsafe(ref px, (nuint)(ox + Q8_0Block.Qs)).AsSByte();
-            var d = Half(ref pw, ow) * Half(ref px, ox);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(MulSumI8(qw, qx)), acc);
-        }
-        return Vector256.Sum(acc);
-    }
-
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float DotQ4_0V512(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
     {
         ref var pw = ref MemoryMarshal.GetReference(w);
@@ -164,6 +135,111 @@ internal static class QuantKernels
         if (b < blocks)
             sum += DotQ4_0Scalar(w[(b * Q4_0Block.Bytes)..], x[(b * Q8_0Block.Bytes)..], 1);
         return sum;
+    }
+
+    // ================= Q5_0 / Q5_1 · Q8_0 =================
+
+    // The five-bit value (0..31) of element e of a Q5_0/Q5_1 block whose qs and qh start at the given offsets.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Q5Value(ReadOnlySpan<byte> w, int qs, int qh, int e)
+    {
+        var nibble = e < 16 ? w[qs + e] & 0xF : w[qs + e - 16] >> 4;
+        var bits = BinaryPrimitives.ReadUInt32LittleEndian(w[qh..]);
+        return nibble | (int)(((bits >> e) & 1) << 4);
+    }
+
+    public static float DotQ5_0(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks) =>
+        UseV512 ? DotQ5_0V512(w, x, blocks) : UseV256 ? DotQ5_0V256(w, x, blocks) : DotQ5_0Scalar(w, x, blocks);
+
+    internal static float DotQ5_0Scalar(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
+    {
+        ref var pw = ref MemoryMarshal.GetReference(w);
+        ref var px = ref MemoryMarshal.GetReference(x);
+        var sum = 0f;
+        for (var b = 0; b < blocks; b++)
+        {
+            int ow = b * Q5_0Block.Bytes, ox = b * Q8_0Block.Bytes;
+            var s = 0;
+            for (var e = 0; e < Q5_0Block.Size; e++)
+                s += (Q5Value(w, ow + Q5_0Block.Qs, ow + Q5_0Block.Qh, e) - 16) * (sbyte)x[ox + Q8_0Block.Qs + e];
+            sum += Half(ref pw, ow + Q5_0Block.D) * Half(ref px, ox) * s;
+        }
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe float DotQ5_0V512(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
+    {
+        const int B = Q5_0Block.Bytes, X = Q8_0Block.Bytes;
+        fixed (byte* pw = w, px = x)
+        {
+            var acc = Vector512<float>.Zero;
+            var b = 0;
+            for (; b + 1 < blocks; b += 2)
+            {
+                byte* bw = pw + b * B, bx = px + b * X;
+                var qw = Vector512.Create(Unpack5Bit(bw + Q5_0Block.Qs, bw + Q5_0Block.Qh), Unpack5Bit(bw + B + Q5_0Block.Qs, bw + B + Q5_0Block.Qh)) - Vector512.Create((byte)16);
+                var qx = Vector512.Create(Vector256.Load(bx + Q8_0Block.Qs), Vector256.Load(bx + X + Q8_0Block.Qs)).AsSByte();
+                var d = Vector512.Create(Vector256.Create(HalfAt(bw) * HalfAt(bx)), Vector256.Create(HalfAt(bw + B) * HalfAt(bx + X)));
+                acc = Vector512.FusedMultiplyAdd(d, Vector512.ConvertToSingle(MulSumI8(qw.AsSByte(), qx)), acc);
+            }
+            var sum = Vector512.Sum(acc);
+            if (b < blocks)
+                sum += DotQ5_0Scalar(w[(b * B)..], x[(b * X)..], 1);
+            return sum;
+        }
+    }
+
+    public static float DotQ5_1(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks) =>
+        UseV512 ? DotQ5_1V512(w, x, blocks) : UseV256 ? DotQ5_1V256(w, x, blocks) : DotQ5_1Scalar(w, x, blocks);
+
+    internal static float DotQ5_1Scalar(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
+    {
+        ref var pw = ref MemoryMarshal.GetReference(w);
+        ref var px = ref MemoryMarshal.GetReference(x);
+        var sum = 0f;
+        for (var b = 0; b < blocks; b++)
+        {
+            int ow = b * Q5_1Block.Bytes, ox = b * Q8_0Block.Bytes;
+            int s = 0, sx = 0;
+            for (var e = 0; e < Q5_1Block.Size; e++)
+            {
+                var q = (sbyte)x[ox + Q8_0Block.Qs + e];
+                s += Q5Value(w, ow + Q5_1Block.Qs, ow + Q5_1Block.Qh, e) * q;
+                sx += q;
+            }
+            var dx = Half(ref px, ox);
+            sum += Half(ref pw, ow + Q5_1Block.D) * dx * s + Half(ref pw, ow + Q5_1Block.M) * dx * sx;
+        }
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe float DotQ5_1V512(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
+    {
+        const int B = Q5_1Block.Bytes, X = Q8_0Block.Bytes;
+        fixed (byte* pw = w, px = x)
+        {
+            var acc = Vector512<float>.Zero;
+            var b = 0;
+            for (; b + 1 < blocks; b += 2)
+            {
+                byte* bw = pw + b * B, bx = px + b * X;
+                var qw = Vector512.Create(Unpack5Bit(bw + Q5_1Block.Qs, bw + Q5_1Block.Qh), Unpack5Bit(bw + B + Q5_1Block.Qs, bw + B + Q5_1Block.Qh));
+                var qx = Vector512.Create(Vector256.Load(bx + Q8_0Block.Qs), Vector256.Load(bx + X + Q8_0Block.Qs)).AsSByte();
+                var dots = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(qw, qx), Vector512<short>.One);
+                var sums = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Vector512<byte>.One, qx), Vector512<short>.One);
+                float dx0 = HalfAt(bx), dx1 = HalfAt(bx + X);
+                var d = Vector512.Create(Vector256.Create(HalfAt(bw + Q5_1Block.D) * dx0), Vector256.Create(HalfAt(bw + B + Q5_1Block.D) * dx1));
+                var m = Vector512.Create(Vector256.Create(HalfAt(bw + Q5_1Block.M) * dx0), Vector256.Create(HalfAt(bw + B + Q5_1Block.M) * dx1));
+                acc = Vector512.FusedMultiplyAdd(d, Vector512.ConvertToSingle(dots), acc);
+                acc = Vector512.FusedMultiplyAdd(m, Vector512.ConvertToSingle(sums), acc);
+            }
+            var sum = Vector512.Sum(acc);
+            if (b < blocks)
+                sum += DotQ5_1Scalar(w[(b * B)..], x[(b * X)..], 1);
+            return sum;
+        }
     }
 
     // ================= Q4_K / Q5_K · Q8_K =================
@@ -214,36 +290,7 @@ internal static class QuantKernels
         return sum;
     }
 
-    internal static float DotQ4_KV256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
-    {
-        ref var pw = ref MemoryMarshal.GetReference(w);
-        ref var px = ref MemoryMarshal.GetReference(x);
-        Span<short> sc = stackalloc short[8];
-        var acc = Vector256<float>.Zero;
-        var mins = 0f;
-        var m4 = Vector256.Create((byte)0x0F);
-        for (var b = 0; b < blocks; b++)
-        {
-            int ow = b * Q4KBlock.Bytes, ox = b * Q8KBlock.Bytes;
-            var summ = DecodeScalesK4(w.Slice(ow + Q4KBlock.Scales, Q4KBlock.ScaleBytes), sc, ref px, ox);
-            var sumi = Vector256<int>.Zero;
-            for (var c = 0; c < 4; c++)
-            {
-                var q = Vector256.LoadUnsafe(ref pw, (nuint)(ow + Q4KBlock.Qs + 32 * c));
-                var lo = q & m4;
-                var hi = Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4;
-                var a0 = Vector256.LoadUnsafe(ref px, (nuint)(ox + Q8KBlock.Qs + 64 * c)).AsSByte();
-                var a1 = Vector256.LoadUnsafe(ref px, (nuint)(ox + Q8KBlock.Qs + 64 * c + 32)).AsSByte();
-                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, a0), Vector256.Create(sc[2 * c]));
-                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, a1), Vector256.Create(sc[2 * c + 1]));
-            }
-            var dx = Single(ref px, ox + Q8KBlock.D);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(Half(ref pw, ow + Q4KBlock.D) * dx), Vector256.ConvertToSingle(sumi), acc);
-            mins += Half(ref pw, ow + Q4KBlock.DMin) * dx * summ;
-        }
-        return Vector256.Sum(acc) - mins;
-    }
-
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float DotQ4_KV512(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
     {
         ref var pw = ref MemoryMarshal.GetReference(w);
@@ -318,34 +365,7 @@ internal static class QuantKernels
         return (lo, hi);
     }
 
-    internal static float DotQ5_KV256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
-    {
-        ref var pw = ref MemoryMarshal.GetReference(w);
-        ref var px = ref MemoryMarshal.GetReference(x);
-        Span<short> sc = stackalloc short[8];
-        var acc = Vector256<float>.Zero;
-        var mins = 0f;
-        for (var b = 0; b < blocks; b++)
-        {
-            int ow = b * Q5KBlock.Bytes, ox = b * Q8KBlock.Bytes;
-            var summ = DecodeScalesK4(w.Slice(ow + Q5KBlock.Scales, Q4KBlock.ScaleBytes), sc, ref px, ox);
-            var qh = Vector256.LoadUnsafe(ref pw, (nuint)(ow + Q5KBlock.Qh));
-            var sumi = Vector256<int>.Zero;
-            for (var c = 0; c < 4; c++)
-            {
-                var (lo, hi) = UnpackQ5K(ref pw, ow, qh, c);
-                var a0 = Vector256.LoadUnsafe(ref px, (nuint)(ox + Q8KBlock.Qs + 64 * c)).AsSByte();
-                var a1 = Vector256.LoadUnsafe(ref px, (nuint)(ox + Q8KBlock.Qs + 64 * c + 32)).AsSByte();
-                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, a0), Vector256.Create(sc[2 * c]));
-                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, a1), Vector256.Create(sc[2 * c + 1]));
-            }
-            var dx = Single(ref px, ox + Q8KBlock.D);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(Half(ref pw, ow + Q5KBlock.D) * dx), Vector256.ConvertToSingle(sumi), acc);
-            mins += Half(ref pw, ow + Q5KBlock.DMin) * dx * summ;
-        }
-        return Vector256.Sum(acc) - mins;
-    }
-
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float DotQ5_KV512(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
     {
         ref var pw = ref MemoryMarshal.GetReference(w);
@@ -434,33 +454,7 @@ internal static class QuantKernels
     private static Vector256<short> ScalePair(ref byte pw, int at) =>
         Vector256.Create(Vector128.Create((short)(sbyte)Unsafe.Add(ref pw, at)), Vector128.Create((short)(sbyte)Unsafe.Add(ref pw, at + 1)));
 
-    internal static float DotQ6_KV256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
-    {
-        ref var pw = ref MemoryMarshal.GetReference(w);
-        ref var px = ref MemoryMarshal.GetReference(x);
-        var acc = Vector256<float>.Zero;
-        var offsets = 0f;
-        for (var b = 0; b < blocks; b++)
-        {
-            int ow = b * Q6KBlock.Bytes, ox = b * Q8KBlock.Bytes;
-            var sumi = Vector256<int>.Zero;
-            for (var n = 0; n < 2; n++)
-            {
-                var (v0, v1, v2, v3) = UnpackQ6K(ref pw, ow, n);
-                var xa = ox + Q8KBlock.Qs + 128 * n;
-                var sa = ow + Q6KBlock.Scales + 8 * n;
-                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(v0, Vector256.LoadUnsafe(ref px, (nuint)xa).AsSByte()), ScalePair(ref pw, sa));
-                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(v1, Vector256.LoadUnsafe(ref px, (nuint)(xa + 32)).AsSByte()), ScalePair(ref pw, sa + 2));
-                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(v2, Vector256.LoadUnsafe(ref px, (nuint)(xa + 64)).AsSByte()), ScalePair(ref pw, sa + 4));
-                sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(v3, Vector256.LoadUnsafe(ref px, (nuint)(xa + 96)).AsSByte()), ScalePair(ref pw, sa + 6));
-            }
-            var d = Half(ref pw, ow + Q6KBlock.D) * Single(ref px, ox + Q8KBlock.D);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(sumi), acc);
-            offsets += d * Q6KOffsetCorrection(ref pw, ow, ref px, ox);
-        }
-        return Vector256.Sum(acc) - offsets;
-    }
-
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float DotQ6_KV512(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
     {
         ref var pw = ref MemoryMarshal.GetReference(w);

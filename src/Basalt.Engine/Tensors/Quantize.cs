@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Basalt.Engine.Tensors;
 
@@ -44,6 +46,68 @@ internal static class Quantize
     /// <summary>Q8_0: d = max|x| / 127 per block of 32. Also the activation format for Q8_0 and Q4_0 weights.</summary>
     public static void Q8_0(ReadOnlySpan<float> src, Span<byte> dst)
     {
+        if (Avx2.IsSupported)
+            Q8_0V256(src, dst);
+        else
+            Q8_0Scalar(src, dst);
+    }
+
+    // Activations are quantized on the calling thread before each matmul dispatch while the other threads wait, so this runs vectorized;
+    // it writes the same bytes as the scalar reference.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Q8_0V256(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        ref var px = ref MemoryMarshal.GetReference(src);
+        for (var i = 0; i < src.Length / Q8_0Block.Size; i++)
+        {
+            var at = (nuint)(i * Q8_0Block.Size);
+            var v0 = Vector256.LoadUnsafe(ref px, at);
+            var v1 = Vector256.LoadUnsafe(ref px, at + 8);
+            var v2 = Vector256.LoadUnsafe(ref px, at + 16);
+            var v3 = Vector256.LoadUnsafe(ref px, at + 24);
+            var amax = MaxAbs(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+            var d = amax / 127f;
+            var id = Vector256.Create(d > 0 ? 1f / d : 0f);
+            var blk = dst.Slice(i * Q8_0Block.Bytes, Q8_0Block.Bytes);
+            WriteHalf(blk, Q8_0Block.D, d);
+            PackBytes(RoundClamp(v0 * id), RoundClamp(v1 * id), RoundClamp(v2 * id), RoundClamp(v3 * id)).CopyTo(blk[Q8_0Block.Qs..]);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float MaxAbs(Vector256<float> a, Vector256<float> b)
+    {
+        var m = Vector256.Max(a, b);
+        var m128 = Vector128.Max(m.GetLower(), m.GetUpper());
+        m128 = Vector128.Max(m128, Sse.Shuffle(m128, m128, 0b_01_00_11_10));
+        m128 = Vector128.Max(m128, Sse.Shuffle(m128, m128, 0b_10_11_00_01));
+        return m128.ToScalar();
+    }
+
+    // Round half away from zero (as MathF.Round(v, AwayFromZero)), clamp to ±127, as int32 lanes. v − trunc(v) is exact, so the
+    // comparison with 0.5 decides exactly as the scalar rounding does.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> RoundClamp(Vector256<float> v)
+    {
+        var t = Avx.RoundToZero(v);
+        var away = Vector256.GreaterThanOrEqual(Vector256.Abs(v - t), Vector256.Create(0.5f));
+        var step = (Vector256.Create(1f) | (v & Vector256.Create(-0f))) & away; // ±1 where rounding goes away from zero
+        var r = Vector256.ConvertToInt32(t + step);
+        return Vector256.Min(Vector256.Max(r, Vector256.Create(-127)), Vector256.Create(127));
+    }
+
+    // 32 int32 lanes (each already in -127..127) to 32 signed bytes in order.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> PackBytes(Vector256<int> a, Vector256<int> b, Vector256<int> c, Vector256<int> d)
+    {
+        var ab = Avx2.PackSignedSaturate(a, b); // per 128-bit lane: a.lo b.lo | a.hi b.hi
+        var cd = Avx2.PackSignedSaturate(c, d);
+        var bytes = Avx2.PackSignedSaturate(ab, cd); // lane order: a.lo b.lo c.lo d.lo | a.hi b.hi c.hi d.hi
+        return Avx2.PermuteVar8x32(bytes.AsInt32(), Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)).AsByte();
+    }
+
+    internal static void Q8_0Scalar(ReadOnlySpan<float> src, Span<byte> dst)
+    {
         for (var i = 0; i < src.Length / Q8_0Block.Size; i++)
         {
             var x = src.Slice(i * Q8_0Block.Size, Q8_0Block.Size);
@@ -85,6 +149,68 @@ internal static class Quantize
                 blk[Q4_0Block.Qs + j] = (byte)(lo | (hi << 4));
             }
         }
+    }
+
+    /// <summary>Q5_0: like Q4_0 with 32 levels: the block's largest-magnitude value maps to -16, the rest round to nearest.</summary>
+    public static void Q5_0(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        for (var i = 0; i < src.Length / Q5_0Block.Size; i++)
+        {
+            var x = src.Slice(i * Q5_0Block.Size, Q5_0Block.Size);
+            var blk = dst.Slice(i * Q5_0Block.Bytes, Q5_0Block.Bytes);
+            float amax = 0, max = 0;
+            foreach (var v in x)
+            {
+                if (MathF.Abs(v) > amax)
+                {
+                    amax = MathF.Abs(v);
+                    max = v;
+                }
+            }
+            var d = max / -16f;
+            var id = d != 0 ? 1f / d : 0f;
+            WriteHalf(blk, Q5_0Block.D, d);
+            Pack5Bit(x, id, 16.5f, blk[Q5_0Block.Qh..], blk[Q5_0Block.Qs..]);
+        }
+    }
+
+    /// <summary>Q5_1: per block of 32, m = min and d = (max - min) / 31; values round to nearest.</summary>
+    public static void Q5_1(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        Span<float> shifted = stackalloc float[Q5_1Block.Size];
+        for (var i = 0; i < src.Length / Q5_1Block.Size; i++)
+        {
+            var x = src.Slice(i * Q5_1Block.Size, Q5_1Block.Size);
+            var blk = dst.Slice(i * Q5_1Block.Bytes, Q5_1Block.Bytes);
+            float min = float.MaxValue, max = float.MinValue;
+            foreach (var v in x)
+            {
+                min = MathF.Min(min, v);
+                max = MathF.Max(max, v);
+            }
+            var d = (max - min) / 31f;
+            var id = d != 0 ? 1f / d : 0f;
+            WriteHalf(blk, Q5_1Block.D, d);
+            WriteHalf(blk, Q5_1Block.M, min);
+            for (var j = 0; j < shifted.Length; j++)
+                shifted[j] = x[j] - min;
+            Pack5Bit(shifted, id, 0.5f, blk[Q5_1Block.Qh..], blk[Q5_1Block.Qs..]);
+        }
+    }
+
+    // q = clamp(floor(x·id + offset), 0, 31); nibbles into qs (elements j and j+16 share byte j), fifth bits into the 32-bit qh.
+    private static void Pack5Bit(ReadOnlySpan<float> x, float id, float offset, Span<byte> qh, Span<byte> qs)
+    {
+        uint bits = 0;
+        for (var j = 0; j < 16; j++)
+        {
+            var lo = Math.Clamp((int)MathF.Floor(x[j] * id + offset), 0, 31);
+            var hi = Math.Clamp((int)MathF.Floor(x[j + 16] * id + offset), 0, 31);
+            qs[j] = (byte)((lo & 0xF) | ((hi & 0xF) << 4));
+            bits |= (uint)(lo >> 4) << j;
+            bits |= (uint)(hi >> 4) << (j + 16);
+        }
+        BinaryPrimitives.WriteUInt32LittleEndian(qh, bits);
     }
 
     /// <summary>Packs eight 6-bit scales and mins the way <see cref="Dequantize.ScaleMinK4"/> reads them.</summary>
@@ -226,6 +352,43 @@ internal static class Quantize
 
     /// <summary>Q8_K activations: per 256 values d = max|x| / 127 (as float) and the sums of each 16 quantized values.</summary>
     public static void Q8_K(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        if (Avx2.IsSupported)
+            Q8_KV256(src, dst);
+        else
+            Q8_KScalar(src, dst);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Q8_KV256(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        ref var px = ref MemoryMarshal.GetReference(src);
+        for (var i = 0; i < src.Length / Q8KBlock.Size; i++)
+        {
+            var at = (nuint)(i * Q8KBlock.Size);
+            var m = Vector256<float>.Zero;
+            for (nuint k = 0; k < Q8KBlock.Size; k += 8)
+                m = Vector256.Max(m, Vector256.Abs(Vector256.LoadUnsafe(ref px, at + k)));
+            var amax = MaxAbs(m, m);
+            var d = amax / 127f;
+            var id = Vector256.Create(d > 0 ? 1f / d : 0f);
+            var blk = dst.Slice(i * Q8KBlock.Bytes, Q8KBlock.Bytes);
+            BinaryPrimitives.WriteSingleLittleEndian(blk[Q8KBlock.D..], d);
+            for (var g = 0; g < 8; g++)
+            {
+                var o = at + (nuint)(32 * g);
+                var q0 = RoundClamp(Vector256.LoadUnsafe(ref px, o) * id);
+                var q1 = RoundClamp(Vector256.LoadUnsafe(ref px, o + 8) * id);
+                var q2 = RoundClamp(Vector256.LoadUnsafe(ref px, o + 16) * id);
+                var q3 = RoundClamp(Vector256.LoadUnsafe(ref px, o + 24) * id);
+                PackBytes(q0, q1, q2, q3).CopyTo(blk[(Q8KBlock.Qs + 32 * g)..]);
+                BinaryPrimitives.WriteInt16LittleEndian(blk[(Q8KBlock.BSums + 4 * g)..], (short)Vector256.Sum(q0 + q1));
+                BinaryPrimitives.WriteInt16LittleEndian(blk[(Q8KBlock.BSums + 4 * g + 2)..], (short)Vector256.Sum(q2 + q3));
+            }
+        }
+    }
+
+    internal static void Q8_KScalar(ReadOnlySpan<float> src, Span<byte> dst)
     {
         for (var i = 0; i < src.Length / Q8KBlock.Size; i++)
         {

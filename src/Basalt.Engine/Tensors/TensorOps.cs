@@ -4,14 +4,14 @@ using Basalt.Engine.Gguf;
 namespace Basalt.Engine.Tensors;
 
 /// <summary>Row-level operations on tensor data, dispatched by type: the API a model's matmul calls.
-/// Supported weight types: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K. Nothing here allocates.</summary>
+/// Supported weight types: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. Nothing here allocates.</summary>
 /// <remarks>
 /// Two ways to take a dot product of a weight row with an activation vector x of n floats:
 /// <list type="bullet">
 /// <item><see cref="Dot"/>: exact up to float rounding; quantized weights are widened to floats in registers, which is slower
 /// than <see cref="DotQ8"/> (use it where activations must not be rounded).</item>
 /// <item><see cref="QuantizeActivations"/> once per x into a buffer of <see cref="ActivationSize"/> bytes, then <see cref="DotQ8"/> per row:
-/// integer multiply-adds against x quantized to 8 bits (Q8_0 blocks for Q8_0/Q4_0, Q8_K super-blocks for the K-quants). This is the fast
+/// integer multiply-adds against x quantized to 8 bits (Q8_0 blocks for Q8_0/Q4_0/Q5_0/Q5_1, Q8_K super-blocks for the K-quants). This is the fast
 /// path; it adds the activation rounding error (about 0.4% of each block's largest |x|). For F32/F16/BF16 weights the "quantized"
 /// activations are the floats themselves and the result equals <see cref="Dot"/>.</item>
 /// </list>
@@ -21,7 +21,7 @@ public static partial class TensorOps
 {
     /// <summary>True when this class can decode, encode and dot rows of <paramref name="type"/>.</summary>
     public static bool IsSupported(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16
-        or GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+        or GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>Weights per block of <paramref name="type"/>: a row length must be a multiple of it.</summary>
     public static int BlockSize(GgmlType type) => GgmlTypes.BlockSize(type);
@@ -40,6 +40,8 @@ public static partial class TensorOps
             case GgmlType.BF16: Dequantize.BF16(row, dst); break;
             case GgmlType.Q8_0: Dequantize.Q8_0(row, dst); break;
             case GgmlType.Q4_0: Dequantize.Q4_0(row, dst); break;
+            case GgmlType.Q5_0: Dequantize.Q5_0(row, dst); break;
+            case GgmlType.Q5_1: Dequantize.Q5_1(row, dst); break;
             case GgmlType.Q4_K: Dequantize.Q4_K(row, dst); break;
             case GgmlType.Q5_K: Dequantize.Q5_K(row, dst); break;
             case GgmlType.Q6_K: Dequantize.Q6_K(row, dst); break;
@@ -61,6 +63,8 @@ public static partial class TensorOps
             case GgmlType.BF16: Quantize.BF16(src, dst); break;
             case GgmlType.Q8_0: Quantize.Q8_0(src, dst); break;
             case GgmlType.Q4_0: Quantize.Q4_0(src, dst); break;
+            case GgmlType.Q5_0: Quantize.Q5_0(src, dst); break;
+            case GgmlType.Q5_1: Quantize.Q5_1(src, dst); break;
             case GgmlType.Q4_K: Quantize.Q4_K(src, dst); break;
             case GgmlType.Q5_K: Quantize.Q5_K(src, dst); break;
             case GgmlType.Q6_K: Quantize.Q6_K(src, dst); break;
@@ -76,18 +80,18 @@ public static partial class TensorOps
             case GgmlType.F32: return FloatKernels.DotF32(MemoryMarshal.Cast<byte, float>(row), x);
             case GgmlType.F16: return FloatKernels.DotF16(MemoryMarshal.Cast<byte, ushort>(row), x);
             case GgmlType.BF16: return FloatKernels.DotBF16(MemoryMarshal.Cast<byte, ushort>(row), x);
-            case GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
+            case GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
                 return DecodeDotKernels.Dot(type, row, x);
             default: throw Unsupported(type);
         }
     }
 
     /// <summary>The encoding <see cref="QuantizeActivations"/> uses for activations meeting <paramref name="weightType"/> rows:
-    /// Q8_0 for Q8_0 and Q4_0, Q8_K for Q4_K, Q5_K and Q6_K, F32 for float weights.</summary>
+    /// Q8_0 for Q8_0, Q4_0, Q5_0 and Q5_1, Q8_K for Q4_K, Q5_K and Q6_K, F32 for float weights.</summary>
     public static GgmlType ActivationType(GgmlType weightType) => weightType switch
     {
         GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 => GgmlType.F32,
-        GgmlType.Q8_0 or GgmlType.Q4_0 => GgmlType.Q8_0,
+        GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1 => GgmlType.Q8_0,
         GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => GgmlType.Q8_K,
         _ => throw Unsupported(weightType),
     };
@@ -120,6 +124,8 @@ public static partial class TensorOps
             case GgmlType.F32 or GgmlType.F16 or GgmlType.BF16: return Dot(type, row, MemoryMarshal.Cast<byte, float>(xq));
             case GgmlType.Q8_0: return QuantKernels.DotQ8_0(row, xq, n / Q8_0Block.Size);
             case GgmlType.Q4_0: return QuantKernels.DotQ4_0(row, xq, n / Q4_0Block.Size);
+            case GgmlType.Q5_0: return QuantKernels.DotQ5_0(row, xq, n / Q5_0Block.Size);
+            case GgmlType.Q5_1: return QuantKernels.DotQ5_1(row, xq, n / Q5_1Block.Size);
             case GgmlType.Q4_K: return QuantKernels.DotQ4_K(row, xq, n / Q4KBlock.Size);
             case GgmlType.Q5_K: return QuantKernels.DotQ5_K(row, xq, n / Q5KBlock.Size);
             case GgmlType.Q6_K: return QuantKernels.DotQ6_K(row, xq, n / Q6KBlock.Size);
@@ -138,5 +144,5 @@ public static partial class TensorOps
     }
 
     private static NotSupportedException Unsupported(GgmlType type) =>
-        new($"Tensor type {GgmlTypes.Name(type)} is not supported by the engine (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K); re-quantize the model to one of these.");
+        new($"Tensor type {GgmlTypes.Name(type)} is not supported by the engine (supported: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K); re-quantize the model to one of these.");
 }

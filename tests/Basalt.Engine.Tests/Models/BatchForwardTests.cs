@@ -6,9 +6,12 @@ namespace Basalt.Engine.Tests.Models;
 
 public sealed class BatchForwardTests
 {
-    // Batched and one-token passes run the same arithmetic per token except the order of accumulation in the tiled kernels
+    // With float activations, batched and one-token passes run the same arithmetic per token except the order of accumulation
     // and the online softmax, so logits agree to float rounding (relative to the largest logit).
     private const double BatchVsSingleTolerance = 1e-4;
+    // On the fast path the tiled batch kernels and the single-row kernels round differently, and each layer re-quantizes its
+    // activations to 8 bits, which amplifies that rounding; measured on these random models: ~0.5% Q8_0, ~1.6% K-quants.
+    private const double FastPathBatchTolerance = 4e-2;
     // KV cache encodings against F32 keys and values, largest logit difference relative to the largest logit, measured on these
     // random models with float weights: F16 (11-bit mantissa) up to ~5e-4, Q8_0 (8 bits per 32-value block) up to ~1e-2.
     private const double F16KvTolerance = 2e-3;
@@ -37,9 +40,9 @@ public sealed class BatchForwardTests
         public Transformer Transformer { get; }
 
         /// <summary>Runs <paramref name="tokens"/> one at a time into a fresh cache and returns the logits after each.</summary>
-        public float[][] OneByOne(int[] tokens, KvCacheType type)
+        public float[][] OneByOne(int[] tokens, KvCacheType type, bool exact = false)
         {
-            var state = new BatchState(Config, 1, Context);
+            var state = new BatchState(Config, 1, Context) { ExactActivations = exact };
             var cache = new KvCache(Config, Context, type);
             var result = new float[tokens.Length][];
             for (var pos = 0; pos < tokens.Length; pos++)
@@ -82,12 +85,13 @@ public sealed class BatchForwardTests
     [InlineData("phi3", "Q6_K")]
     public void Forward_BatchMixingSequencesAtDifferentPositions_MatchesEachSequenceAlone(string arch, string type)
     {
+        // Float activations on both sides, so any difference beyond rounding is the batching itself (caches, positions, masks).
         using var m = new Model(arch, type);
-        var aloneA = m.OneByOne(SequenceA, KvCacheType.F16);
-        var aloneB = m.OneByOne(SequenceB, KvCacheType.F16);
-        var aloneC = m.OneByOne(SequenceC, KvCacheType.F16);
+        var aloneA = m.OneByOne(SequenceA, KvCacheType.F16, exact: true);
+        var aloneB = m.OneByOne(SequenceB, KvCacheType.F16, exact: true);
+        var aloneC = m.OneByOne(SequenceC, KvCacheType.F16, exact: true);
 
-        var state = new BatchState(m.Config, 16, Context);
+        var state = new BatchState(m.Config, 16, Context) { ExactActivations = true };
         var a = new KvCache(m.Config, Context, KvCacheType.F16);
         var b = new KvCache(m.Config, Context, KvCacheType.F16);
         var c = new KvCache(m.Config, Context, KvCacheType.F16);
@@ -123,6 +127,26 @@ public sealed class BatchForwardTests
         {
             var worst = WorstRelative(state.Logits(k), expected[k]);
             Assert.True(worst <= BatchVsSingleTolerance, $"{arch} {type} batch row {k} (position {second[k].Position}): {worst:G3}");
+        }
+    }
+
+    [Theory]
+    [InlineData("llama", "Q8_0")]
+    [InlineData("llama", "Q4_0")]
+    [InlineData("qwen2", "Q4_K")]
+    [InlineData("llama", "Q6_K")]
+    [InlineData("qwen3", "F16")]
+    public void Forward_PromptChunkOnFastPath_MatchesTokenByToken(string arch, string type)
+    {
+        using var m = new Model(arch, type);
+        var alone = m.OneByOne(SequenceA, KvCacheType.F16);
+        var state = new BatchState(m.Config, 16, Context);
+        var cache = new KvCache(m.Config, Context, KvCacheType.F16);
+        m.Transformer.Forward(state, [.. SequenceA.Select((t, p) => new BatchToken(cache, t, p, p))]);
+        for (var p = 0; p < SequenceA.Length; p++)
+        {
+            var worst = WorstRelative(state.Logits(p), alone[p]);
+            Assert.True(worst <= FastPathBatchTolerance, $"{arch} {type} position {p}: {worst:G3}");
         }
     }
 

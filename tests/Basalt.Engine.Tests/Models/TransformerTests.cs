@@ -17,7 +17,7 @@ public sealed class TransformerTests
 
     private static double Tolerance(string type, bool exact) => exact || type is "F32" or "F16" or "BF16"
         ? FloatWeightTolerance
-        : type is "Q8_0" or "Q4_0" ? Q8ActivationTolerance : Q8KActivationTolerance;
+        : type is "Q8_0" or "Q4_0" or "Q5_0" or "Q5_1" ? Q8ActivationTolerance : Q8KActivationTolerance;
 
     // Shapes small enough for the double-precision reference yet with every feature live: GQA (4 query heads over 2 KV heads),
     // rows that are multiples of 256 so every quantized type applies, and an untied output for llama.
@@ -40,7 +40,7 @@ public sealed class TransformerTests
         return data;
     }
 
-    private static readonly string[] SupportedTypes = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"];
+    private static readonly string[] SupportedTypes = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"];
 
     [Theory]
     [MemberData(nameof(Cases))]

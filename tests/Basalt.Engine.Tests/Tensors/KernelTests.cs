@@ -22,7 +22,8 @@ public sealed class KernelTests
     private const double DecodedDotTolerance = 1e-5;
 
     private static readonly int[] OddLengths = [1, 3, 7, 15, 17, 33, 100, 257, 1023];
-    private static readonly int[] OddBlockCounts = [1, 2, 3, 7, 13];
+    // 18: a 576-wide row of 32-weight blocks (two groups of eight and a tail); 17 and 25 leave one block over.
+    private static readonly int[] OddBlockCounts = [1, 2, 3, 7, 13, 17, 18, 25];
 
     private static void Close(double expected, double actual, double magnitude, double tolerance, string what) =>
         Assert.True(Math.Abs(expected - actual) <= tolerance * Math.Max(magnitude, 1e-30),
@@ -72,6 +73,23 @@ public sealed class KernelTests
     }
 
     [Fact]
+    public void DotF16V256_RowWithInfinityOrNaN_MatchesScalar()
+    {
+        foreach (var special in new[] { (ushort)0x7C00, (ushort)0xFC00, (ushort)0x7E00 })
+        {
+            foreach (var at in new[] { 0, 20, 40 })
+            {
+                var x = Gaussian(45, at + 1);
+                var h = MemoryMarshal.Cast<byte, ushort>(Encode(GgmlType.F16, Gaussian(45, at + 2))).ToArray();
+                h[at] = special;
+                var expected = FloatKernels.DotF16Scalar(h, x);
+                var actual = FloatKernels.DotF16V256(h, x);
+                Assert.True(expected.Equals(actual), $"0x{special:X4} at {at}: expected {expected}, got {actual}");
+            }
+        }
+    }
+
+    [Fact]
     public void HalfToSingleV256_EveryHalfBitPattern_MatchesHalfConversion()
     {
         var all = new ushort[65536];
@@ -89,7 +107,7 @@ public sealed class KernelTests
         }
     }
 
-    public static TheoryData<GgmlType> QuantTypes => new() { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K };
+    public static TheoryData<GgmlType> QuantTypes => new() { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K };
 
     private delegate float Kernel(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks);
 
@@ -97,6 +115,8 @@ public sealed class KernelTests
     {
         GgmlType.Q8_0 => (QuantKernels.DotQ8_0Scalar, QuantKernels.DotQ8_0V256, QuantKernels.DotQ8_0V512),
         GgmlType.Q4_0 => (QuantKernels.DotQ4_0Scalar, QuantKernels.DotQ4_0V256, QuantKernels.DotQ4_0V512),
+        GgmlType.Q5_0 => (QuantKernels.DotQ5_0Scalar, QuantKernels.DotQ5_0V256, QuantKernels.DotQ5_0V512),
+        GgmlType.Q5_1 => (QuantKernels.DotQ5_1Scalar, QuantKernels.DotQ5_1V256, QuantKernels.DotQ5_1V512),
         GgmlType.Q4_K => (QuantKernels.DotQ4_KScalar, QuantKernels.DotQ4_KV256, QuantKernels.DotQ4_KV512),
         GgmlType.Q5_K => (QuantKernels.DotQ5_KScalar, QuantKernels.DotQ5_KV256, QuantKernels.DotQ5_KV512),
         _ => (QuantKernels.DotQ6_KScalar, QuantKernels.DotQ6_KV256, QuantKernels.DotQ6_KV512),
@@ -144,6 +164,8 @@ public sealed class KernelTests
                     {
                         GgmlType.Q8_0 => DecodeDotKernels.DotQ8_0V256(w, x),
                         GgmlType.Q4_0 => DecodeDotKernels.DotQ4_0V256(w, x),
+                        GgmlType.Q5_0 => DecodeDotKernels.DotQ5V256(w, x, withMin: false),
+                        GgmlType.Q5_1 => DecodeDotKernels.DotQ5V256(w, x, withMin: true),
                         GgmlType.Q4_K => DecodeDotKernels.DotQ4_KV256(w, x, fiveBit: false),
                         GgmlType.Q5_K => DecodeDotKernels.DotQ4_KV256(w, x, fiveBit: true),
                         _ => DecodeDotKernels.DotQ6_KV256(w, x),
@@ -188,6 +210,27 @@ public sealed class KernelTests
     }
 
     [Fact]
+    public void RowKernelsDotQ8_RangeOfRows_EqualsSingleRowDots()
+    {
+        foreach (var type in SupportedTypes)
+        {
+            var bs = GgmlTypes.BlockSize(type);
+            var n = (bs == 1 ? 37 : bs) * (bs == 256 ? 3 : 18); // a 576-wide row of 32-weight blocks
+            const int rows = 5;
+            var w = Encode(type, Gaussian(rows * n, 61, 0.05f));
+            var xq = new byte[TensorOps.ActivationSize(type, n)];
+            TensorOps.QuantizeActivations(type, Gaussian(n, 67), xq);
+            var y = new float[rows + 1];
+            y[rows] = 42f;
+            RowKernels.DotQ8(type, w, rows, xq, n, y);
+            var rowBytes = TensorOps.RowSize(type, n);
+            for (var i = 0; i < rows; i++)
+                Assert.Equal(TensorOps.DotQ8(type, w.AsSpan(i * rowBytes, rowBytes), xq, n), y[i]);
+            Assert.Equal(42f, y[rows]); // nothing written past the range
+        }
+    }
+
+    [Fact]
     public void DotQ8_FloatTypes_EqualDot()
     {
         foreach (var type in new[] { GgmlType.F32, GgmlType.F16, GgmlType.BF16 })
@@ -198,6 +241,32 @@ public sealed class KernelTests
             var xq = new byte[TensorOps.ActivationSize(type, n)];
             TensorOps.QuantizeActivations(type, x, xq);
             Assert.Equal(TensorOps.Dot(type, w, x), TensorOps.DotQ8(type, w, xq, n));
+        }
+    }
+
+    [Fact]
+    public void QuantizeV256_GaussianAndHalfwayValues_WriteSameBytesAsScalar()
+    {
+        if (Skip(Avx2.IsSupported, "AVX2"))
+            return;
+        const int n = 1024;
+        var x = Gaussian(n, 71);
+        // Block 0: max 127 so d = 1 and values sit exactly halfway or just below it; block 1 all zeros; block 2 one huge value.
+        x[0] = 127f;
+        float[] edges = [2.5f, -2.5f, 0.5f, -0.5f, 0.49999997f, -0.49999997f, 126.5f, -126.5f, 1.5f, -0f];
+        edges.CopyTo(x, 1);
+        Array.Clear(x, 32, 32);
+        x[70] = 1e30f;
+        foreach (var (name, scalar, v256, bytes) in new (string, Action<float[], byte[]>, Action<float[], byte[]>, int)[]
+        {
+            ("Q8_0", (a, b) => Quantize.Q8_0Scalar(a, b), (a, b) => Quantize.Q8_0V256(a, b), TensorOps.RowSize(GgmlType.Q8_0, n)),
+            ("Q8_K", (a, b) => Quantize.Q8_KScalar(a, b), (a, b) => Quantize.Q8_KV256(a, b), TensorOps.RowSize(GgmlType.Q8_K, n)),
+        })
+        {
+            byte[] expected = new byte[bytes], actual = new byte[bytes];
+            scalar(x, expected);
+            v256(x, actual);
+            Assert.True(expected.AsSpan().SequenceEqual(actual), $"{name}: first difference at byte {expected.AsSpan().CommonPrefixLength(actual)}");
         }
     }
 

@@ -12,6 +12,10 @@ public sealed class QuantizationTests
     {
         Assert.Equal(Q8_0Block.Bytes, GgmlTypes.BlockBytes(GgmlType.Q8_0));
         Assert.Equal(Q4_0Block.Bytes, GgmlTypes.BlockBytes(GgmlType.Q4_0));
+        Assert.Equal(Q5_0Block.Bytes, GgmlTypes.BlockBytes(GgmlType.Q5_0));
+        Assert.Equal(Q5_1Block.Bytes, GgmlTypes.BlockBytes(GgmlType.Q5_1));
+        Assert.Equal(Q5_0Block.Qs + 16, Q5_0Block.Bytes);
+        Assert.Equal(Q5_1Block.Qs + 16, Q5_1Block.Bytes);
         Assert.Equal(Q4KBlock.Bytes, GgmlTypes.BlockBytes(GgmlType.Q4_K));
         Assert.Equal(Q5KBlock.Bytes, GgmlTypes.BlockBytes(GgmlType.Q5_K));
         Assert.Equal(Q6KBlock.Bytes, GgmlTypes.BlockBytes(GgmlType.Q6_K));
@@ -29,6 +33,8 @@ public sealed class QuantizationTests
     [InlineData(GgmlType.BF16, 0.005)]  // 8-bit mantissa
     [InlineData(GgmlType.Q8_0, 0.01)]   // Δ = max|x|/127 ≈ 0.017
     [InlineData(GgmlType.Q4_0, 0.12)]   // Δ = max|x|/8 ≈ 0.27
+    [InlineData(GgmlType.Q5_0, 0.06)]   // Δ = max|x|/16 ≈ 0.14
+    [InlineData(GgmlType.Q5_1, 0.06)]   // Δ = range/31 ≈ 0.14
     [InlineData(GgmlType.Q4_K, 0.12)]   // Δ = range/15 ≈ 0.29
     [InlineData(GgmlType.Q5_K, 0.06)]   // Δ = range/31 ≈ 0.14
     [InlineData(GgmlType.Q6_K, 0.035)]  // Δ = max|x|/31 over 16 values ≈ 0.06
@@ -50,6 +56,8 @@ public sealed class QuantizationTests
     [Theory]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q5_1)]
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.Q5_K)]
     [InlineData(GgmlType.Q6_K)]
@@ -86,6 +94,31 @@ public sealed class QuantizationTests
         Assert.Equal(2f * (0xA - 8), y[1]);
         Assert.Equal(2f * (0x3 - 8), y[17]);
         Assert.Equal(0f, y[0]);
+    }
+
+    [Fact]
+    public void DequantizeRow_HandBuiltQ5_0AndQ5_1_TakeFifthBitFromQh()
+    {
+        var q5 = new byte[22];
+        Half(q5, 0, 0.5f);
+        for (var j = 0; j < 16; j++)
+            q5[6 + j] = 0x00;
+        q5[6 + 2] = 0x4A;                    // element 2: low nibble 0xA; element 18: high nibble 4
+        BinaryPrimitives.WriteUInt32LittleEndian(q5.AsSpan(2), (1u << 2) | (1u << 31));
+        var y = Decode(GgmlType.Q5_0, q5, 32);
+        Assert.Equal(0.5f * (0x1A - 16), y[2]);
+        Assert.Equal(0.5f * (0x4 - 16), y[18]);  // bit 18 clear
+        Assert.Equal(0.5f * (0x10 - 16), y[31]); // nibble 0, bit 31 set
+        Assert.Equal(0.5f * -16, y[0]);
+
+        var q51 = new byte[24];
+        Half(q51, 0, 2f);
+        Half(q51, 2, -1f);
+        q51[8 + 5] = 0x70;                   // element 21: high nibble 7
+        BinaryPrimitives.WriteUInt32LittleEndian(q51.AsSpan(4), 1u << 21);
+        y = Decode(GgmlType.Q5_1, q51, 32);
+        Assert.Equal(2f * 0x17 - 1f, y[21]);
+        Assert.Equal(-1f, y[5]);
     }
 
     [Fact]
@@ -143,6 +176,8 @@ public sealed class QuantizationTests
 
     [Theory]
     [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q5_1)]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.Q5_K)]

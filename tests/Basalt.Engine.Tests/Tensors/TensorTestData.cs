@@ -7,7 +7,7 @@ namespace Basalt.Engine.Tests.Tensors;
 internal static class TensorTestData
 {
     public static readonly GgmlType[] SupportedTypes =
-        [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
+        [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
 
     /// <summary>Normally distributed values (Box-Muller), the shape real weights and activations roughly have.</summary>
     public static float[] Gaussian(int n, int seed, float sigma = 1f)
@@ -50,7 +50,8 @@ internal static class TensorTestData
             var blk = b.AsSpan(i * bb, bb);
             switch (type)
             {
-                case GgmlType.Q8_0 or GgmlType.Q4_0: SetHalf(blk, 0, rng); break;
+                case GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0: SetHalf(blk, 0, rng); break;
+                case GgmlType.Q5_1: SetHalf(blk, 0, rng); SetHalf(blk, 2, rng); break;
                 case GgmlType.Q4_K or GgmlType.Q5_K: SetHalf(blk, 0, rng); SetHalf(blk, 2, rng); break;
                 case GgmlType.Q6_K: SetHalf(blk, 208, rng); break;
             }

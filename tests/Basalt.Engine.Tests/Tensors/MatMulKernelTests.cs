@@ -1,0 +1,104 @@
+using Basalt.Engine.Gguf;
+using Basalt.Engine.Tensors;
+
+namespace Basalt.Engine.Tests.Tensors;
+
+public sealed class MatMulKernelTests
+{
+    // The tiled kernels multiply float block scales where the reference widens everything to double: differences are float rounding,
+    // measured against the sum of |w_k x_k| of each pair (the size of the terms being added).
+    private const double TiledVsReferenceTolerance = 2e-5;
+    // The attention's value accumulation against its scalar reference: float rounding of a handful of multiply-adds.
+    private const float AxpYTolerance = 1e-5f;
+
+    public static TheoryData<GgmlType, int, int, int> Shapes()
+    {
+        var data = new TheoryData<GgmlType, int, int, int>();
+        foreach (var type in TensorTestData.SupportedTypes)
+        {
+            var block = TensorOps.BlockSize(type);
+            // Odd row and token counts exercise the ragged edges of the 2 x 4 tile; several block counts per row.
+            data.Add(type, 7, 5, block == 256 ? 512 : 96);
+            data.Add(type, 1, 1, block == 256 ? 256 : 32);
+            data.Add(type, 16, 13, block == 256 ? 768 : 576);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void DotQ8Rows_OddShapes_MatchesScalarReference(GgmlType type, int rowCount, int tokens, int n)
+    {
+        var rowBytes = TensorOps.RowSize(type, n);
+        var rows = new byte[rowCount * rowBytes];
+        var dense = new float[rowCount][];
+        for (var i = 0; i < rowCount; i++)
+        {
+            TensorOps.QuantizeRow(type, TensorTestData.Gaussian(n, 100 + i), rows.AsSpan(i * rowBytes, rowBytes));
+            dense[i] = new float[n];
+            TensorOps.DequantizeRow(type, rows.AsSpan(i * rowBytes, rowBytes), dense[i]);
+        }
+        var xBytes = TensorOps.ActivationSize(type, n);
+        var xq = new byte[tokens * xBytes];
+        var xs = new float[tokens][];
+        for (var j = 0; j < tokens; j++)
+        {
+            xs[j] = TensorTestData.Gaussian(n, 900 + j, sigma: 3f);
+            TensorOps.QuantizeActivations(type, xs[j], xq.AsSpan(j * xBytes, xBytes));
+        }
+
+        var actual = new float[tokens * rowCount];
+        TensorOps.DotQ8Rows(type, rows, rowCount, xq, tokens, n, actual);
+        var expected = new float[tokens * rowCount];
+        MatMulKernels.DotRowsReference(type, rows, rowCount, xq, tokens, n, expected);
+
+        for (var j = 0; j < tokens; j++)
+            for (var i = 0; i < rowCount; i++)
+            {
+                var magnitude = 0.0;
+                for (var k = 0; k < n; k++)
+                    magnitude += Math.Abs(dense[i][k] * xs[j][k]);
+                var diff = Math.Abs(actual[j * rowCount + i] - expected[j * rowCount + i]);
+                Assert.True(diff <= TiledVsReferenceTolerance * magnitude,
+                    $"{type} row {i} token {j}: {actual[j * rowCount + i]} vs reference {expected[j * rowCount + i]} (|w||x| {magnitude:G4})");
+            }
+    }
+
+    [Fact]
+    public void DotQ8Rows_ShortActivationBuffer_ThrowsNamingTheSize()
+    {
+        var rows = new byte[TensorOps.RowSize(GgmlType.Q8_0, 64) * 2];
+        var xq = new byte[TensorOps.ActivationSize(GgmlType.Q8_0, 64)];
+        var e = Assert.Throws<ArgumentException>(() => TensorOps.DotQ8Rows(GgmlType.Q8_0, rows, 2, xq, 2, 64, new float[4]));
+        Assert.Contains("activation rows", e.Message);
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(77)]
+    [InlineData(9)]
+    public void AxpYF16_OddLengths_MatchesScalarReference(int n)
+    {
+        var v = TensorTestData.Gaussian(n, 5).Select(f => BitConverter.HalfToUInt16Bits((Half)f)).ToArray();
+        var y = TensorTestData.Gaussian(n, 6);
+        var expected = (float[])y.Clone();
+        AttentionKernels.AxpYF16(0.37f, v, y);
+        AttentionKernels.AxpYF16Scalar(0.37f, v, expected);
+        for (var i = 0; i < n; i++)
+            Assert.True(Math.Abs(y[i] - expected[i]) <= AxpYTolerance * (1 + Math.Abs(expected[i])), $"element {i}: {y[i]} vs {expected[i]}");
+    }
+
+    [Theory]
+    [InlineData(32)]
+    [InlineData(96)]
+    public void AxpYQ8_0_Blocks_MatchesScalarReference(int n)
+    {
+        var v = TensorTestData.Encode(GgmlType.Q8_0, TensorTestData.Gaussian(n, 8));
+        var y = TensorTestData.Gaussian(n, 9);
+        var expected = (float[])y.Clone();
+        AttentionKernels.AxpYQ8_0(-1.25f, v, y);
+        AttentionKernels.AxpYQ8_0Scalar(-1.25f, v, expected);
+        for (var i = 0; i < n; i++)
+            Assert.True(Math.Abs(y[i] - expected[i]) <= AxpYTolerance * (1 + Math.Abs(expected[i])), $"element {i}: {y[i]} vs {expected[i]}");
+    }
+}
