@@ -115,6 +115,9 @@ public sealed class SequenceScheduler : IDisposable
     /// <summary>Most sequences one scheduler decodes together.</summary>
     public const int MaxSequencesLimit = 64;
 
+    /// <summary>How often a request that fits no memory while nothing runs is looked at again.</summary>
+    private static readonly TimeSpan IdleRecheck = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Prompt tokens a step always has room for besides the decode tokens, so waiting prompts keep moving.</summary>
     private const int MinPromptChunk = 16;
 
@@ -207,6 +210,10 @@ public sealed class SequenceScheduler : IDisposable
             try
             {
                 Step();
+                lock (_gate)
+                    if (!_disposed && _running.Count == 0 && _waiting.Count > 0)
+                        // Nothing fits now (pinned prefixes hold the memory until their TTL): check again soon, not in a spin.
+                        Monitor.Wait(_gate, IdleRecheck);
             }
             catch (Exception e)
             {
