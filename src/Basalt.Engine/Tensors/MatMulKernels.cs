@@ -65,7 +65,7 @@ internal static unsafe class MatMulKernels
                     }
                 break;
             default:
-                if (Avx2.IsSupported && Fma.IsSupported && n % Block == 0 && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K)
+                if (Avx2.IsSupported && Fma.IsSupported && n % Block == 0 && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K)
                     DotRowsQuantizedAvx2(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n, y);
                 else
                     for (var i = 0; i < rowCount; i++)
@@ -147,6 +147,11 @@ internal static unsafe class MatMulKernels
 
     private static void DotRowsQuantizedAvx2(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int xBytes, int tokens, int n, Span<float> y)
     {
+        if (type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K)
+        {
+            DotRowsKQuantAvx2(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n, y);
+            return;
+        }
         var nb = n / Block;
         var values = Scratch(ref t_values, rowCount * n);
         var scales = Scratch(ref t_scales, rowCount * nb * 8);
@@ -154,7 +159,7 @@ internal static unsafe class MatMulKernels
         var dx = Scratch(ref t_dx, tokens * nb);
         var xsum = Scratch(ref t_xsum, tokens * nb);
         var xoff = Scratch(ref t_xoff, nb);
-        var hasOffsets = type is GgmlType.Q4_K or GgmlType.Q5_K;
+        var hasOffsets = type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q5_1;
         for (var r = 0; r < rowCount; r++)
             DecodeRow(type, rows.Slice(r * rowBytes, rowBytes), nb, values.AsSpan(r * n, n), scales.AsSpan(r * nb * 8, nb * 8), offsets.AsSpan(r * nb, nb));
         var kBlocks = TensorOps.ActivationType(type) == GgmlType.Q8_K;
@@ -229,6 +234,180 @@ internal static unsafe class MatMulKernels
         sums[4] = Vector256.Sum(a10); sums[5] = Vector256.Sum(a11); sums[6] = Vector256.Sum(a12); sums[7] = Vector256.Sum(a13);
     }
 
+    [ThreadStatic] private static short[]? t_intScales;
+    [ThreadStatic] private static float[]? t_superScales, t_groupOffsets, t_groupSums, t_xd;
+
+    // K-quants against Q8_K activations: the weights' 4- to 6-bit values are non-negative once the Q6_K offset of 32 moves into a
+    // per-16 correction, so u8 x s8 multiply-adds need no sign trick; the sub-block scales are integers, applied by the pairwise
+    // 16-bit multiply-add, so each pair accumulates in int32 over a 256-weight super-block and converts to float once per super-block.
+    private static void DotRowsKQuantAvx2(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int xBytes, int tokens, int n, Span<float> y)
+    {
+        var nb = n / Block;
+        var nsb = n / Q8KBlock.Size;
+        var ng = n / 16;
+        var values = Scratch(ref t_values, rowCount * n);
+        var scales = Scratch(ref t_intScales, rowCount * nb * 16);
+        var dw = Scratch(ref t_superScales, rowCount * nsb);
+        var offsets = Scratch(ref t_groupOffsets, rowCount * ng);
+        var xsum = Scratch(ref t_groupSums, tokens * ng);
+        var dx = Scratch(ref t_xd, tokens * nsb);
+        for (var r = 0; r < rowCount; r++)
+            DecodeRowK(type, rows.Slice(r * rowBytes, rowBytes), nsb, values.AsSpan(r * n, n), scales.AsSpan(r * nb * 16, nb * 16), dw.AsSpan(r * nsb, nsb), offsets.AsSpan(r * ng, ng));
+        for (var j = 0; j < tokens; j++)
+        {
+            var x = xq.Slice(j * xBytes, xBytes);
+            for (var sb = 0; sb < nsb; sb++)
+            {
+                var d = MemoryMarshal.Read<float>(x[(sb * Q8KBlock.Bytes + Q8KBlock.D)..]);
+                dx[j * nsb + sb] = d;
+                for (var g = 0; g < 16; g++)
+                    xsum[j * ng + sb * 16 + g] = d * MemoryMarshal.Read<short>(x[(sb * Q8KBlock.Bytes + Q8KBlock.BSums + 2 * g)..]);
+            }
+        }
+        fixed (sbyte* pv = values)
+        fixed (short* ps = scales)
+        fixed (float* pd = dw, pdx = dx)
+        fixed (byte* px = xq)
+        {
+            Span<float> sums = stackalloc float[RowTile * TokenTile];
+            for (var r = 0; r < rowCount; r += RowTile)
+            {
+                var r1 = Math.Min(r + 1, rowCount - 1);
+                for (var j = 0; j < tokens; j += TokenTile)
+                {
+                    int j1 = Math.Min(j + 1, tokens - 1), j2 = Math.Min(j + 2, tokens - 1), j3 = Math.Min(j + 3, tokens - 1);
+                    KernelK2x4((byte*)(pv + r * n), (byte*)(pv + r1 * n), ps + r * nb * 16, ps + r1 * nb * 16, pd + r * nsb, pd + r1 * nsb,
+                        px + j * xBytes, px + j1 * xBytes, px + j2 * xBytes, px + j3 * xBytes,
+                        pdx + j * nsb, pdx + j1 * nsb, pdx + j2 * nsb, pdx + j3 * nsb, nsb, sums);
+                    for (var a = 0; a < RowTile && r + a < rowCount; a++)
+                        for (var b = 0; b < TokenTile && j + b < tokens; b++)
+                            y[(j + b) * rowCount + r + a] = sums[a * TokenTile + b]
+                                - FloatKernels.DotF32(offsets.AsSpan((r + a) * ng, ng), xsum.AsSpan((j + b) * ng, ng));
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void KernelK2x4(byte* w0, byte* w1, short* s0, short* s1, float* dw0, float* dw1, byte* x0, byte* x1, byte* x2, byte* x3,
+        float* d0, float* d1, float* d2, float* d3, int nsb, Span<float> sums)
+    {
+        Vector256<float> f00 = default, f01 = default, f02 = default, f03 = default;
+        Vector256<float> f10 = default, f11 = default, f12 = default, f13 = default;
+        for (var sb = 0; sb < nsb; sb++)
+        {
+            Vector256<int> i00 = default, i01 = default, i02 = default, i03 = default;
+            Vector256<int> i10 = default, i11 = default, i12 = default, i13 = default;
+            var xo = sb * Q8KBlock.Bytes + Q8KBlock.Qs;
+            for (var k = 0; k < 8; k++)
+            {
+                var b = sb * 8 + k;
+                var wv0 = Avx.LoadVector256(w0 + b * Block);
+                var wv1 = Avx.LoadVector256(w1 + b * Block);
+                var sc0 = Avx.LoadVector256(s0 + b * 16);
+                var sc1 = Avx.LoadVector256(s1 + b * 16);
+                var o = xo + k * Block;
+                var xv = Avx.LoadVector256((sbyte*)(x0 + o));
+                i00 = Avx2.Add(i00, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv0, xv), sc0));
+                i10 = Avx2.Add(i10, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv1, xv), sc1));
+                xv = Avx.LoadVector256((sbyte*)(x1 + o));
+                i01 = Avx2.Add(i01, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv0, xv), sc0));
+                i11 = Avx2.Add(i11, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv1, xv), sc1));
+                xv = Avx.LoadVector256((sbyte*)(x2 + o));
+                i02 = Avx2.Add(i02, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv0, xv), sc0));
+                i12 = Avx2.Add(i12, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv1, xv), sc1));
+                xv = Avx.LoadVector256((sbyte*)(x3 + o));
+                i03 = Avx2.Add(i03, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv0, xv), sc0));
+                i13 = Avx2.Add(i13, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv1, xv), sc1));
+            }
+            var e0 = Vector256.Create(dw0[sb]);
+            var e1 = Vector256.Create(dw1[sb]);
+            f00 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i00), e0 * Vector256.Create(d0[sb]), f00);
+            f01 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i01), e0 * Vector256.Create(d1[sb]), f01);
+            f02 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i02), e0 * Vector256.Create(d2[sb]), f02);
+            f03 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i03), e0 * Vector256.Create(d3[sb]), f03);
+            f10 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i10), e1 * Vector256.Create(d0[sb]), f10);
+            f11 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i11), e1 * Vector256.Create(d1[sb]), f11);
+            f12 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i12), e1 * Vector256.Create(d2[sb]), f12);
+            f13 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i13), e1 * Vector256.Create(d3[sb]), f13);
+        }
+        sums[0] = Vector256.Sum(f00); sums[1] = Vector256.Sum(f01); sums[2] = Vector256.Sum(f02); sums[3] = Vector256.Sum(f03);
+        sums[4] = Vector256.Sum(f10); sums[5] = Vector256.Sum(f11); sums[6] = Vector256.Sum(f12); sums[7] = Vector256.Sum(f13);
+    }
+
+    /// <summary>One K-quant row for <see cref="KernelK2x4"/>: unsigned values per element, per block of 32 sixteen int16 scales (the first
+    /// 16 elements' scale eight times, then the last 16's), d per super-block, and per group of 16 the offset d_min*min (or 32*d*scale
+    /// for Q6_K) subtracted from each element. Element = d * scale * value - offset.</summary>
+    private static void DecodeRowK(GgmlType type, ReadOnlySpan<byte> row, int nsb, Span<sbyte> values, Span<short> scales, Span<float> dw, Span<float> offsets)
+    {
+        if (type == GgmlType.Q6_K)
+        {
+            var m4b = Vector256.Create((byte)0x0F);
+            var m2 = Vector256.Create((byte)0x30);
+            for (var sb = 0; sb < nsb; sb++)
+            {
+                var blk = row.Slice(sb * Q6KBlock.Bytes, Q6KBlock.Bytes);
+                var d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk[Q6KBlock.D..]));
+                dw[sb] = d;
+                for (var half = 0; half < 2; half++)
+                {
+                    var qa = Vector256.Create(blk.Slice(Q6KBlock.Ql + 64 * half, 32));
+                    var qb = Vector256.Create(blk.Slice(Q6KBlock.Ql + 64 * half + 32, 32));
+                    var qhv = Vector256.Create(blk.Slice(Q6KBlock.Qh + 32 * half, 32));
+                    var h16 = qhv.AsUInt16();
+                    var b0 = sb * 8 + 4 * half;
+                    ((qa & m4b) | (Vector256.ShiftLeft(h16, 4).AsByte() & m2)).AsSByte().CopyTo(values.Slice(b0 * Block, Block));
+                    ((qb & m4b) | (Vector256.ShiftLeft(h16, 2).AsByte() & m2)).AsSByte().CopyTo(values.Slice((b0 + 1) * Block, Block));
+                    ((Vector256.ShiftRightLogical(qa.AsUInt16(), 4).AsByte() & m4b) | (qhv & m2)).AsSByte().CopyTo(values.Slice((b0 + 2) * Block, Block));
+                    ((Vector256.ShiftRightLogical(qb.AsUInt16(), 4).AsByte() & m4b) | (Vector256.ShiftRightLogical(h16, 2).AsByte() & m2)).AsSByte().CopyTo(values.Slice((b0 + 3) * Block, Block));
+                }
+                for (var g = 0; g < 16; g++)
+                {
+                    var sc = (sbyte)blk[Q6KBlock.Scales + g];
+                    scales.Slice(sb * 128 + g * 8, 8).Fill(sc);
+                    offsets[sb * 16 + g] = 32 * d * sc;
+                }
+            }
+            return;
+        }
+        var five = type == GgmlType.Q5_K;
+        var bytes = five ? Q5KBlock.Bytes : Q4KBlock.Bytes;
+        var m4 = Vector256.Create((byte)0x0F);
+        for (var sb = 0; sb < nsb; sb++)
+        {
+            var blk = row.Slice(sb * bytes, bytes);
+            var d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk[Q4KBlock.D..]));
+            var dmin = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk[Q4KBlock.DMin..]));
+            dw[sb] = d;
+            var packed = blk.Slice(Q4KBlock.Scales, Q4KBlock.ScaleBytes);
+            var qh = five ? Vector256.Create(blk.Slice(Q5KBlock.Qh, 32)) : default;
+            var qsAt = five ? Q5KBlock.Qs : Q4KBlock.Qs;
+            for (var c = 0; c < 4; c++)
+            {
+                var q = Vector256.Create(blk.Slice(qsAt + 32 * c, 32));
+                var lo = q & m4;
+                var hi = Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4;
+                if (five)
+                {
+                    var sixteen = Vector256.Create((byte)16);
+                    var bit0 = Vector256.Create((byte)(1 << (2 * c)));
+                    var bit1 = Vector256.Create((byte)(2 << (2 * c)));
+                    lo |= Vector256.Equals(qh & bit0, bit0) & sixteen;
+                    hi |= Vector256.Equals(qh & bit1, bit1) & sixteen;
+                }
+                var b0 = sb * 8 + 2 * c;
+                lo.AsSByte().CopyTo(values.Slice(b0 * Block, Block));
+                hi.AsSByte().CopyTo(values.Slice((b0 + 1) * Block, Block));
+                for (var h = 0; h < 2; h++)
+                {
+                    Dequantize.ScaleMinK4(2 * c + h, packed, out var sc, out var mn);
+                    scales.Slice((b0 + h) * 16, 16).Fill((short)sc);
+                    offsets[(b0 + h) * 2] = offsets[(b0 + h) * 2 + 1] = dmin * mn;
+                }
+            }
+        }
+    }
+
     /// <summary>Per block of 32 of each activation row: where its bytes start, its scale, and (for weights with offsets) scale x sum of its bytes.</summary>
     private static void ActivationScales(bool kBlocks, ReadOnlySpan<byte> xq, int xBytes, int tokens, int nb, Span<int> xoff, Span<float> dx, Span<float> xsum, bool sums)
     {
@@ -251,7 +430,15 @@ internal static unsafe class MatMulKernels
                     }
                 }
                 else
+                {
                     d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(x[(b * Q8_0Block.Bytes)..]));
+                    if (sums)
+                    {
+                        var v = Vector256.Create(x.Slice(b * Q8_0Block.Bytes + Q8_0Block.Qs, Block)).AsSByte();
+                        var (lo, hi) = Vector256.Widen(v);
+                        xsum[j * nb + b] = d * Vector256.Sum(lo + hi);
+                    }
+                }
                 dx[j * nb + b] = d;
             }
         }
@@ -281,6 +468,30 @@ internal static unsafe class MatMulKernels
                     var hi = Vector128.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & mask;
                     (Vector256.Create(lo, hi) - Vector256.Create((byte)8)).AsSByte().CopyTo(values.Slice(b * Block, Block));
                     SetScales(scales, b, HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk)));
+                }
+                break;
+            case GgmlType.Q5_0 or GgmlType.Q5_1:
+                var q51 = type == GgmlType.Q5_1;
+                var bb = q51 ? Q5_1Block.Bytes : Q5_0Block.Bytes;
+                var nib = Vector128.Create((byte)0x0F);
+                // Byte i of the spread takes bit i of qh: each lane broadcasts the qh byte holding its bit, then tests it.
+                var spread = Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+                var bits = Vector256.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+                for (var b = 0; b < nb; b++)
+                {
+                    var blk = row.Slice(b * bb, bb);
+                    var raw = Vector128.Create(blk.Slice(q51 ? Q5_1Block.Qs : Q5_0Block.Qs, 16));
+                    var q = Vector256.Create(raw & nib, Vector128.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & nib);
+                    var qh = Vector256.Create(MemoryMarshal.Read<uint>(blk[(q51 ? Q5_1Block.Qh : Q5_0Block.Qh)..])).AsByte();
+                    var high = Vector256.Equals(Vector256.Shuffle(qh, spread) & bits, bits) & Vector256.Create((byte)16);
+                    var v = (q | high).AsSByte();
+                    var d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk));
+                    if (q51)
+                        offsets[b] = -HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk[Q5_1Block.M..]));
+                    else
+                        v -= Vector256.Create((sbyte)16);
+                    v.CopyTo(values.Slice(b * Block, Block));
+                    SetScales(scales, b, d);
                 }
                 break;
             case GgmlType.Q4_K or GgmlType.Q5_K:

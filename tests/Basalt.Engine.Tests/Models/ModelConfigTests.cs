@@ -82,7 +82,7 @@ public sealed class ModelConfigTests
     public void FitRow_KQuantOnRowsNotMultipleOf256_FallsBackLikeLlamaCpp()
     {
         Assert.Equal(GgmlType.Q4_K, RandomModel.FitRow(GgmlType.Q4_K, 1536));
-        Assert.Equal(GgmlType.Q4_0, RandomModel.FitRow(GgmlType.Q4_K, 576));
+        Assert.Equal(GgmlType.Q5_0, RandomModel.FitRow(GgmlType.Q4_K, 576));
         Assert.Equal(GgmlType.Q8_0, RandomModel.FitRow(GgmlType.Q6_K, 576));
     }
 }
