@@ -29,9 +29,12 @@ internal static class BenchCommand
         var makeModel = new Option<string?>("--make-model") { Description = "Write a random-weight model instead: smollm2-135m or llama-1b." };
         var type = new Option<string>("--type") { Description = "Tensor types for --make-model: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K_M, Q5_K_M.", DefaultValueFactory = _ => "Q8_0" };
         var output = new Option<string?>("--out") { Description = "Where --make-model writes the model." };
+        var ttft = new Option<int?>("--ttft") { Description = "Serving: time to first token after this many shared prompt tokens plus a short question, cold and then warm (prompt caching)." };
+        var streams = new Option<string?>("--streams") { Description = "Serving: aggregate decode tokens/s at these concurrent stream counts, e.g. 1,4,8,16 (continuous batching)." };
+        var kvType = new Option<string>("--kv-type") { Description = "KV cache type for --ttft and --streams: f16, q8_0 or f32.", DefaultValueFactory = _ => "f16" };
         var command = new Command("bench", "Measure the local engine's speed on a GGUF model, or write a random-weight model to measure.")
         {
-            file, threads, promptTokens, genTokens, json, makeModel, type, output,
+            file, threads, promptTokens, genTokens, json, makeModel, type, output, ttft, streams, kvType,
         };
         command.SetAction(parse =>
         {
@@ -44,9 +47,19 @@ internal static class BenchCommand
                 e.WriteLine("error: give a model FILE to measure, or --make-model SHAPE --type TYPE --out FILE.");
                 return 2;
             }
+            if (parse.GetValue(ttft) is { } shared)
+                return shared < 1 ? Usage(e, "--ttft must be at least 1.") : ServingBench.TimeToFirstToken(path, parse.GetValue(threads), parse.GetValue(kvType)!, shared, o, e);
+            if (parse.GetValue(streams) is { } counts)
+                return ServingBench.Streams(path, parse.GetValue(threads), parse.GetValue(kvType)!, counts, parse.GetValue(genTokens), o, e);
             return Measure(path, parse.GetValue(threads), parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(json), o, e);
         });
         return command;
+    }
+
+    private static int Usage(TextWriter error, string message)
+    {
+        error.WriteLine("error: " + message);
+        return 2;
     }
 
     internal static int MakeModel(string shapeName, string type, string? path, TextWriter output, TextWriter error)

@@ -78,6 +78,19 @@ public sealed record ProviderConfig
     /// <summary>Local provider: most megabytes of model weights loaded at once (default: no limit).</summary>
     public long? MemoryBudgetMb { get; init; }
 
+    /// <summary>Local provider: megabytes one loaded model may use in all (weights, KV caches of running requests, prefix cache);
+    /// a request whose KV cache can never fit is refused (default: no limit).</summary>
+    public long? ModelMemoryMb { get; init; }
+
+    /// <summary>Local provider: megabytes of prompt prefixes each model keeps for reuse (default 256; 0 turns prompt caching off).</summary>
+    public long? PrefixCacheMb { get; init; }
+
+    /// <summary>Local provider: most requests one model decodes together (default 16); more wait.</summary>
+    public int? MaxSequences { get; init; }
+
+    /// <summary>Local provider: element type of the KV cache, f16 (default) or q8_0.</summary>
+    public string? KvCacheType { get; init; }
+
     /// <summary>The API key, resolved from inline or environment.</summary>
     public string? ResolveApiKey() => ApiKey ?? (ApiKeyEnv is null ? null : Environment.GetEnvironmentVariable(ApiKeyEnv));
 }

@@ -66,8 +66,10 @@ public sealed record GenerationResult(
     FinishReason FinishReason,
     string? MatchedStopSequence)
 {
-    /// <summary>Prompt tokens whose keys and values were reused from the previous generation on the same generator.</summary>
+    /// <summary>Prompt tokens whose keys and values were reused (from the previous generation on the same generator, or from the prefix cache).</summary>
     public int CachedPromptTokens { get; init; }
+    /// <summary>Prompt tokens newly stored in the prefix cache under a cache point (they are not counted as cached).</summary>
+    public int CacheWriteTokens { get; init; }
 }
 
 /// <summary>The prompt does not fit in the context window.</summary>

@@ -1,4 +1,3 @@
-using System.Text;
 using Basalt.Engine.Models;
 
 namespace Basalt.Engine.Generation;
@@ -53,22 +52,16 @@ public sealed class Generator
         prompt.CopyTo(_tokens);
         _cached = reuse;
 
-        var tokenizer = _model.Tokenizer;
-        var decoder = tokenizer.CreateStreamingDecoder();
-        var rng = new Rng(options.Seed ?? (ulong)Random.Shared.NextInt64());
-        var text = new StringBuilder();
-        var emitted = 0; // chars of text already handed to onToken
-        var generated = 0;
-        FinishReason? finish = null;
-        string? matched = null;
-
-        var promptLength = prompt.Length;
+        var decoder = new SequenceDecoder(_model.Tokenizer, _model.Transformer.Config.VocabSize, options, prompt[^1], onToken, ct);
         var pos = reuse;
         // The prompt runs in chunks of MaxBatchTokens through the batched forward pass; only its last token needs logits.
         while (pos < prompt.Length)
         {
             if (ct.IsCancellationRequested)
-                return Done(FinishReason.Cancelled);
+            {
+                decoder.Cancel();
+                return decoder.Complete(prompt.Length, reuse, 0);
+            }
             var count = Math.Min(_chunk.Length, prompt.Length - pos);
             for (var i = 0; i < count; i++)
                 _chunk[i] = new BatchToken(_cache, prompt[pos + i], pos + i, pos + i == prompt.Length - 1 ? 0 : -1);
@@ -76,72 +69,17 @@ public sealed class Generator
             pos += count;
         }
 
-        while (finish is null)
+        while (true)
         {
-            if (generated >= options.MaxTokens || pos >= ContextLength)
-            {
-                finish = FinishReason.MaxTokens;
+            var next = decoder.Next(_batch.Logits(0), _tokens.AsSpan(0, pos), pos >= ContextLength);
+            if (next < 0)
                 break;
-            }
-            if (ct.IsCancellationRequested)
-            {
-                finish = FinishReason.Cancelled;
-                break;
-            }
-            var window = options.RepeatLastN < 0 ? pos : Math.Min(options.RepeatLastN, pos);
-            var next = _sampler.Sample(_batch.Logits(0), options, _tokens.AsSpan(pos - window, window), ref rng);
-            generated++;
-            if (tokenizer.IsEndOfGeneration(next))
-            {
-                finish = FinishReason.EndOfGeneration;
-                break;
-            }
-            var piece = decoder.Push(next);
-            // SentencePiece's dummy prefix: the first word after BOS decodes with a leading space that is not part of the text
-            // (llama2.c and SentencePiece's own decode drop it).
-            if (generated == 1 && tokenizer.AddSpacePrefix && prompt[^1] == tokenizer.BosId && piece.StartsWith(' '))
-                piece = piece[1..];
-            text.Append(piece);
-            var safe = text.Length;
-            if (options.StopSequences.Count > 0)
-            {
-                if (FindStop(text, options.StopSequences, emitted, out var at, out var stop))
-                {
-                    text.Length = at;
-                    matched = stop;
-                    finish = FinishReason.StopSequence;
-                    Emit(next, Math.Max(at, emitted));
-                    break;
-                }
-                safe = text.Length - LongestStopPrefixSuffix(text, options.StopSequences, emitted);
-            }
-            if (!Emit(next, safe))
-            {
-                finish = FinishReason.Cancelled;
-                break;
-            }
             _tokens[pos] = next;
             _chunk[0] = new BatchToken(_cache, next, pos, 0);
             Run(1);
             pos++;
         }
-        if (finish != FinishReason.StopSequence)
-        {
-            text.Append(decoder.Flush());
-            if (text.Length > emitted)
-                onToken?.Invoke(new GeneratedToken(-1, text.ToString(emitted, text.Length - emitted)));
-        }
-        return Done(finish.Value);
-
-        bool Emit(int id, int upTo)
-        {
-            var piece = upTo > emitted ? text.ToString(emitted, upTo - emitted) : "";
-            emitted = Math.Max(emitted, upTo);
-            return onToken?.Invoke(new GeneratedToken(id, piece)) ?? true;
-        }
-
-        GenerationResult Done(FinishReason reason) =>
-            new(text.ToString(), promptLength, generated, reason, matched) { CachedPromptTokens = reuse };
+        return decoder.Complete(prompt.Length, reuse, 0);
     }
 
     private void Run(int count)
@@ -149,43 +87,5 @@ public sealed class Generator
         lock (_model.ForwardLock)
             _model.Transformer.Forward(_batch, _chunk.AsSpan(0, count));
         _cached = _chunk[count - 1].Position + 1;
-    }
-
-    /// <summary>Earliest stop sequence occurrence that ends after <paramref name="from"/> (earlier text was already checked).</summary>
-    private static bool FindStop(StringBuilder text, IReadOnlyList<string> stops, int from, out int at, out string? stop)
-    {
-        at = int.MaxValue;
-        stop = null;
-        var s = text.ToString();
-        foreach (var candidate in stops)
-        {
-            var start = Math.Max(0, from - candidate.Length + 1);
-            var i = s.IndexOf(candidate, start, StringComparison.Ordinal);
-            if (i >= 0 && i < at)
-            {
-                at = i;
-                stop = candidate;
-            }
-        }
-        return stop is not null;
-    }
-
-    /// <summary>Length of the longest end of the text that could begin a stop sequence; that much is held back from streaming.</summary>
-    private static int LongestStopPrefixSuffix(StringBuilder text, IReadOnlyList<string> stops, int emitted)
-    {
-        var longest = 0;
-        foreach (var stop in stops)
-            for (var len = Math.Min(stop.Length - 1, text.Length - emitted); len > longest; len--)
-            {
-                var match = true;
-                for (var i = 0; i < len && match; i++)
-                    match = text[text.Length - len + i] == stop[i];
-                if (match)
-                {
-                    longest = len;
-                    break;
-                }
-            }
-        return longest;
     }
 }

@@ -111,6 +111,10 @@ public sealed class LanguageModel : IDisposable
         return new Generator(this, length);
     }
 
+    /// <summary>A scheduler that runs concurrent requests on this model together (continuous batching with prefix caching).
+    /// Dispose it before the model.</summary>
+    public SequenceScheduler CreateScheduler(SchedulerOptions? options = null) => new(this, options ?? new SchedulerOptions());
+
     /// <summary>Unmaps the file and stops the worker threads.</summary>
     public void Dispose()
     {

@@ -4,24 +4,42 @@ using Basalt.Engine.Models;
 
 namespace Basalt.Providers.Local;
 
-/// <summary>Adapts Basalt.Engine's LanguageModel to the local provider. The store runs one generation at a time
-/// per model, so one generator (run state and KV cache) is kept and reused, which also lets the engine reuse
-/// a shared prompt prefix between turns.</summary>
+/// <summary>Adapts Basalt.Engine's LanguageModel to the local provider. Generations go to the model's scheduler, which
+/// decodes concurrent requests together and reuses cached prompt prefixes across requests.</summary>
 internal sealed class EngineLocalModel : ILocalModel
 {
     private readonly LanguageModel _model;
-    private Generator? _generator;
-    private int _generatorContext;
+    private readonly SequenceScheduler _scheduler;
 
-    private EngineLocalModel(LanguageModel model)
+    private EngineLocalModel(LanguageModel model, SchedulerOptions scheduling)
     {
         _model = model;
+        _scheduler = model.CreateScheduler(scheduling);
         var tokenizer = model.Tokenizer;
         BosText = tokenizer.BosId >= 0 ? tokenizer.TokenText(tokenizer.BosId) : "";
         EosText = tokenizer.EosId >= 0 ? tokenizer.TokenText(tokenizer.EosId) : "";
     }
 
-    public static ILocalModel Load(string path) => new EngineLocalModel(LanguageModel.Load(path));
+    public static ILocalModel Load(string path) => Load(path, new LocalProviderOptions());
+
+    public static ILocalModel Load(string path, LocalProviderOptions options)
+    {
+        var model = LanguageModel.Load(path, new ModelLoadOptions { KvCacheType = options.KvCacheType == "q8_0" ? KvCacheType.Q8_0 : KvCacheType.F16 });
+        try
+        {
+            return new EngineLocalModel(model, new SchedulerOptions
+            {
+                MaxSequences = options.MaxSequences,
+                MemoryBudgetBytes = options.ModelMemoryBytes,
+                PrefixCacheBytes = options.PrefixCacheBytes,
+            });
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
 
     public string? ChatTemplate => _model.ChatTemplate;
 
@@ -33,15 +51,12 @@ internal sealed class EngineLocalModel : ILocalModel
 
     public string EosText { get; }
 
+    public bool RunsConcurrently => true;
+
     public int[] Tokenize(string text, bool addSpecial) => _model.Tokenizer.Encode(text, addSpecial, parseSpecial: true);
 
     public LocalGenerationResult Generate(int[] prompt, LocalSampling sampling, Func<int, string, bool> onToken, CancellationToken cancellationToken)
     {
-        if (_generator is null || _generatorContext != sampling.ContextLength)
-        {
-            _generator = _model.CreateGenerator(sampling.ContextLength);
-            _generatorContext = sampling.ContextLength;
-        }
         var defaults = new GenerationOptions();
         var options = new GenerationOptions
         {
@@ -63,14 +78,27 @@ internal sealed class EngineLocalModel : ILocalModel
         {
             throw BasaltException.Validation(e.Message);
         }
+        var request = new SequenceRequest
+        {
+            Prompt = prompt,
+            Options = options,
+            ContextLength = sampling.ContextLength,
+            LatencyOptimized = sampling.LatencyOptimized,
+            CachePoints = sampling.CachePoints,
+        };
         GenerationResult result;
         try
         {
-            result = _generator.Generate(prompt, options, t => onToken(t.Id, t.Text), cancellationToken);
+            // The caller runs this on a thread of its own; the scheduler's thread does the work.
+            result = _scheduler.Submit(request, t => onToken(t.Id, t.Text), cancellationToken).GetAwaiter().GetResult();
         }
         catch (ContextOverflowException e)
         {
             throw BasaltException.Validation(e.Message);
+        }
+        catch (SequenceMemoryException e)
+        {
+            throw e.NeverFits ? BasaltException.Validation(e.Message) : new BasaltException(ErrorKind.Throttling, e.Message);
         }
         var finish = result.FinishReason switch
         {
@@ -78,11 +106,16 @@ internal sealed class EngineLocalModel : ILocalModel
             FinishReason.MaxTokens => LocalFinish.MaxTokens,
             _ => LocalFinish.Stopped,
         };
-        return new LocalGenerationResult(result.PromptTokens, result.GeneratedTokens, finish);
+        return new LocalGenerationResult(result.PromptTokens, result.GeneratedTokens, finish)
+        {
+            CacheReadTokens = result.CachedPromptTokens,
+            CacheWriteTokens = result.CacheWriteTokens,
+        };
     }
 
     public void Dispose()
     {
+        _scheduler.Dispose();
         _model.Dispose();
     }
 }

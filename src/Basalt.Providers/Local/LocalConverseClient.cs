@@ -45,6 +45,7 @@ internal sealed class LocalConverseClient : IConverseClient
         StopReason stop = StopReason.EndTurn;
         TokenUsage usage = new(0, 0);
         long latency = 0;
+        PerformanceConfig? performance = null;
         await foreach (var e in ConverseStreamAsync(request, cancellationToken).ConfigureAwait(false))
         {
             switch (e)
@@ -67,6 +68,7 @@ internal sealed class LocalConverseClient : IConverseClient
                 case MetadataEvent md:
                     usage = md.Usage;
                     latency = md.LatencyMs;
+                    performance = md.PerformanceConfig;
                     break;
             }
         }
@@ -85,6 +87,7 @@ internal sealed class LocalConverseClient : IConverseClient
             StopReason = stop,
             Usage = usage,
             LatencyMs = latency,
+            PerformanceConfig = performance,
         };
     }
 
@@ -106,13 +109,20 @@ internal sealed class LocalConverseClient : IConverseClient
         var context = Math.Min(model.ContextLength, entry.ContextWindow);
         if (prompt.Length >= context)
             throw ContextOverflow(entry, prompt.Length, context);
-        var sampling = LocalPrompt.Sampling(request, context - prompt.Length) with { ContextLength = context };
+        var sampling = LocalPrompt.Sampling(request, context - prompt.Length) with
+        {
+            ContextLength = context,
+            LatencyOptimized = request.PerformanceConfig?.Latency == "optimized",
+            CachePoints = CachePoints(model, request, prepared, promptText, prompt),
+        };
+        // Bedrock answers with the latency tier it served; the local engine serves both tiers.
+        var performance = request.PerformanceConfig is { } pc ? new PerformanceConfig(pc.Latency) : null;
         var useTools = request.ToolConfig is { Tools.Count: > 0 } tc && tc.ToolChoice?.Kind != ToolChoiceKind.None;
 
         var channel = Channel.CreateUnbounded<ConverseStreamEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var stopGeneration = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var generation = Task.Factory.StartNew(
-            () => Generate(model, prompt, sampling, request.InferenceConfig?.StopSequences ?? [], useTools ? prepared.Format : null, prefill, reasoning, started, channel.Writer, stopGeneration.Token),
+            () => Generate(model, prompt, sampling, request.InferenceConfig?.StopSequences ?? [], useTools ? prepared.Format : null, prefill, reasoning, started, performance, channel.Writer, stopGeneration.Token),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
@@ -134,7 +144,7 @@ internal sealed class LocalConverseClient : IConverseClient
     }
 
     private static void Generate(ILocalModel model, int[] prompt, LocalSampling sampling, IReadOnlyList<string> stopSequences,
-        ToolCallFormat? toolFormat, string prefill, ReasoningSplitter? reasoningSplitter, long started,
+        ToolCallFormat? toolFormat, string prefill, ReasoningSplitter? reasoningSplitter, long started, PerformanceConfig? performance,
         ChannelWriter<ConverseStreamEvent> writer, CancellationToken cancellationToken)
     {
         try
@@ -229,7 +239,10 @@ internal sealed class LocalConverseClient : IConverseClient
                 : StopReason.EndTurn;
             writer.TryWrite(new MessageStopEvent(reason));
             var latency = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            writer.TryWrite(new MetadataEvent(new TokenUsage(result.PromptTokens, result.GeneratedTokens), latency));
+            // As Bedrock counts: inputTokens are the prompt tokens neither read from nor written to the cache.
+            var usage = new TokenUsage(result.PromptTokens - result.CacheReadTokens - result.CacheWriteTokens, result.GeneratedTokens,
+                result.CacheReadTokens, result.CacheWriteTokens);
+            writer.TryWrite(new MetadataEvent(usage, latency, PerformanceConfig: performance));
             writer.TryComplete();
         }
         catch (Exception e)
@@ -299,6 +312,27 @@ internal sealed class LocalConverseClient : IConverseClient
         // Templates that print bos_token themselves must not get a second BOS from the tokenizer.
         var addSpecial = model.BosText.Length == 0 || !text.StartsWith(model.BosText, StringComparison.Ordinal);
         return model.Tokenize(text, addSpecial);
+    }
+
+    /// <summary>The request's cachePoints as token counts of the prompt: each one's character offset in the rendered prompt,
+    /// tokenized alone, agrees with the whole prompt's tokens up to some length (tokens may merge across the boundary, so the
+    /// agreeing length is the safe prefix to pin).</summary>
+    private static IReadOnlyList<Engine.Generation.CachePoint> CachePoints(ILocalModel model, ConverseRequest request, PreparedTemplate prepared, string promptText, int[] prompt)
+    {
+        var offsets = LocalPrompt.CachePointOffsets(request, prepared.Template, prepared.Format, model.BosText, model.EosText, promptText);
+        if (offsets.Count == 0)
+            return [];
+        var points = new List<Engine.Generation.CachePoint>(offsets.Count);
+        foreach (var (offset, ttl) in offsets)
+        {
+            var prefix = Encode(model, promptText[..offset]);
+            var agree = 0;
+            while (agree < prefix.Length && agree < prompt.Length && prefix[agree] == prompt[agree])
+                agree++;
+            if (agree > 0)
+                points.Add(new Engine.Generation.CachePoint(agree, ttl));
+        }
+        return points;
     }
 
     private static BasaltException ContextOverflow(ModelEntry entry, int promptTokens, int context)

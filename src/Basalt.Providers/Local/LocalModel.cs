@@ -22,6 +22,10 @@ internal interface ILocalModel : IDisposable
     /// <summary>Tokenizes a rendered prompt, parsing special-token text; adds BOS per the file's flags when asked.</summary>
     int[] Tokenize(string text, bool addSpecial);
 
+    /// <summary>True when the model runs concurrent generations itself (the engine's scheduler batches them); false makes the
+    /// store hand it to one request at a time.</summary>
+    bool RunsConcurrently => false;
+
     /// <summary>Runs one generation on a fresh sequence (its own run state and KV cache).</summary>
     LocalGenerationResult Generate(int[] prompt, LocalSampling sampling, Func<int, string, bool> onToken, CancellationToken cancellationToken);
 }
@@ -40,6 +44,10 @@ internal sealed record LocalSampling
     public float? FrequencyPenalty { get; init; }
     public float? PresencePenalty { get; init; }
     public long? Seed { get; init; }
+    /// <summary>performanceConfig.latency = optimized: scheduled ahead of standard requests.</summary>
+    public bool LatencyOptimized { get; init; }
+    /// <summary>Prompt prefixes to keep cached, from the request's cachePoint blocks.</summary>
+    public IReadOnlyList<Basalt.Engine.Generation.CachePoint> CachePoints { get; init; } = [];
 }
 
 /// <summary>Why the engine stopped.</summary>
@@ -52,4 +60,10 @@ internal enum LocalFinish
 }
 
 /// <summary>Outcome of one generation.</summary>
-internal sealed record LocalGenerationResult(int PromptTokens, int GeneratedTokens, LocalFinish Finish);
+internal sealed record LocalGenerationResult(int PromptTokens, int GeneratedTokens, LocalFinish Finish)
+{
+    /// <summary>Prompt tokens read from the prefix cache.</summary>
+    public int CacheReadTokens { get; init; }
+    /// <summary>Prompt tokens written to the prefix cache under a cache point.</summary>
+    public int CacheWriteTokens { get; init; }
+}

@@ -5,7 +5,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Basalt.Providers.Local;
 
-/// <summary>Keeps local models loaded: loads on first use, serves one generation at a time per model (others queue),
+/// <summary>Keeps local models loaded: loads on first use, serves one generation at a time per model (others queue) unless the
+/// model batches concurrent generations itself (<see cref="ILocalModel.RunsConcurrently"/>),
 /// unloads after the keep-alive idle time, and evicts idle models when loading another would exceed the memory budget.</summary>
 internal sealed class LocalModelStore : IDisposable
 {
@@ -41,7 +42,7 @@ internal sealed class LocalModelStore : IDisposable
     }
 
     /// <summary>A model reserved for one generation; dispose to let the next request in.</summary>
-    public sealed class Lease(LocalModelStore store, object slot, ILocalModel model) : IDisposable
+    public sealed class Lease(LocalModelStore store, object slot, ILocalModel model, bool holdsGate) : IDisposable
     {
         private int _released;
 
@@ -50,7 +51,7 @@ internal sealed class LocalModelStore : IDisposable
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
-                store.Release((Slot)slot);
+                store.Release((Slot)slot, holdsGate);
         }
     }
 
@@ -87,7 +88,14 @@ internal sealed class LocalModelStore : IDisposable
             entered = true;
             if (slot.Model is null)
                 await LoadAsync(modelId, slot, cancellationToken).ConfigureAwait(false);
-            return new Lease(this, slot, slot.Model!);
+            var model = slot.Model!;
+            if (model.RunsConcurrently)
+            {
+                // The gate only serialised the load: the model's own scheduler runs the generations together.
+                entered = false;
+                slot.Gate.Release();
+            }
+            return new Lease(this, slot, model, holdsGate: entered);
         }
         catch
         {
@@ -165,14 +173,15 @@ internal sealed class LocalModelStore : IDisposable
             m.Dispose();
     }
 
-    private void Release(Slot slot)
+    private void Release(Slot slot, bool holdsGate)
     {
         lock (_slots)
         {
             slot.Active--;
             slot.LastUsed = _time.GetUtcNow();
         }
-        slot.Gate.Release();
+        if (holdsGate)
+            slot.Gate.Release();
     }
 
     /// <summary>Unloads every model idle for longer than the keep-alive (called by a timer).</summary>

@@ -28,10 +28,88 @@ internal static class LocalPrompt
         }
     }
 
-    public static ChatTemplateInput BuildInput(ConverseRequest request, ToolCallFormat format)
+    /// <summary>Where each cachePoint of the request falls in <paramref name="rendered"/> (the prompt as
+    /// <see cref="Render"/> gives it), as character offsets with their TTLs. The conversation is rendered again with a marker
+    /// in place of each cachePoint; a tools cachePoint marks everything before the system prompt or first message, the part
+    /// of the prompt that depends on nothing else. Empty when the request has none, or when the markers change how the
+    /// template renders (then no prefix is pinned; automatic prefix reuse still applies).</summary>
+    public static IReadOnlyList<(int Offset, TimeSpan Ttl)> CachePointOffsets(ConverseRequest request, ChatTemplate template, ToolCallFormat format,
+        string bos, string eos, string rendered)
+    {
+        if (!HasCachePoint(request))
+            return [];
+        var markers = new CachePointMarkers();
+        string marked;
+        try
+        {
+            marked = template.Render(BuildInput(request, format, markers) with { BosToken = bos, EosToken = eos });
+        }
+        catch (TemplateException)
+        {
+            return [];
+        }
+        var offsets = new List<(int, TimeSpan)>();
+        var clean = new StringBuilder(marked.Length);
+        var startOffset = -1;
+        var i = 0;
+        while (i < marked.Length)
+        {
+            if (marked[i] == CachePointMarkers.Open && marked.IndexOf(CachePointMarkers.Close, i) is var end and > 0)
+            {
+                var id = marked.AsSpan(i + 1, end - i - 1);
+                if (id.SequenceEqual("s"))
+                    startOffset = startOffset < 0 ? clean.Length : startOffset;
+                else if (int.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var k) && k < markers.Ttls.Count)
+                    offsets.Add((clean.Length, markers.Ttls[k]));
+                i = end + 1;
+                continue;
+            }
+            clean.Append(marked[i++]);
+        }
+        if (!clean.Equals(rendered))
+            return [];
+        if (request.ToolConfig?.CachePoint is { } toolsPoint && startOffset >= 0)
+            offsets.Add((startOffset, Ttl(toolsPoint)));
+        return offsets;
+    }
+
+    private static bool HasCachePoint(ConverseRequest request)
+    {
+        if (request.ToolConfig?.CachePoint is not null)
+            return true;
+        foreach (var b in request.System)
+            if (b is CachePointBlock) return true;
+        foreach (var m in request.Messages)
+            foreach (var b in m.Content)
+                if (b is CachePointBlock) return true;
+        return false;
+    }
+
+    /// <summary>The TTL a cachePoint asks for: 5 minutes unless "1h".</summary>
+    public static TimeSpan Ttl(CachePointBlock c) => c.Ttl == "1h" ? Engine.Generation.CachePoint.LongTtl : Engine.Generation.CachePoint.DefaultTtl;
+
+    /// <summary>Marker text for cachePoint blocks: private-use characters no tokenizer sees, since they are removed again.</summary>
+    private sealed class CachePointMarkers
+    {
+        public const char Open = '\uE000', Close = '\uE001';
+        public readonly List<TimeSpan> Ttls = [];
+        public readonly string Start = $"{Open}s{Close}";
+
+        public string Add(CachePointBlock c)
+        {
+            Ttls.Add(Ttl(c));
+            return $"{Open}{(Ttls.Count - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)}{Close}";
+        }
+    }
+
+    public static ChatTemplateInput BuildInput(ConverseRequest request, ToolCallFormat format) => BuildInput(request, format, null);
+
+    /// <summary>Builds the template input; with <paramref name="markers"/>, each cachePoint block (and the start of the
+    /// conversation, for a tools cachePoint) leaves a marker in the text so its place in the rendered prompt can be found.</summary>
+    private static ChatTemplateInput BuildInput(ConverseRequest request, ToolCallFormat format, CachePointMarkers? markers)
     {
         var messages = new List<ChatMessage>();
-        var system = JoinText(request.System);
+        var system = JoinText(request.System, markers);
         if (system.Length > 0)
             messages.Add(new ChatMessage("system", system));
         var toolNames = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -39,6 +117,9 @@ internal static class LocalPrompt
         {
             var message = request.Messages[i];
             var text = new StringBuilder();
+            var hasText = false; // the markers are not text: separators depend only on real text
+            if (markers is not null && i == 0 && system.Length == 0)
+                text.Append(markers.Start);
             var calls = new List<ChatToolCall>();
             string? reasoning = null;
             foreach (var block in message.Content)
@@ -46,14 +127,18 @@ internal static class LocalPrompt
                 switch (block)
                 {
                     case TextBlock t:
-                        if (text.Length > 0) text.Append('\n');
+                        if (hasText) text.Append('\n');
                         text.Append(t.Text);
+                        hasText = true;
                         break;
                     case GuardContentBlock g:
-                        if (text.Length > 0) text.Append('\n');
+                        if (hasText) text.Append('\n');
                         text.Append(g.Text);
+                        hasText = true;
                         break;
-                    case CachePointBlock:
+                    case CachePointBlock c:
+                        if (markers is not null)
+                            text.Append(markers.Add(c));
                         break;
                     case ReasoningBlock r:
                         reasoning = (reasoning ?? "") + r.Text;
@@ -106,17 +191,25 @@ internal static class LocalPrompt
         return false;
     }
 
-    private static string JoinText(IReadOnlyList<ContentBlock> blocks)
+    private static string JoinText(IReadOnlyList<ContentBlock> blocks, CachePointMarkers? markers = null)
     {
         var sb = new StringBuilder();
+        var hasText = false;
         foreach (var b in blocks)
         {
+            if (b is CachePointBlock c && markers is not null)
+            {
+                sb.Append(markers.Add(c));
+                continue;
+            }
             var text = b switch { TextBlock t => t.Text, GuardContentBlock g => g.Text, _ => null };
             if (text is null) continue;
-            if (sb.Length > 0) sb.Append('\n');
+            if (hasText) sb.Append('\n');
+            else if (markers is not null && sb.Length == 0) sb.Append(markers.Start);
             sb.Append(text);
+            hasText = true;
         }
-        return sb.ToString();
+        return hasText ? sb.ToString() : "";
     }
 
     private static string ToolResultText(ToolResultBlock r)

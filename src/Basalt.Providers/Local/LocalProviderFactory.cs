@@ -17,7 +17,7 @@ internal sealed class LocalProviderFactory : IProviderFactory
         var logger = (context.Services.GetService(typeof(ILoggerFactory)) as ILoggerFactory)?.CreateLogger("Basalt.Providers.Local");
         var dataDir = (context.Services.GetService(typeof(BasaltConfig)) as BasaltConfig)?.Server.DataDir ?? "data";
         var models = ResolveRegisteredNames(context.Models, new ModelStore(ModelStore.ResolveDirectory(null, dataDir)));
-        return new LocalConverseClient(context.Name, models, new LocalModelStore(EngineLocalModel.Load, options, logger: logger));
+        return new LocalConverseClient(context.Name, models, new LocalModelStore(path => EngineLocalModel.Load(path, options), options, logger: logger));
     }
 
     /// <summary>Lets a catalog entry's path be a model pulled with `basalt pull` (its registered name) as well as a file.</summary>

@@ -9,14 +9,14 @@ namespace Basalt.Providers.Tests.Local;
 /// <summary>The local provider over the real engine and the real stories260K model, greedy decoding.</summary>
 public sealed class LocalEngineTests
 {
-    private static IConverseClient? CreateClient(int contextWindow = 256)
+    private static IConverseClient? CreateClient(int contextWindow = 256, ProviderConfig? config = null)
     {
         var path = SharedFiles.Path("models/stories260K.gguf");
         if (path is null)
             return null;
         var entry = new ModelEntry { Id = "stories", Provider = "local", Path = path, ContextWindow = contextWindow };
         var factory = new LocalProviderFactory();
-        return factory.Create(new ProviderContext("local", new ProviderConfig { Type = "local" }, [entry], new EmptyServices()));
+        return factory.Create(new ProviderContext("local", config ?? new ProviderConfig { Type = "local" }, [entry], new EmptyServices()));
     }
 
     private sealed class EmptyServices : IServiceProvider
@@ -109,5 +109,81 @@ public sealed class LocalEngineTests
         var both = await Task.WhenAll(client.ConverseAsync(Ask("Lily had a ball")), client.ConverseAsync(Ask("Tom saw a cat")));
         Assert.Equal(a, Text(both[0]));
         Assert.Equal(b, Text(both[1]));
+    }
+
+    private static readonly string LongSystem = string.Concat(Enumerable.Repeat("Once upon a time, there was a little girl named Lily. ", 10));
+
+    private static ConverseRequest WithCachedSystem(string question, string? ttl = null, float temperature = 0.9f) => new()
+    {
+        ModelId = "stories",
+        System = [new TextBlock(LongSystem), new CachePointBlock(ttl)],
+        Messages = [new Message(ConversationRole.User, [new TextBlock(question)])],
+        InferenceConfig = new InferenceConfig { MaxTokens = 30, Temperature = temperature, Seed = 7 },
+    };
+
+    [Fact]
+    public async Task ConverseAsync_CachePointOnTheSystemPrompt_WritesThenReadsItAndTheReplyIsUnchanged()
+    {
+        using var client = CreateClient(contextWindow: 512);
+        if (client is null) return;
+        var total = await client.CountTokensAsync(WithCachedSystem("One day she"));
+        var first = await client.ConverseAsync(WithCachedSystem("One day she"));
+        var second = await client.ConverseAsync(WithCachedSystem("One day she"));
+
+        Assert.Equal(0, first.Usage.CacheReadInputTokens);
+        Assert.True(first.Usage.CacheWriteInputTokens > 100, $"wrote {first.Usage.CacheWriteInputTokens} of {total}");
+        Assert.Equal(total, first.Usage.InputTokens + first.Usage.CacheWriteInputTokens);
+        Assert.Equal(0, second.Usage.CacheWriteInputTokens);
+        Assert.True(second.Usage.CacheReadInputTokens >= first.Usage.CacheWriteInputTokens);
+        Assert.Equal(total, second.Usage.InputTokens + second.Usage.CacheReadInputTokens);
+        Assert.Equal(Text(first), Text(second));
+    }
+
+    [Fact]
+    public async Task ConverseAsync_SharedPrefixWithoutCachePoint_IsReusedAndReportedAsCacheRead()
+    {
+        using var client = CreateClient(contextWindow: 512);
+        if (client is null) return;
+        var uncached = await client.ConverseAsync(WithCachedSystem("One day she") with { System = [new TextBlock(LongSystem)] });
+        var again = await client.ConverseAsync(WithCachedSystem("One day she") with { System = [new TextBlock(LongSystem)] });
+        Assert.Equal(0, uncached.Usage.CacheWriteInputTokens);
+        Assert.True(again.Usage.CacheReadInputTokens > 100);
+        Assert.Equal(Text(uncached), Text(again));
+    }
+
+    [Fact]
+    public async Task ConverseAsync_ManyRequestsAtOnce_GiveTheSameRepliesAsSequential()
+    {
+        using var client = CreateClient();
+        if (client is null) return;
+        string[] questions = ["Lily had a ball", "Tom saw a cat", "The sun was hot", "A bird sang"];
+        var sequential = new List<string>();
+        foreach (var q in questions)
+            sequential.Add(Text(await client.ConverseAsync(Ask(q))));
+        var concurrent = await Task.WhenAll(questions.Select(q => client.ConverseAsync(Ask(q))));
+        Assert.Equal(sequential, concurrent.Select(Text));
+    }
+
+    [Fact]
+    public async Task ConverseAsync_KvCacheBeyondTheModelMemoryBudget_ThrowsValidationNamingTheBudget()
+    {
+        using var client = CreateClient(contextWindow: 512, config: new ProviderConfig { Type = "local", ModelMemoryMb = 1 });
+        if (client is null) return;
+        var ex = await Assert.ThrowsAsync<BasaltException>(() => client.ConverseAsync(Ask("Once upon a time", maxTokens: 400)));
+        Assert.Equal(ErrorKind.Validation, ex.Kind);
+        Assert.Contains("memory budget", ex.Message);
+    }
+
+    [Fact]
+    public async Task ConverseStreamAsync_LatencyOptimized_ReportsItInTheMetadata()
+    {
+        using var client = CreateClient();
+        if (client is null) return;
+        PerformanceConfig? reported = null;
+        await foreach (var e in client.ConverseStreamAsync(Ask("The dog") with { PerformanceConfig = new PerformanceConfig("optimized") }))
+            if (e is MetadataEvent m) reported = m.PerformanceConfig;
+        Assert.Equal("optimized", reported?.Latency);
+        var response = await client.ConverseAsync(Ask("The dog") with { PerformanceConfig = new PerformanceConfig("optimized") });
+        Assert.Equal("optimized", response.PerformanceConfig?.Latency);
     }
 }

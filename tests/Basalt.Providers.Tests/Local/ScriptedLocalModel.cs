@@ -15,6 +15,8 @@ internal sealed class ScriptedLocalModel : ILocalModel
     public string EosText => "</s>";
     public string Reply { get; set; } = "Hello there";
     public int CharsPerToken { get; init; } = 3;
+    /// <summary>Whether the store may hand it to several requests at once (as the engine's scheduler allows).</summary>
+    public bool RunsConcurrently { get; init; }
 
     /// <summary>When set, each token waits for it (lets tests hold a generation open).</summary>
     public ManualResetEventSlim? TokenGate { get; set; }
