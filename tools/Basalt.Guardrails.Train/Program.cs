@@ -11,8 +11,10 @@ switch (args.Length > 0 ? args[0] : "")
 {
     case "content":
         return ContentTrainer.Run(Option("data"), Option("out"), seed);
-    // TOPICS case "topics":
-        // TOPICS return TopicTrainer.Run(Option("brown"), Option("wordnet"), Option("data"), Option("out"), seed);
+    case "topics":
+        return TopicTrainer.Run(Option("brown"), Option("wordnet"), Option("data"), Option("out"), seed);
+    case "topics-recalibrate":
+        return TopicTrainer.Recalibrate(Option("brown"), Option("vectors"), Option("data"), Option("out"), seed);
     case "probe":
         // prints the shipped model's probability and confidence per category for each line of standard input
         return ContentTrainer.Probe();
