@@ -79,7 +79,7 @@ public sealed class TopicPolicyTests
     {
         Assert.Empty(Policy.Assess("", GuardrailSource.Input));
         Assert.Empty(Policy.Assess("!!! ??? 12345 \uD800", GuardrailSource.Input));
-        var huge = string.Concat(Enumerable.Repeat("lorem ipsum dolor sit amet 漢字 текст ", 30_000));
+        var huge = string.Concat(Enumerable.Repeat("lorem ipsum dolor sit amet 漢字 текст ", 3_000));
         Assert.NotNull(Policy.Assess(huge, GuardrailSource.Output));
     }
 }
