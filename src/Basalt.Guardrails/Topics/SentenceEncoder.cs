@@ -24,6 +24,9 @@ internal sealed class SentenceEncoder
     /// <summary>SIF's smoothing constant a in a / (a + p(w)); 1e-3 is the value its authors found robust.</summary>
     public const float SifA = 1e-3f;
 
+    /// <summary>An unseen word is rare (full SIF weight, 1), but a vector guessed from its fragments counts half.</summary>
+    private const float UnknownWordWeight = 0.5f;
+
     private const uint Magic = 0x56544742; // "BGTV"
     private const int Version = 2;
 
@@ -50,7 +53,6 @@ internal sealed class SentenceEncoder
     private readonly float[] _weights; // SIF weight per word
     private readonly float[] _grams;   // GramBuckets x Dim
     private readonly float[] _common;  // unit vector removed from sentence vectors
-    private readonly float _unknownWeight;
 
     /// <summary>Sentence vectors of ordinary English sentences (a Brown corpus sample): a topic's similarity to them is
     /// its baseline, so that scores are comparable across topics with specific and with generic wording.</summary>
@@ -58,7 +60,8 @@ internal sealed class SentenceEncoder
 
     public int Dim { get; }
 
-    /// <summary>Cosine from which a text is on a topic, calibrated by the trainer on the paraphrase set.</summary>
+    /// <summary>The score (cosine above the topic's baseline, in baseline spreads: see TopicPolicy) from which a text is
+    /// on a topic, calibrated by the trainer on the paraphrase set.</summary>
     public float Threshold { get; }
 
     public SentenceEncoder(string[] words, float[] vectors, float[] weights, float[] grams, float[] common, float[][] background, int dim, float threshold)
@@ -73,7 +76,6 @@ internal sealed class SentenceEncoder
         _weights = weights;
         _grams = grams;
         _common = common;
-        _unknownWeight = 1f; // an unseen word is rare, so it weighs as much as the rarest
     }
 
     /// <summary>The encoder shipped in the assembly, loaded once on first use.</summary>
@@ -93,7 +95,6 @@ internal sealed class SentenceEncoder
         _weights = other._weights;
         _grams = other._grams;
         _common = other._common;
-        _unknownWeight = other._unknownWeight;
     }
 
     /// <summary>The unit sentence vector of a whole text, or null when it has no words.</summary>
@@ -186,7 +187,7 @@ internal sealed class SentenceEncoder
         if (norm <= 1e-12f) return 0;
         var inv = 1f / MathF.Sqrt(norm);
         for (var d = 0; d < Dim; d++) into[d] *= inv;
-        return _unknownWeight * 0.5f; // a guess from fragments counts for less than a known word
+        return UnknownWordWeight;
     }
 
     private bool TryStem(ReadOnlySpan<char> word, out int id)

@@ -64,6 +64,10 @@ public sealed class TopicPolicy
     /// similarities into large scores.</summary>
     private const float MinSpread = 0.05f;
 
+    /// <summary>Loads the shipped word vectors now (about a second; they otherwise load when the first policy with
+    /// topics is built).</summary>
+    public static void Preload() => _ = SentenceEncoder.Embedded;
+
     private void AddAnchor(List<float[]> anchors, string text)
     {
         var vector = _encoder.Encode(text);
