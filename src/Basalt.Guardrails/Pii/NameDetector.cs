@@ -60,6 +60,9 @@ internal static class NameDetector
         "by", "patient", "customer", "employee", "client", "applicant", "tenant", "student", "mr", "ms", "mrs",
     ];
 
+    // Cues after which any capitalized word is a name, listed or not.
+    private static readonly string[] StrongCues = ["name is", "name's", "named", "called", "i am", "i'm", "this is", "dear", "regards", "sincerely", "signed"];
+
     private static HashSet<string> Load(string file)
     {
         using Stream stream = typeof(NameDetector).Assembly.GetManifestResourceStream("Basalt.Guardrails.Pii." + file)
@@ -112,10 +115,30 @@ internal static class NameDetector
                     }
                 }
                 // A first name alone, after a cue, and not a sentence's first word only because of its capital.
-                if (!Ambiguous.Contains(word) ? HasCue(text, start) || MidSentence(text, start) : HasCue(text, start))
+                if (!Ambiguous.Contains(word) ? HasCue(text, start, Cues) || MidSentence(text, start) : HasCue(text, start, Cues))
                 {
                     Add(found, words, i, i + 1);
                     i++;
+                    continue;
+                }
+            }
+            else if (word.Length >= 2 && !NotSurnames.Contains(word) && !Ambiguous.Contains(word))
+            {
+                // A first name the lists lack: before a listed surname mid-sentence ("notes by Priya Ramirez"), or alone
+                // after a strong cue ("my name is Priya").
+                if (i + 1 < words.Count && Adjacent(text, words[i], words[i + 1]) && MidSentence(text, start)
+                    && last.Contains(text.Substring(words[i + 1].Start, words[i + 1].Length)) && !IsInitial(text, words[i + 1])
+                    && !NotSurnames.Contains(text.Substring(words[i + 1].Start, words[i + 1].Length)))
+                {
+                    Add(found, words, i, i + 2);
+                    i += 2;
+                    continue;
+                }
+                if (HasCue(text, start, StrongCues) && !last.Contains(word) || HasCue(text, start, StrongCues) && last.Contains(word) && HasCue(text, start, ["name is", "named", "called"]))
+                {
+                    int end = i + 1 < words.Count && Adjacent(text, words[i], words[i + 1]) ? Extend(text, words, i + 1, 2, first, last, requireListed: true) : i + 1;
+                    Add(found, words, i, Math.Max(end, i + 1));
+                    i = Math.Max(end, i + 1);
                     continue;
                 }
             }
@@ -168,11 +191,11 @@ internal static class NameDetector
         return true;
     }
 
-    private static bool HasCue(string text, int start)
+    private static bool HasCue(string text, int start, string[] cues)
     {
         int from = Math.Max(0, start - 24);
         ReadOnlySpan<char> before = text.AsSpan(from, start - from).TrimEnd(" ,:-\t");
-        foreach (string cue in Cues)
+        foreach (string cue in cues)
         {
             if (before.EndsWith(cue, StringComparison.OrdinalIgnoreCase)
                 && (before.Length == cue.Length || !char.IsLetter(before[before.Length - cue.Length - 1])))

@@ -60,7 +60,7 @@ internal static class PiiDetectors
                 case "AGE": Value(text, PiiPatterns.Age(), type, 20, found, v => int.TryParse(v, out int a) && a <= 125); break;
                 case "PIN": Value(text, PiiPatterns.Pin(), type, 55, found, null); break;
                 case "MAC_ADDRESS": Simple(text, PiiPatterns.Mac(), type, 85, found); break;
-                case "INTERNATIONAL_BANK_ACCOUNT_NUMBER": Checked(text, PiiPatterns.Iban(), type, 92, found, m => PiiChecksums.Iban(m)); break;
+                case "INTERNATIONAL_BANK_ACCOUNT_NUMBER": Checked(text, PiiPatterns.Iban(), type, 92, found, IsIban); break;
                 case "VEHICLE_IDENTIFICATION_NUMBER": Vin(text, found); break;
                 case "CREDIT_DEBIT_CARD_CVV": Value(text, PiiPatterns.Cvv(), type, 56, found, null); break;
                 case "CREDIT_DEBIT_CARD_EXPIRY": Expiry(text, found); break;
@@ -123,14 +123,25 @@ internal static class PiiDetectors
         }
     }
 
+    private static readonly string[] PhoneWords = ["phone", "call", "tel", "mobile", "cell", "fax", "contact", "reach", "text", "sms", "whatsapp", "dial"];
+    private static readonly string[] PhoneContext = [.. PhoneWords, "number"];
+
+    // Identifiers that share a phone's shape: after one of these words the digits are that identifier, not a phone.
+    private static readonly string[] OtherIdContext = ["nhs", "account", "acct", "invoice", "order", "ssn", "routing", "passport", "isbn", "ticket", "tracking", "serial", "sin", "insurance", "health", "license", "licence", "reference", "ref"];
+
     private static void Phone(string text, List<PiiCandidate> found)
     {
         Span<char> digits = stackalloc char[24];
         foreach (ValueMatch m in PiiPatterns.NanpPhone().EnumerateMatches(text))
         {
-            // A date-like or version-like run is not a phone; 10-11 digits are.
             int n = PiiChecksums.Digits(text.AsSpan(m.Index, m.Length), digits);
-            if (n is 10 or 11)
+            if (n is not (10 or 11))
+                continue;
+            // Ten bare digits are a phone only when called one; formatted ones unless another identifier is named.
+            bool formatted = n != m.Length;
+            if (HasContext(text, m.Index, OtherIdContext, window: 24) && !HasContext(text, m.Index, PhoneWords, window: 16))
+                continue;
+            if (formatted || HasContext(text, m.Index, PhoneContext, window: 32))
                 found.Add(new PiiCandidate("PHONE", m.Index, m.Length, 40));
         }
         foreach (ValueMatch m in PiiPatterns.IntlPhone().EnumerateMatches(text))
@@ -241,7 +252,8 @@ internal static class PiiDetectors
     {
         foreach (ValueMatch m in PiiPatterns.AccountLike().EnumerateMatches(text))
         {
-            if (HasContext(text, m.Index, AccountContext, window: 32) && !HasContext(text, m.Index, ["routing", "aba", "card"], window: 20))
+            if (HasContext(text, m.Index, AccountContext, window: 32) && !HasContext(text, m.Index, ["routing", "aba", "card"], window: 20)
+                && !LooksLikeDate(text.AsSpan(m.Index, m.Length)))
                 found.Add(new PiiCandidate("US_BANK_ACCOUNT_NUMBER", m.Index, m.Length, 35));
         }
     }
@@ -281,6 +293,32 @@ internal static class PiiDetectors
             if (PiiPatterns.CardLike().IsMatch(text.AsSpan(from, m.Index - from)))
                 found.Add(new PiiCandidate("CREDIT_DEBIT_CARD_EXPIRY", m.Index, m.Length, 55));
         }
+    }
+
+    // 20230115: a compact date, not an account number.
+    private static bool LooksLikeDate(ReadOnlySpan<char> s) =>
+        s.Length == 8 && s[..2] is "19" or "20" && int.TryParse(s[4..6], out int month) && month is >= 1 and <= 12
+        && int.TryParse(s[6..], out int day) && day is >= 1 and <= 31;
+
+    // IBAN lengths per country (ISO 13616 registry, the countries most often seen); other codes are not IBANs.
+    private static readonly Dictionary<string, int> IbanLengths = new(StringComparer.Ordinal)
+    {
+        ["AD"] = 24, ["AE"] = 23, ["AT"] = 20, ["BE"] = 16, ["BG"] = 22, ["BH"] = 22, ["BR"] = 29, ["CH"] = 21, ["CY"] = 28,
+        ["CZ"] = 24, ["DE"] = 22, ["DK"] = 18, ["EE"] = 20, ["ES"] = 24, ["FI"] = 18, ["FR"] = 27, ["GB"] = 22, ["GR"] = 27,
+        ["HR"] = 21, ["HU"] = 28, ["IE"] = 22, ["IL"] = 23, ["IS"] = 26, ["IT"] = 27, ["LI"] = 21, ["LT"] = 20, ["LU"] = 20,
+        ["LV"] = 21, ["MC"] = 27, ["MT"] = 31, ["NL"] = 18, ["NO"] = 15, ["PK"] = 24, ["PL"] = 28, ["PT"] = 25, ["QA"] = 29,
+        ["RO"] = 24, ["RS"] = 22, ["SA"] = 24, ["SE"] = 24, ["SI"] = 19, ["SK"] = 24, ["SM"] = 27, ["TR"] = 26, ["UA"] = 29,
+    };
+
+    private static bool IsIban(string candidate)
+    {
+        int length = 0;
+        foreach (char c in candidate)
+        {
+            if (c != ' ')
+                length++;
+        }
+        return IbanLengths.TryGetValue(candidate[..2], out int expected) && expected == length && PiiChecksums.Iban(candidate);
     }
 
     private static bool PasswordLike(string value) =>

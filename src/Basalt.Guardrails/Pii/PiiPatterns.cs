@@ -36,7 +36,7 @@ internal static partial class PiiPatterns
     [GeneratedRegex(@"(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])")]
     public static partial Regex AwsAccessKey();
 
-    [GeneratedRegex(@"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")]
+    [GeneratedRegex(@"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")]
     public static partial Regex AwsSecretLike();
 
     [GeneratedRegex(@"(?<![\w-])\d(?:[ -]?\d){7,16}(?![\w-])")]
@@ -51,7 +51,7 @@ internal static partial class PiiPatterns
     [GeneratedRegex(@"\b(?:user ?name|user ?id|login(?: ?name| ?id)?|handle|screen ?name)\b[""']?\s{0,3}(?:(?:is|was|=|:|-)\s{0,3}){1,2}[""']?(?<v>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})|\buser\s{0,3}[:=]\s{0,3}[""']?(?<v>[A-Za-z0-9][A-Za-z0-9._@-]{2,63})", RegexOptions.IgnoreCase)]
     public static partial Regex Username();
 
-    [GeneratedRegex(@"\b(?:driver'?s?|driving)\s{0,3}licen[cs]e(?:\s{0,3}(?:number|no\.?|#|id))?\s{0,3}(?:(?:is|was|:|=|-)\s{0,3}){0,2}(?<v>[A-Z0-9][A-Z0-9-]{3,19})\b|\b(?:DL|DLN|licen[cs]e\s{0,3}(?:number|no\.?|#))\s{0,3}(?:(?:is|was|:|=|-)\s{0,3}){0,2}(?<v>[A-Z0-9][A-Z0-9-]{3,19})\b", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"\b(?:driver'?s?|driving)\s{0,3}licen[cs]e(?:\s{0,3}(?:number|no\.?|#|id))?\s{0,3}(?:(?:is|was|:|=|-)\s{0,3}){0,2}(?<v>[A-Z0-9][A-Z0-9-]{3,19})\b|\b(?:DL|DLN|licen[cs]e\s{0,3}(?:number|no\.?|#))\s{0,3}(?:(?:is|was|:|=|-|\#|no\.?|number)\s{0,3}){0,2}(?<v>[A-Z0-9][A-Z0-9-]{3,19})\b", RegexOptions.IgnoreCase)]
     public static partial Regex DriverId();
 
     [GeneratedRegex(@"\bpassport\b(?:\s{0,3}(?:number|no\.?|#|id))?[^.\n\d]{0,30}?(?<v>\b[A-Z]?\d{8,9})\b", RegexOptions.IgnoreCase)]
