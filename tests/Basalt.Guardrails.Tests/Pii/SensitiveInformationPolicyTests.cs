@@ -190,7 +190,7 @@ public sealed class SensitiveInformationPolicyTests
     public void Assess_HugeMixedAndInvalidText_DoesNotThrow()
     {
         string chunk = "jo@x.io 4111-1111-1111-1111 \ud800 Ωμέγα 中文 \\u12 \\ 12:34:: ";
-        string huge = string.Concat(Enumerable.Repeat(chunk, 5_000));
+        string huge = string.Concat(Enumerable.Repeat(chunk, 1_000));
 
         SensitiveInformationResult result = All.Assess(huge, GuardrailSource.Input);
 
