@@ -33,6 +33,7 @@ internal static class GroundingScorer
     {
         List<Unit> claims = Split(response, clauses: true);
         List<Unit> sentences = Split(source, clauses: false);
+        var index = new SourceIndex(sentences);
         var sourceNumbers = new HashSet<string>(StringComparer.Ordinal);
         var sourceWords = new HashSet<string>(StringComparer.Ordinal);
         var sourceNames = new HashSet<string>(StringComparer.Ordinal);
@@ -59,7 +60,8 @@ internal static class GroundingScorer
                     if (s.Stems.Contains(q) || s.Numbers.Contains(q))
                         df++;
                 }
-                queryWeights[q] = Math.Log(1 + (sentences.Count + 1.0) / (df + 0.5));
+                // A word the source never uses weighs as a rare one, not more: no grounded answer can echo it.
+                queryWeights[q] = Math.Log(1 + (sentences.Count + 1.0) / (Math.Max(df, 1) + 0.5));
             }
         }
         double queryTotal = queryWeights.Values.Sum();
@@ -77,7 +79,7 @@ internal static class GroundingScorer
             if (claim.Stems.Count == 0 && claim.Numbers.Count == 0)
                 continue; // "Sure!", "Yes." carry no claim
             counted++;
-            (double support, HashSet<string>? supportStems, double lexical) = Support(claim, sentences, sourceNumbers, sourceNames);
+            (double support, HashSet<string>? supportStems, double lexical) = Support(claim, index, sourceNumbers, sourceNames);
             double weight = claim.Stems.Count + claim.Numbers.Count;
             weighted += support * weight;
             weightSum += weight;
@@ -120,21 +122,63 @@ internal static class GroundingScorer
         return total == 0 ? 0 : covered / total;
     }
 
-    private static (double Support, HashSet<string>? Stems, double Lexical) Support(Unit claim, List<Unit> sentences, HashSet<string> sourceNumbers, HashSet<string> sourceNames)
+    // Sentences compared with each claim: those sharing the most content words (an inverted index keeps long sources
+    // from costing claims × sentences).
+    private const int CandidateSentences = 12;
+
+    private static (double Support, HashSet<string>? Stems, double Lexical) Support(Unit claim, SourceIndex source, HashSet<string> sourceNumbers, HashSet<string> sourceNames)
     {
+        List<Unit> sentences = source.Sentences;
         double best = 0, lexical = 0;
         HashSet<string>? bestStems = null, lexicalStems = null;
         double ignored = 0;
         HashSet<string>? ignoredStems = null;
-        for (int i = 0; i < sentences.Count; i++)
+        foreach (int i in source.Candidates(claim, CandidateSentences))
         {
             Score(claim, sentences[i], null, sourceNumbers, sourceNames, ref best, ref bestStems, ref lexical, ref lexicalStems);
             if (i + 1 < sentences.Count)
                 Score(claim, sentences[i], sentences[i + 1], sourceNumbers, sourceNames, ref best, ref bestStems, ref ignored, ref ignoredStems);
+            if (i > 0)
+                Score(claim, sentences[i - 1], sentences[i], sourceNumbers, sourceNames, ref best, ref bestStems, ref ignored, ref ignoredStems);
         }
         // Relevance bridges through the sentence the claim is about (word overlap alone), even when a changed number
         // or negation makes the claim unsupported: a wrong answer to the question is still an answer to it.
         return (best, lexicalStems ?? bestStems, lexical);
+    }
+
+    private sealed class SourceIndex
+    {
+        private readonly Dictionary<string, List<int>> _postings = new(StringComparer.Ordinal);
+
+        public SourceIndex(List<Unit> sentences)
+        {
+            Sentences = sentences;
+            for (int i = 0; i < sentences.Count; i++)
+            {
+                foreach (string t in sentences[i].Stems.Concat(sentences[i].Numbers))
+                {
+                    if (!_postings.TryGetValue(t, out List<int>? list))
+                        _postings[t] = list = [];
+                    list.Add(i);
+                }
+            }
+        }
+
+        public List<Unit> Sentences { get; }
+
+        public IEnumerable<int> Candidates(Unit claim, int count)
+        {
+            var shared = new Dictionary<int, int>();
+            foreach (string t in claim.Stems.Concat(claim.Numbers))
+            {
+                if (_postings.TryGetValue(t, out List<int>? list))
+                {
+                    foreach (int i in list)
+                        shared[i] = shared.GetValueOrDefault(i) + 1;
+                }
+            }
+            return shared.OrderByDescending(p => p.Value).ThenBy(p => p.Key).Take(count).Select(p => p.Key);
+        }
     }
 
     private static void Score(Unit claim, Unit a, Unit? b, HashSet<string> sourceNumbers, HashSet<string> sourceNames,
@@ -360,6 +404,7 @@ internal static class GroundingScorer
     private static readonly HashSet<string> QueryFiller = new(StringComparer.Ordinal)
     {
         "tell", "know", "explain", "describ", "give", "list", "mean", "please", "happen", "anyon", "someth", "much", "many",
+        "long", "often", "far", "old", "kind", "type", "way",
     };
 
     private static readonly HashSet<string> StopWords = new(StringComparer.Ordinal)

@@ -9,8 +9,9 @@ namespace Basalt.Guardrails.Pii;
 /// not also a phone). Built once, immutable, thread-safe.</summary>
 public sealed class SensitiveInformationPolicy
 {
-    /// <summary>How long one custom regex may run on one text before it is abandoned (it then reports no match).</summary>
-    public static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(100);
+    /// <summary>How long one custom regex that needs backtracking (backreferences, lookarounds) may run on one text
+    /// before it is abandoned (matches found until then stand).</summary>
+    public static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Longest custom regex pattern (Bedrock's limit).</summary>
     public const int MaxPatternLength = 500;
@@ -55,7 +56,8 @@ public sealed class SensitiveInformationPolicy
         // Linear-time matching where the pattern allows it (no backreferences or lookarounds); else backtracking with a timeout.
         try
         {
-            return new Regex(config.Pattern, RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, RegexTimeout);
+            // Linear time needs no timeout; a timeout here only skipped matches on a loaded machine (first DFA build).
+            return new Regex(config.Pattern, RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, Regex.InfiniteMatchTimeout);
         }
         catch (NotSupportedException)
         {
