@@ -18,7 +18,8 @@ internal static partial class PiiPatterns
     [GeneratedRegex(@"(?<![\w+])\+[1-9]\d{0,2}[ \t.-]?(?:\(?\d{1,4}\)?[ \t.-]?){1,5}\d{2,4}(?![\w])")]
     public static partial Regex IntlPhone();
 
-    [GeneratedRegex(@"(?<![\w-])\d{3}([ \t-]?|\s*-\s*)\d{2}\1\d{4}(?![\w-])")]
+    // Separators: a dash (with spaces or a line break around it), whitespace, or nothing; "536-22-\n8819" is one SSN.
+    [GeneratedRegex(@"(?<![\w-])\d{3}(?:[ \t]*-\s*|\s{1,2})?\d{2}(?:[ \t]*-\s*|\s{1,2})?\d{4}(?![\w-])")]
     public static partial Regex Ssn();
 
     [GeneratedRegex(@"(?<![\w-])\d(?:[\s-]{0,2}\d){11,18}(?![\w-])")]

@@ -151,6 +151,16 @@ public sealed class SensitiveInformationPolicyTests
         Assert.Equal("5500005555555559", result.PiiEntities.Single(f => f.Type == "CREDIT_DEBIT_CARD_NUMBER").Match);
     }
 
+    [Theory]
+    [InlineData("SSN 536-22-\n8819 on file", "536-22-\n8819")]
+    [InlineData("SSN 536 - 22 - 8819 on file", "536 - 22 - 8819")]
+    [InlineData("social security number 536 22 8819", "536 22 8819")]
+    [InlineData("{\"ssn\":\"536-22-\\n8819\"}", "536-22-\\n8819")]
+    public void Assess_SsnSplitOrSpaced_FoundWhole(string text, string expected)
+    {
+        Assert.Equal(expected, Single(text, "US_SOCIAL_SECURITY_NUMBER").Match);
+    }
+
     [Fact]
     public void Assess_FullWidthDigits_DetectedAndAnonymizedInOriginal()
     {
