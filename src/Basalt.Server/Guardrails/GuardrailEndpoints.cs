@@ -57,19 +57,21 @@ internal static class GuardrailEndpoints
     private static async Task GetAsync(HttpContext context)
     {
         var row = await Registry(context).GetAsync(Identifier(context, "/guardrails/"), Query(context, "guardrailVersion"), context.RequestAborted);
-        var spec = GuardrailRegistry.ToSpec(row);
-        await WriteAsync(context, StatusCodes.Status200OK, w =>
-        {
-            w.WriteStartObject();
-            w.WriteString("guardrailId", row.Id);
-            w.WriteString("guardrailArn", GuardrailRegistry.Arn(row.Id));
-            w.WriteString("version", GuardrailVersions.Format(row.Version));
-            w.WriteString("status", "READY");
-            GuardrailSpecJson.WriteFields(w, spec, policyShape: true);
-            w.WriteString("createdAt", Time(row.CreatedAt));
-            w.WriteString("updatedAt", Time(row.UpdatedAt));
-            w.WriteEndObject();
-        });
+        await WriteAsync(context, StatusCodes.Status200OK, w => WriteGuardrail(w, row));
+    }
+
+    /// <summary>The GetGuardrail response body of a stored version.</summary>
+    internal static void WriteGuardrail(Utf8JsonWriter w, Basalt.Server.State.StoredGuardrail row)
+    {
+        w.WriteStartObject();
+        w.WriteString("guardrailId", row.Id);
+        w.WriteString("guardrailArn", GuardrailRegistry.Arn(row.Id));
+        w.WriteString("version", GuardrailVersions.Format(row.Version));
+        w.WriteString("status", "READY");
+        GuardrailSpecJson.WriteFields(w, GuardrailRegistry.ToSpec(row), policyShape: true);
+        w.WriteString("createdAt", Time(row.CreatedAt));
+        w.WriteString("updatedAt", Time(row.UpdatedAt));
+        w.WriteEndObject();
     }
 
     private static async Task ListAsync(HttpContext context)
@@ -244,7 +246,7 @@ internal static class GuardrailEndpoints
     private static string? Query(HttpContext context, string name)
         => context.Request.Query.TryGetValue(name, out var v) && v.Count > 0 ? v[0] : null;
 
-    private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+    internal static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
     private static GuardrailRegistry Registry(HttpContext context) => context.RequestServices.GetRequiredService<GuardrailRegistry>();
 
