@@ -13,8 +13,8 @@ internal sealed class ContentModel
     public const string ResourceName = "Basalt.Guardrails.Content.Models.content-model.bin.gz";
 
     /// <summary>Words per scoring window and the step between windows: a sentence or two, overlapping by half.</summary>
-    public const int WindowWords = 24;
-    private const int WindowStride = 12;
+    public const int WindowWords = 10;
+    private const int WindowStride = 5;
 
     private const uint Magic = 0x4D434742; // "BGCM"
     private const int Version = 1;
@@ -88,6 +88,10 @@ internal sealed class ContentModel
         }
     }
 
+    /// <summary>The value of each feature of a window with <paramref name="count"/> features: constant, so that a phrase
+    /// weighs the same in a short window as in a long one (1/sqrt(count) let benign words dilute "kill yourself").</summary>
+    public static float FeatureScale(int count) => count == 0 ? 0f : 0.15f;
+
     /// <summary>Probabilities of each category for one window's features.</summary>
     public void Score(ReadOnlySpan<int> features, Span<float> probabilities)
     {
@@ -95,7 +99,7 @@ internal sealed class ContentModel
         _bias.CopyTo(z);
         if (!features.IsEmpty)
         {
-            var scale = 1f / MathF.Sqrt(features.Length);
+            var scale = FeatureScale(features.Length);
             var w = _weights;
             foreach (var f in features)
             {

@@ -17,9 +17,10 @@ internal static class ObfuscationNormalizer
     public static string Normalize(string text)
     {
         if (string.IsNullOrEmpty(text)) return string.Empty;
-        var decomposed = Decompose(text);
+        var decomposed = Decompose(text); // never longer than 3x the text (ligatures)
         var buffer = ArrayPool<char>.Shared.Rent(decomposed.Length + 1);
-        var tokens = new List<(int Start, int Length)>(decomposed.Length / 4 + 4);
+        var tokens = new List<(int Start, int Length, int Gap)>(decomposed.Length / 4 + 4);
+            var gap = 0;
         try
         {
             var length = 0;
@@ -27,15 +28,11 @@ internal static class ObfuscationNormalizer
             for (var i = 0; i < decomposed.Length; i++)
             {
                 var c = decomposed[i];
-                if (char.IsSurrogate(c) || CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.NonSpacingMark or UnicodeCategory.Format)
-                {
-                    continue; // accents after decomposition, zero-width joiners and the like
-                }
                 c = Fold(char.ToLowerInvariant(c));
                 if (IsWordChar(c))
                 {
                     if (tokenStart < 0) tokenStart = length;
-                    buffer[length++] = c;
+                                        buffer[length++] = c;
                     continue;
                 }
                 if (tokenStart >= 0 && IsJoiner(c) && i + 1 < decomposed.Length && IsWordChar(Fold(char.ToLowerInvariant(decomposed[i + 1]))))
@@ -44,11 +41,13 @@ internal static class ObfuscationNormalizer
                 }
                 if (tokenStart >= 0)
                 {
-                    tokens.Add((tokenStart, length - tokenStart));
+                    tokens.Add((tokenStart, length - tokenStart, gap));
                     tokenStart = -1;
+                    gap = 0;
                 }
+                gap++;
             }
-            if (tokenStart >= 0) tokens.Add((tokenStart, length - tokenStart));
+            if (tokenStart >= 0) tokens.Add((tokenStart, length - tokenStart, gap));
             return Emit(buffer, tokens);
         }
         finally
@@ -57,47 +56,89 @@ internal static class ObfuscationNormalizer
         }
     }
 
-    private static string Decompose(string text)
-    {
-        var clean = text;
-        for (var i = 0; i < text.Length; i++)
-        {
-            if (!char.IsSurrogate(text[i])) continue;
-            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
-            {
-                i++;
-                continue;
-            }
-            clean = ReplaceLoneSurrogates(text);
-            break;
-        }
-        try
-        {
-            return clean.Normalize(NormalizationForm.FormKD);
-        }
-        catch (ArgumentException)
-        {
-            return clean; // unassigned code points in some runtimes: assess the text as it is
-        }
-    }
+    /// <summary>Latin letters with diacritics (U+00C0 to U+024F) to their base letter, '.' where there is none;
+    /// generated from Unicode's compatibility decompositions (the runtime's own normalization is unavailable in
+    /// invariant-globalization mode, where string.Normalize leaves non-ASCII text unchanged).</summary>
+    private const string LatinFold =
+        "aaaaaaaceeeeiiiidnooooo.ouuuuypsaaaaaaaceeeeiiiidnooooo.ouuuuypyaaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkk.llllllllllnnnnnn...oooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzsb.......c.........f.............oo.............uu...................dddlllnnnaaiioouuuuuuuuuu.aaaa....ggkkoooo..jdddgg..nnaa....aaaaeeeeiiiioooorrrruuuusstt..hh......aaeeooooooooyy........c..........e........";
 
-    private static string ReplaceLoneSurrogates(string text)
+    /// <summary>Folds compatibility forms to plain letters: full-width forms, accented Latin letters, mathematical
+    /// alphanumerics (𝐤𝐢𝐥𝐥), circled, parenthesized and squared letters, regional indicators and ligatures; drops
+    /// combining marks, zero-width and other format characters, and lone surrogates.</summary>
+    private static string Decompose(string text)
     {
         var sb = new StringBuilder(text.Length);
         for (var i = 0; i < text.Length; i++)
         {
             var c = text[i];
+            int cp = c;
             if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
             {
-                sb.Append(c).Append(text[++i]);
+                cp = char.ConvertToUtf32(c, text[++i]);
             }
             else if (char.IsSurrogate(c))
             {
                 sb.Append(' ');
+                continue;
             }
-            else
+            switch (cp)
             {
-                sb.Append(c);
+                case < 0xC0:
+                    sb.Append((char)cp);
+                    break;
+                case <= 0x24F:
+                    sb.Append(LatinFold[cp - 0xC0] is var f && f != '.' ? f : (char)cp);
+                    break;
+                case >= 0x300 and <= 0x36F: // combining diacritics
+                case 0x200B or 0x200C or 0x200D or 0x2060 or 0xFEFF or 0x00AD:
+                    break;
+                case >= 0xFF01 and <= 0xFF5E:
+                    sb.Append((char)(cp - 0xFEE0));
+                    break;
+                case 0x3000:
+                    sb.Append(' ');
+                    break;
+                case >= 0x1D400 and <= 0x1D6A3:
+                    sb.Append((char)('a' + (cp - 0x1D400) % 52 % 26));
+                    break;
+                case >= 0x1D7CE and <= 0x1D7FF:
+                    sb.Append((char)('0' + (cp - 0x1D7CE) % 10));
+                    break;
+                case >= 0x24B6 and <= 0x24CF:
+                    sb.Append((char)('a' + cp - 0x24B6));
+                    break;
+                case >= 0x24D0 and <= 0x24E9:
+                    sb.Append((char)('a' + cp - 0x24D0));
+                    break;
+                case >= 0x249C and <= 0x24B5:
+                    sb.Append((char)('a' + cp - 0x249C));
+                    break;
+                case >= 0x1F130 and <= 0x1F189:
+                    sb.Append((char)('a' + (cp - 0x1F130) % 32 % 26));
+                    break;
+                case >= 0x1F1E6 and <= 0x1F1FF:
+                    sb.Append((char)('a' + cp - 0x1F1E6));
+                    break;
+                case 0xFB00: sb.Append("ff"); break;
+                case 0xFB01: sb.Append("fi"); break;
+                case 0xFB02: sb.Append("fl"); break;
+                case 0xFB03: sb.Append("ffi"); break;
+                case 0xFB04: sb.Append("ffl"); break;
+                case 0xFB05 or 0xFB06: sb.Append("st"); break;
+                default:
+                    if (cp > 0xFFFF)
+                    {
+                        sb.Append(' '); // emoji and other astral symbols separate words
+                    }
+                    else if (CharUnicodeInfo.GetUnicodeCategory((char)cp) is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark or UnicodeCategory.Format)
+                    {
+                        // marks and invisible format characters hide nothing a reader sees
+                    }
+                    else
+                    {
+                        sb.Append((char)cp);
+                    }
+                    break;
             }
         }
         return sb.ToString();
@@ -130,7 +171,7 @@ internal static class ObfuscationNormalizer
         _ => c,
     };
 
-    private static string Emit(char[] buffer, List<(int Start, int Length)> tokens)
+    private static string Emit(char[] buffer, List<(int Start, int Length, int Gap)> tokens)
     {
         var sb = new StringBuilder(tokens.Count * 6);
         var i = 0;
@@ -145,7 +186,12 @@ internal static class ObfuscationNormalizer
             if (run >= MinSpacedRun)
             {
                 if (sb.Length > 0) sb.Append(' ');
-                for (var k = 0; k < run; k++) sb.Append(buffer[tokens[i + k].Start]);
+                for (var k = 0; k < run; k++)
+                {
+                    // "k i l l   y o u": a wider gap inside the run separates words
+                    if (k > 0 && tokens[i + k].Gap >= 2) sb.Append(' ');
+                    sb.Append(buffer[tokens[i + k].Start]);
+                }
                 i += run;
                 continue;
             }
