@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Basalt.Guardrails.Content;
+using Basalt.Guardrails.Grounding;
+using Basalt.Guardrails.Pii;
+using Basalt.Guardrails.Words;
 using Basalt.Guardrails.Resources;
 using Basalt.Guardrails.Topics;
 
@@ -45,9 +48,9 @@ public sealed class GuardrailEngine
     }
 
     /// <summary>Applies the policies to <paramref name="units"/>. Units qualified grounding_source or query are context for
-    /// grounding, not assessed; with <paramref name="full"/> false (outputScope INTERVENTIONS) the assessment keeps only
-    /// findings that acted. Never throws on any text; refuses more than <see cref="MaxTextCharacters"/> in total with an
-    /// <see cref="ArgumentException"/>.</summary>
+    /// the grounding check, not assessed by the other policies; with <paramref name="full"/> false (outputScope
+    /// INTERVENTIONS) the assessment keeps only findings that acted. Never throws on any text; refuses more than
+    /// <see cref="MaxTextCharacters"/> in total with an <see cref="ArgumentException"/>.</summary>
     public static GuardrailOutcome Apply(GuardrailPolicies policies, GuardrailSource source, IReadOnlyList<GuardrailTextUnit> units, bool full = false)
     {
         ArgumentNullException.ThrowIfNull(policies);
@@ -61,15 +64,32 @@ public sealed class GuardrailEngine
 
         var topics = new List<TopicFinding>();
         var content = new List<ContentFilterFinding>();
-        int topicUnits = 0, contentUnits = 0, guarded = 0;
-        var blocked = false;
+        var customWords = new List<WordFinding>();
+        var managedWords = new List<WordFinding>();
+        var pii = new List<PiiFinding>();
+        var regexes = new List<RegexFinding>();
+        var grounding = new List<GroundingFinding>();
+        var anonymizedTexts = new List<string>();
+        int topicUnits = 0, contentUnits = 0, wordUnits = 0, piiUnits = 0, piiFreeUnits = 0, groundingUnits = 0, guarded = 0;
+        bool blocked = false, anonymized = false;
         var reasons = new List<string>();
+        string? groundingSource = null, query = null;
+        var response = new System.Text.StringBuilder();
         foreach (var unit in units)
         {
             if (IsContext(unit))
+            {
+                if (unit.Qualifiers!.Contains("grounding_source"))
+                    groundingSource = groundingSource is null ? unit.Text : groundingSource + "\n" + unit.Text;
+                else
+                    query = query is null ? unit.Text : query + "\n" + unit.Text;
                 continue;
+            }
             var text = unit.Text;
             guarded += text.Length;
+            if (response.Length > 0)
+                response.Append('\n');
+            response.Append(text);
             var textUnits = Units(text);
             if (policies.Content is { } cp)
             {
@@ -97,20 +117,85 @@ public sealed class GuardrailEngine
                         topics.Add(f);
                 }
             }
+            if (policies.Words is { } wp)
+            {
+                wordUnits += textUnits;
+                foreach (var f in wp.Assess(text, source))
+                {
+                    var acted = f.Detected && f.Action == PolicyAction.Blocked;
+                    blocked |= acted;
+                    if (acted)
+                        Reason(reasons, f.ManagedType is null ? "custom word" : $"managed word list {f.ManagedType}");
+                    if (acted || full)
+                        (f.ManagedType is null ? customWords : managedWords).Add(f);
+                }
+            }
+            var unitText = text;
+            if (policies.SensitiveInformation is { } sp)
+            {
+                if (policies.HasPiiEntities)
+                    piiUnits += textUnits;
+                else
+                    piiFreeUnits += textUnits;
+                var r = sp.Assess(text, source);
+                foreach (var f in r.PiiEntities)
+                {
+                    var acted = f.Detected && f.Action != PolicyAction.None;
+                    blocked |= f.Detected && f.Action == PolicyAction.Blocked;
+                    if (acted)
+                        Reason(reasons, $"sensitive information {f.Type} ({(f.Action == PolicyAction.Blocked ? "blocked" : "anonymized")})");
+                    if (acted || full)
+                        pii.Add(f);
+                }
+                foreach (var f in r.Regexes)
+                {
+                    var acted = f.Detected && f.Action != PolicyAction.None;
+                    blocked |= f.Detected && f.Action == PolicyAction.Blocked;
+                    if (acted)
+                        Reason(reasons, $"regex '{f.Name}' ({(f.Action == PolicyAction.Blocked ? "blocked" : "anonymized")})");
+                    if (acted || full)
+                        regexes.Add(f);
+                }
+                if (r.AnonymizedText is { } a)
+                {
+                    anonymized = true;
+                    unitText = a;
+                }
+            }
+            anonymizedTexts.Add(unitText);
+        }
+        if (policies.Grounding is { } gp && groundingSource is not null && response.Length > 0)
+        {
+            var responseText = response.ToString();
+            groundingUnits += Units(groundingSource) + Units(responseText) + (query is null ? 0 : Units(query));
+            foreach (var f in gp.Assess(responseText, groundingSource, query))
+            {
+                var acted = f.Detected && f.Action == PolicyAction.Blocked;
+                blocked |= acted;
+                if (acted)
+                    Reason(reasons, $"contextual grounding {f.Type} score {f.Score:0.00} below {f.Threshold:0.00}");
+                if (acted || full)
+                    grounding.Add(f);
+            }
         }
 
-        var intervened = blocked;
+        var intervened = blocked || anonymized;
         IReadOnlyList<string> outputs = blocked
             ? [source == GuardrailSource.Input ? policies.Spec.BlockedInputMessaging : policies.Spec.BlockedOutputsMessaging]
-            : [];
+            : anonymized ? anonymizedTexts : [];
         var reason = intervened
-            ? $"Guardrail blocked the {(source == GuardrailSource.Input ? "input" : "output")}: {string.Join(", ", reasons)}."
+            ? $"Guardrail {(blocked ? "blocked" : "masked")} the {(source == GuardrailSource.Input ? "input" : "output")}: {string.Join(", ", reasons)}."
             : "No action.";
         var assessment = new GuardrailAssessment
         {
             Topics = topics,
             ContentFilters = content,
-            Usage = new GuardrailUsage(topicUnits, contentUnits, 0, 0, 0, 0),
+            CustomWords = customWords,
+            ManagedWords = managedWords,
+            PiiEntities = pii,
+            Regexes = regexes,
+            Grounding = grounding,
+            Usage = new GuardrailUsage(topicUnits, contentUnits, wordUnits, piiUnits, piiFreeUnits, groundingUnits),
             GuardedCharacters = guarded,
             TotalCharacters = total,
             LatencyMs = (long)Stopwatch.GetElapsedTime(start).TotalMilliseconds,

@@ -1,4 +1,7 @@
 using Basalt.Guardrails.Content;
+using Basalt.Guardrails.Grounding;
+using Basalt.Guardrails.Pii;
+using Basalt.Guardrails.Words;
 using Basalt.Guardrails.Topics;
 
 namespace Basalt.Guardrails;
@@ -25,6 +28,16 @@ public sealed record GuardrailAssessment
     public IReadOnlyList<TopicFinding> Topics { get; init; } = [];
     /// <summary>Content filters that detected their category.</summary>
     public IReadOnlyList<ContentFilterFinding> ContentFilters { get; init; } = [];
+    /// <summary>Custom words and phrases found.</summary>
+    public IReadOnlyList<WordFinding> CustomWords { get; init; } = [];
+    /// <summary>Managed-list (PROFANITY) words found.</summary>
+    public IReadOnlyList<WordFinding> ManagedWords { get; init; } = [];
+    /// <summary>PII entities found.</summary>
+    public IReadOnlyList<PiiFinding> PiiEntities { get; init; } = [];
+    /// <summary>Custom regex matches.</summary>
+    public IReadOnlyList<RegexFinding> Regexes { get; init; } = [];
+    /// <summary>Contextual grounding scores.</summary>
+    public IReadOnlyList<GroundingFinding> Grounding { get; init; } = [];
     /// <summary>Milliseconds the guardrail took.</summary>
     public long LatencyMs { get; init; }
     /// <summary>Text units processed.</summary>
@@ -35,14 +48,15 @@ public sealed record GuardrailAssessment
     public int TotalCharacters { get; init; }
 
     /// <summary>True when no policy has a finding.</summary>
-    public bool IsEmpty => Topics.Count == 0 && ContentFilters.Count == 0;
+    public bool IsEmpty => Topics.Count == 0 && ContentFilters.Count == 0 && CustomWords.Count == 0 && ManagedWords.Count == 0
+        && PiiEntities.Count == 0 && Regexes.Count == 0 && Grounding.Count == 0;
 }
 
 /// <summary>The result of applying a guardrail to some text (Bedrock's ApplyGuardrail response, before JSON).</summary>
 /// <param name="Intervened">True when a policy blocked or anonymized (action GUARDRAIL_INTERVENED).</param>
 /// <param name="Blocked">True when a policy blocked: <paramref name="Outputs"/> is then the blocked messaging.</param>
 /// <param name="ActionReason">Why the guardrail acted, in words (Bedrock's actionReason).</param>
-/// <param name="Outputs">The text to use instead of the input: the blocked messaging, or each unit with its matches
-/// anonymized; empty when the guardrail did not intervene.</param>
+/// <param name="Outputs">The text to use instead of the input: the blocked messaging, or (anonymized) one text per
+/// assessed unit, in order, with its matches replaced by {TYPE}; empty when the guardrail did not intervene.</param>
 /// <param name="Assessment">The findings (all of them, or only those that acted, as the output scope asked).</param>
 public sealed record GuardrailOutcome(bool Intervened, bool Blocked, string ActionReason, IReadOnlyList<string> Outputs, GuardrailAssessment Assessment);

@@ -55,7 +55,8 @@ public sealed class SensitiveInformationPolicy
         // Linear-time matching where the pattern allows it (no backreferences or lookarounds); else backtracking with a timeout.
         try
         {
-            return new Regex(config.Pattern, RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, RegexTimeout);
+            // Linear time needs no timeout; a timeout here only skipped matches on a loaded machine (first DFA build).
+            return new Regex(config.Pattern, RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, Regex.InfiniteMatchTimeout);
         }
         catch (NotSupportedException)
         {

@@ -43,6 +43,77 @@ internal static class GuardrailAssessmentJson
             w.WriteEndArray();
             w.WriteEndObject();
         }
+        if (a.CustomWords.Count > 0 || a.ManagedWords.Count > 0)
+        {
+            w.WriteStartObject("wordPolicy");
+            w.WriteStartArray("customWords");
+            foreach (var f in a.CustomWords)
+            {
+                w.WriteStartObject();
+                w.WriteString("match", f.Match);
+                w.WriteString("action", GuardrailWire.Action(f.Action));
+                w.WriteBoolean("detected", f.Detected);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("managedWordLists");
+            foreach (var f in a.ManagedWords)
+            {
+                w.WriteStartObject();
+                w.WriteString("match", f.Match);
+                w.WriteString("type", f.ManagedType);
+                w.WriteString("action", GuardrailWire.Action(f.Action));
+                w.WriteBoolean("detected", f.Detected);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        if (a.PiiEntities.Count > 0 || a.Regexes.Count > 0)
+        {
+            w.WriteStartObject("sensitiveInformationPolicy");
+            w.WriteStartArray("piiEntities");
+            foreach (var f in a.PiiEntities)
+            {
+                w.WriteStartObject();
+                w.WriteString("match", f.Match);
+                w.WriteString("type", f.Type);
+                w.WriteString("action", GuardrailWire.Action(f.Action));
+                w.WriteBoolean("detected", f.Detected);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("regexes");
+            foreach (var f in a.Regexes)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", f.Name);
+                w.WriteString("match", f.Match);
+                w.WriteString("regex", f.Regex);
+                w.WriteString("action", GuardrailWire.Action(f.Action));
+                w.WriteBoolean("detected", f.Detected);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        if (a.Grounding.Count > 0)
+        {
+            w.WriteStartObject("contextualGroundingPolicy");
+            w.WriteStartArray("filters");
+            foreach (var f in a.Grounding)
+            {
+                w.WriteStartObject();
+                w.WriteString("type", f.Type);
+                w.WriteNumber("threshold", f.Threshold);
+                w.WriteNumber("score", Math.Round(f.Score, 4));
+                w.WriteString("action", GuardrailWire.Action(f.Action));
+                w.WriteBoolean("detected", f.Detected);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
         w.WriteStartObject("invocationMetrics");
         w.WriteNumber("guardrailProcessingLatency", a.LatencyMs);
         w.WritePropertyName("usage");

@@ -30,23 +30,43 @@ internal sealed class GuardrailConverseClient(IConverseClient inner, GuardrailRe
         var trace = new TraceBuilder(row.Id, config.Trace);
         var started = Stopwatch.GetTimestamp();
 
-        var (units, anyGuardContent) = InputUnits(request);
+        var (units, refs) = InputUnits(request);
         var input = Assess(policies, GuardrailSource.Input, units, trace.Full);
         trace.Input = input;
         if (input.Blocked)
             return Intervened(input.Outputs[0], TokenUsage0, started, trace);
-        _ = anyGuardContent;
+        if (input.Intervened)
+            request = Anonymize(request, refs, input.Outputs);
 
         var response = await base.ConverseAsync(request, cancellationToken);
-        var text = OutputText(response.Output);
-        if (text.Length == 0)
+        var outputUnits = ContextUnits(units);
+        var texts = new List<int>();
+        for (var i = 0; i < response.Output.Content.Count; i++)
+            if (response.Output.Content[i] is TextBlock t)
+            {
+                outputUnits.Add(new GuardrailTextUnit(t.Text));
+                texts.Add(i);
+            }
+        if (texts.Count == 0)
             return response with { Trace = trace.Build() ?? response.Trace };
-        var output = Assess(policies, GuardrailSource.Output, [new GuardrailTextUnit(text)], trace.Full);
+        var output = Assess(policies, GuardrailSource.Output, outputUnits, trace.Full);
         trace.Outputs.Add(output);
         if (output.Blocked)
         {
-            trace.ModelOutput = text;
+            trace.ModelOutput = OutputText(response.Output);
             return Intervened(output.Outputs[0], response.Usage, started, trace);
+        }
+        if (output.Intervened)
+        {
+            var content = response.Output.Content.ToArray();
+            for (var k = 0; k < texts.Count; k++)
+                content[texts[k]] = new TextBlock(output.Outputs[k]);
+            return response with
+            {
+                Output = response.Output with { Content = content },
+                StopReason = StopReason.GuardrailIntervened,
+                Trace = trace.Build() ?? response.Trace,
+            };
         }
         return response with { Trace = trace.Build() ?? response.Trace };
     }
@@ -62,7 +82,7 @@ internal sealed class GuardrailConverseClient(IConverseClient inner, GuardrailRe
         var (row, policies) = await registry.ResolveAsync(config.GuardrailIdentifier, config.GuardrailVersion, cancellationToken);
         var trace = new TraceBuilder(row.Id, config.Trace);
         var started = Stopwatch.GetTimestamp();
-        var (units, _) = InputUnits(request);
+        var (units, refs) = InputUnits(request);
         var input = Assess(policies, GuardrailSource.Input, units, trace.Full);
         trace.Input = input;
         if (input.Blocked)
@@ -71,14 +91,17 @@ internal sealed class GuardrailConverseClient(IConverseClient inner, GuardrailRe
                 yield return e;
             yield break;
         }
+        if (input.Intervened)
+            request = Anonymize(request, refs, input.Outputs);
+        var context = ContextUnits(units);
 
         var sync = config.StreamProcessingMode != "async";
         var block = new StringBuilder();  // the current text block's text, for assessment
-        var held = new List<ConverseStreamEvent>(); // sync: text deltas not yet assessed
+        var released = new StringBuilder(); // sync: the (anonymized) text of the current block sent so far
         var assessedLength = 0;
         Task<GuardrailOutcome>? behind = null;   // async: the assessment running behind the stream
         MetadataEvent? metadata = null;
-        StopReason? stop = null;
+        var masked = false; // sync: some released text was anonymized, so the stop reason becomes guardrail_intervened
         var lastIndex = 0;
         GuardrailOutcome? intervention = null;
         var any = false;
@@ -95,19 +118,22 @@ internal sealed class GuardrailConverseClient(IConverseClient inner, GuardrailRe
                     block.Append(t.Text);
                     if (sync)
                     {
-                        held.Add(e);
                         if (block.Length - assessedLength >= StreamBatchCharacters)
                         {
-                            var o = AssessOutput(policies, block.ToString(), trace);
+                            var o = AssessOutput(policies, context, block.ToString(), trace);
                             assessedLength = block.Length;
                             if (o.Blocked)
                             {
                                 intervention = o;
                                 break;
                             }
-                            foreach (var h in held)
-                                yield return h;
-                            held.Clear();
+                            masked |= o.Intervened;
+                            var releasable = Releasable(o, block, released, final: false);
+                            if (releasable.Length > 0)
+                            {
+                                released.Append(releasable);
+                                yield return new ContentBlockDeltaEvent(d.ContentBlockIndex, new TextDelta(releasable));
+                            }
                         }
                         continue;
                     }
@@ -126,7 +152,7 @@ internal sealed class GuardrailConverseClient(IConverseClient inner, GuardrailRe
                     {
                         var snapshot = block.ToString();
                         assessedLength = snapshot.Length;
-                        behind = Task.Run(() => AssessOutput(policies, snapshot, trace), cancellationToken);
+                        behind = Task.Run(() => AssessOutput(policies, context, snapshot, trace), cancellationToken);
                     }
                     continue;
                 case ContentBlockStopEvent s:
@@ -143,23 +169,27 @@ internal sealed class GuardrailConverseClient(IConverseClient inner, GuardrailRe
                                 break;
                             }
                         }
-                        var o = AssessOutput(policies, block.ToString(), trace);
-                        block.Clear();
-                        assessedLength = 0;
+                        var o = AssessOutput(policies, context, block.ToString(), trace);
                         if (o.Blocked)
                         {
                             intervention = o;
                             break;
                         }
-                        foreach (var h in held)
-                            yield return h;
-                        held.Clear();
+                        if (sync)
+                        {
+                            masked |= o.Intervened;
+                            var rest = Releasable(o, block, released, final: true);
+                            if (rest.Length > 0)
+                                yield return new ContentBlockDeltaEvent(s.ContentBlockIndex, new TextDelta(rest));
+                        }
+                        block.Clear();
+                        released.Clear();
+                        assessedLength = 0;
                     }
                     yield return e;
                     continue;
                 case MessageStopEvent m:
-                    stop = m.StopReason;
-                    yield return e;
+                    yield return masked ? m with { StopReason = StopReason.GuardrailIntervened } : e;
                     continue;
                 case MetadataEvent md:
                     metadata = md;
@@ -178,12 +208,11 @@ internal sealed class GuardrailConverseClient(IConverseClient inner, GuardrailRe
         if (intervention is not null)
         {
             trace.ModelOutput = block.ToString();
-            // The held (sync) text is dropped: the caller sees the blocked messaging in its place.
+            // Text not yet released (sync) is dropped: the caller sees the blocked messaging in its place.
             foreach (var e in InterventionEvents(lastIndex, intervention.Outputs[0], metadata?.Usage ?? TokenUsage0, started, trace, startMessage: !any))
                 yield return e;
             yield break;
         }
-        _ = stop;
         var builtTrace = trace.Build();
         if (metadata is not null)
             yield return builtTrace is null ? metadata : metadata with { Trace = builtTrace };
@@ -191,9 +220,28 @@ internal sealed class GuardrailConverseClient(IConverseClient inner, GuardrailRe
 
     private static readonly TokenUsage TokenUsage0 = new(0, 0);
 
-    private static GuardrailOutcome AssessOutput(GuardrailPolicies policies, string text, TraceBuilder trace)
+    /// <summary>Characters at the end of an assessed batch that sync mode keeps back until more text arrives, so an entity
+    /// cut by the batch boundary (half a phone number) is anonymized whole before any of it is sent.</summary>
+    public const int StreamHoldBackCharacters = 64;
+
+    /// <summary>The text sync mode may send now: the (anonymized) block text past what was sent, up to a word boundary at
+    /// least <see cref="StreamHoldBackCharacters"/> before its end unless the block is complete.</summary>
+    private static string Releasable(GuardrailOutcome o, StringBuilder block, StringBuilder released, bool final)
     {
-        var o = Assess(policies, GuardrailSource.Output, [new GuardrailTextUnit(text)], trace.Full);
+        var text = o.Intervened && o.Outputs.Count > 0 ? o.Outputs[^1] : block.ToString();
+        var end = text.Length;
+        if (!final)
+        {
+            end = Math.Max(0, text.Length - StreamHoldBackCharacters);
+            while (end > released.Length && !char.IsWhiteSpace(text[end - 1]))
+                end--;
+        }
+        return end > released.Length ? text[released.Length..end] : "";
+    }
+
+    private static GuardrailOutcome AssessOutput(GuardrailPolicies policies, List<GuardrailTextUnit> context, string text, TraceBuilder trace)
+    {
+        var o = Assess(policies, GuardrailSource.Output, [.. context, new GuardrailTextUnit(text)], trace.Full);
         lock (trace)
             trace.Outputs.Add(o);
         return o;
@@ -212,26 +260,73 @@ internal sealed class GuardrailConverseClient(IConverseClient inner, GuardrailRe
     }
 
     /// <summary>What the input guardrail assesses: the guardContent blocks (of the messages and the system prompt) when there
-    /// are any, else every text block of the user's messages.</summary>
-    internal static (List<GuardrailTextUnit> Units, bool GuardContent) InputUnits(ConverseRequest request)
+    /// are any, else every text block of the user's messages; with where each came from (message -1 is the system prompt).</summary>
+    internal static (List<GuardrailTextUnit> Units, List<(int Message, int Block)> Refs) InputUnits(ConverseRequest request)
     {
         var guarded = new List<GuardrailTextUnit>();
-        foreach (var b in request.System)
-            if (b is GuardContentBlock g)
+        var refs = new List<(int, int)>();
+        for (var b = 0; b < request.System.Count; b++)
+            if (request.System[b] is GuardContentBlock g)
+            {
                 guarded.Add(Unit(g));
-        foreach (var m in request.Messages)
-            foreach (var b in m.Content)
-                if (b is GuardContentBlock g)
+                refs.Add((-1, b));
+            }
+        for (var m = 0; m < request.Messages.Count; m++)
+            for (var b = 0; b < request.Messages[m].Content.Count; b++)
+                if (request.Messages[m].Content[b] is GuardContentBlock g)
+                {
                     guarded.Add(Unit(g));
+                    refs.Add((m, b));
+                }
         if (guarded.Count > 0)
-            return (guarded, true);
-        var all = new List<GuardrailTextUnit>();
-        foreach (var m in request.Messages)
-            if (m.Role == ConversationRole.User)
-                foreach (var b in m.Content)
-                    if (b is TextBlock t)
-                        all.Add(new GuardrailTextUnit(t.Text));
-        return (all, false);
+            return (guarded, refs);
+        for (var m = 0; m < request.Messages.Count; m++)
+            if (request.Messages[m].Role == ConversationRole.User)
+                for (var b = 0; b < request.Messages[m].Content.Count; b++)
+                    if (request.Messages[m].Content[b] is TextBlock t)
+                    {
+                        guarded.Add(new GuardrailTextUnit(t.Text));
+                        refs.Add((m, b));
+                    }
+        return (guarded, refs);
+    }
+
+    /// <summary>The grounding source and query units of the input, which the output check needs as context.</summary>
+    private static List<GuardrailTextUnit> ContextUnits(List<GuardrailTextUnit> input)
+    {
+        var context = new List<GuardrailTextUnit>();
+        foreach (var u in input)
+            if (u.Qualifiers is { } q && !q.Contains("guard_content") && (q.Contains("grounding_source") || q.Contains("query")))
+                context.Add(u);
+        return context;
+    }
+
+    /// <summary>A copy of the request whose assessed blocks carry the anonymized texts (the model never sees the
+    /// anonymized matches); context units (grounding source, query) are not among <paramref name="outputs"/>.</summary>
+    private static ConverseRequest Anonymize(ConverseRequest request, List<(int Message, int Block)> refs, IReadOnlyList<string> outputs)
+    {
+        var system = request.System.ToArray();
+        var messages = request.Messages.Select(m => m.Content.ToArray()).ToArray();
+        var k = 0;
+        foreach (var (m, b) in refs)
+        {
+            var block = m < 0 ? system[b] : messages[m][b];
+            if (block is GuardContentBlock g && g.Qualifiers is { Count: > 0 } q && !q.Contains("guard_content") && (q.Contains("grounding_source") || q.Contains("query")))
+                continue;
+            if (k >= outputs.Count)
+                break;
+            ContentBlock replaced = block is GuardContentBlock gc ? gc with { Text = outputs[k] } : new TextBlock(outputs[k]);
+            k++;
+            if (m < 0)
+                system[b] = replaced;
+            else
+                messages[m][b] = replaced;
+        }
+        return request with
+        {
+            System = system,
+            Messages = request.Messages.Select((msg, i) => msg with { Content = messages[i] }).ToArray(),
+        };
     }
 
     private static GuardrailTextUnit Unit(GuardContentBlock g)

@@ -155,8 +155,7 @@ public sealed class GuardrailControlPlaneTests
     [InlineData("""{"name":"n","blockedInputMessaging":"a","blockedOutputsMessaging":"b","topicPolicyConfig":{"topicsConfig":[{"name":"t","definition":"d","type":"ALLOW"}]}}""", "topicPolicyConfig.topicsConfig[0].type")]
     public async Task CreateGuardrail_Invalid_ValidationExceptionNamesField(string json, string expected)
     {
-        await using var server = await RunningServer.StartAsync();
-        using var client = server.CreateClient();
+        var client = await SharedServer.ClientAsync();
         var (response, body) = await PostAsync(client, "/guardrails", json);
         Assert.Contains(expected, AssertError(response, body, 400, "ValidationException"));
     }
@@ -181,4 +180,13 @@ public sealed class GuardrailControlPlaneTests
         var (response, _) = await PostAsync(client, "/guardrails", Minimal);
         Assert.Equal(403, (int)response.StatusCode);
     }
+}
+
+/// <summary>One server for the validation cases (they create nothing), so eight cases do not start eight servers.</summary>
+internal static class SharedServer
+{
+    private static readonly Lazy<Task<RunningServer>> Server = new(() => RunningServer.StartAsync());
+    private static HttpClient? _client;
+
+    public static async Task<HttpClient> ClientAsync() => _client ??= (await Server.Value).CreateClient();
 }
