@@ -2,6 +2,7 @@ using Basalt.Guardrails.Train;
 
 // Trains the guardrail models shipped as embedded resources of Basalt.Guardrails. Deterministic for a given seed.
 //   content --data data/guardrails/content --out src/Basalt.Guardrails/Content/Models/content-model.bin.gz
+//   bench [--iterations N]   (CPU time per Assess of 1 KB; build with -c Release)
 //   topics  --brown DIR --wordnet DIR --data data/guardrails/topics --out src/Basalt.Guardrails/Topics/Models/word-vectors.bin.gz
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var i = 1; i + 1 < args.Length; i += 2) options[args[i].TrimStart('-')] = args[i + 1];
@@ -11,8 +12,12 @@ switch (args.Length > 0 ? args[0] : "")
 {
     case "content":
         return ContentTrainer.Run(Option("data"), Option("out"), seed);
-    // TOPICS case "topics":
-        // TOPICS return TopicTrainer.Run(Option("brown"), Option("wordnet"), Option("data"), Option("out"), seed);
+    case "topics":
+        return TopicTrainer.Run(Option("brown"), Option("wordnet"), Option("data"), Option("out"), seed);
+    case "topics-recalibrate":
+        return TopicTrainer.Recalibrate(Option("brown"), Option("vectors"), Option("data"), Option("out"), seed);
+    case "bench":
+        return PolicyBench.Run(options.TryGetValue("iterations", out var n) ? int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) : 5000);
     case "probe":
         // prints the shipped model's probability and confidence per category for each line of standard input
         return ContentTrainer.Probe();

@@ -39,6 +39,9 @@ public sealed class ContentPolicy
         _model = model ?? (_filters.Length > 0 ? ContentModel.Embedded : null!);
     }
 
+    /// <summary>Loads the shipped content model now (it otherwise loads when the first policy with filters is built).</summary>
+    public static void Preload() => _ = ContentModel.Embedded;
+
     /// <summary>Assesses one text; returns a finding for each filter whose confidence reaches its strength (Detected is
     /// then true, Action BLOCKED or NONE as configured). Never throws on any string.</summary>
     public IReadOnlyList<ContentFilterFinding> Assess(string text, GuardrailSource source)

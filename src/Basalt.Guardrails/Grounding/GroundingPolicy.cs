@@ -18,9 +18,13 @@ public sealed class GroundingPolicy
     /// <summary>The relevance filter type.</summary>
     public const string Relevance = "RELEVANCE";
 
-    /// <summary>Longest text scored, per part; longer texts are scored on their first this many characters (Bedrock
-    /// itself limits the grounding source to 100,000 characters and the query and response to 1,000 and 5,000).</summary>
-    public const int MaxScoredLength = 100_000;
+    /// <summary>Longest grounding source scored; a longer one is scored on its first this many characters (Bedrock's
+    /// own limit for the grounding source).</summary>
+    public const int MaxSourceLength = 100_000;
+
+    /// <summary>Longest response or query scored; longer ones are scored on their first this many characters (Bedrock
+    /// limits the response to 5,000 characters and the query to 1,000).</summary>
+    public const int MaxResponseLength = 10_000;
 
     private readonly GroundingFilterConfig[] _filters;
 
@@ -50,9 +54,9 @@ public sealed class GroundingPolicy
     {
         if (_filters.Length == 0)
             return [];
-        response = Cap(response ?? string.Empty);
-        groundingSource = Cap(groundingSource ?? string.Empty);
-        query = query is null ? null : Cap(query);
+        response = Cap(response ?? string.Empty, MaxResponseLength);
+        groundingSource = Cap(groundingSource ?? string.Empty, MaxSourceLength);
+        query = query is null ? null : Cap(query, MaxResponseLength);
 
         GroundingScore? score = null;
         var findings = new List<GroundingFinding>(_filters.Length);
@@ -69,5 +73,5 @@ public sealed class GroundingPolicy
         return findings;
     }
 
-    private static string Cap(string text) => text.Length > MaxScoredLength ? text[..MaxScoredLength] : text;
+    private static string Cap(string text, int max) => text.Length > max ? text[..max] : text;
 }

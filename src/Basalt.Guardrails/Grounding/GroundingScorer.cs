@@ -17,8 +17,8 @@ internal readonly record struct GroundingScore(double Grounding, double Relevanc
 /// long, well-supported answer from being sunk by one short marginal clause.
 /// RELEVANCE = the share of the query's content words the response addresses, where a claim addresses the words it
 /// contains and, when it is supported (≥ 0.5), those of its supporting source sentence ("Paris." answers "What is the
-/// capital of France?" through "The capital of France is Paris."): 0.7·best claim + 0.3·share of claims that touch the
-/// query at all.</summary>
+/// capital of France?" through "The capital of France is Paris."). Query words are weighted by inverse sentence
+/// frequency in the source; bridged words count half; the best claim's coverage is taken relative to the best source sentence's, to the power 1.5.</summary>
 internal static class GroundingScorer
 {
     private const double MissingNumberPenalty = 0.2;
@@ -26,11 +26,14 @@ internal static class GroundingScorer
     private const double NegationPenalty = 0.35;
     private const double MissingNamePenalty = 0.5;
     private const double SupportedForRelevance = 0.5;
+    private const double MinSourceCoverage = 0.3;
+    private const double BridgeWeight = 0.5;
 
     public static GroundingScore Score(string response, string source, string? query)
     {
         List<Unit> claims = Split(response, clauses: true);
         List<Unit> sentences = Split(source, clauses: false);
+        var index = new SourceIndex(sentences);
         var sourceNumbers = new HashSet<string>(StringComparer.Ordinal);
         var sourceWords = new HashSet<string>(StringComparer.Ordinal);
         var sourceNames = new HashSet<string>(StringComparer.Ordinal);
@@ -42,66 +45,144 @@ internal static class GroundingScorer
         }
 
         Unit? queryUnit = string.IsNullOrWhiteSpace(query) ? null : Analyze(query!);
-        HashSet<string>? queryStems = queryUnit is null ? null : new HashSet<string>(queryUnit.Stems.Where(q => !QueryFiller.Contains(q)));
+        var queryWeights = new Dictionary<string, double>(StringComparer.Ordinal);
+        if (queryUnit is not null)
+        {
+            // A query word found in few source sentences says more about what is asked than one found everywhere
+            // ("premium" vs "plan" in a pricing page): inverse sentence frequency over the source.
+            foreach (string q in queryUnit.Stems.Concat(queryUnit.Numbers))
+            {
+                if (QueryFiller.Contains(q))
+                    continue;
+                int df = 0;
+                foreach (Unit s in sentences)
+                {
+                    if (s.Stems.Contains(q) || s.Numbers.Contains(q))
+                        df++;
+                }
+                // A word the source never uses weighs as a rare one, not more: no grounded answer can echo it.
+                queryWeights[q] = Math.Log(1 + (sentences.Count + 1.0) / (Math.Max(df, 1) + 0.5));
+            }
+        }
+        double queryTotal = queryWeights.Values.Sum();
+
+        // How well the source's best sentence covers the query: the most a grounded answer can cover through it.
+        double bestSourceCoverage = 0;
+        foreach (Unit s in sentences)
+            bestSourceCoverage = Math.Max(bestSourceCoverage, Coverage(queryWeights, queryTotal, s.Stems, s.Numbers, null));
 
         double weightSum = 0, weighted = 0, min = 1;
         double bestRelevance = 0;
-        int touching = 0, counted = 0;
+        int counted = 0;
         foreach (Unit claim in claims)
         {
             if (claim.Stems.Count == 0 && claim.Numbers.Count == 0)
                 continue; // "Sure!", "Yes." carry no claim
             counted++;
-            (double support, HashSet<string>? supportStems) = Support(claim, sentences, sourceNumbers, sourceNames);
+            (double support, HashSet<string>? supportStems, double lexical) = Support(claim, index, sourceNumbers, sourceNames);
             double weight = claim.Stems.Count + claim.Numbers.Count;
             weighted += support * weight;
             weightSum += weight;
             min = Math.Min(min, support);
-
-            if (queryStems is { Count: > 0 })
+            if (queryTotal > 0)
             {
-                int covered = 0;
-                foreach (string q in queryStems)
-                {
-                    if (claim.Stems.Contains(q) || claim.Numbers.Contains(q)
-                        || (support >= SupportedForRelevance && supportStems is not null && supportStems.Contains(q)))
-                        covered++;
-                }
-                double r = (double)covered / queryStems.Count;
-                bestRelevance = Math.Max(bestRelevance, r);
-                if (covered > 0)
-                    touching++;
+                HashSet<string>? bridge = lexical >= SupportedForRelevance ? supportStems : null;
+                bestRelevance = Math.Max(bestRelevance, Coverage(queryWeights, queryTotal, claim.Stems, claim.Numbers, bridge));
             }
         }
 
-        double grounding = counted == 0 ? (sentences.Count == 0 ? 0 : 1) : 0.5 * min + 0.5 * (weighted / weightSum);
+        double grounding = counted == 0 ? 1 : 0.5 * min + 0.5 * (weighted / weightSum);
         if (sentences.Count == 0)
             grounding = 0;
         double relevance;
-        if (queryStems is null)
+        if (queryUnit is null)
             relevance = 1;
-        else if (queryStems.Count == 0)
+        else if (queryTotal == 0)
             relevance = counted > 0 ? 1 : 0;
         else
-            relevance = counted == 0 ? 0 : 0.7 * Math.Sqrt(bestRelevance) + 0.3 * touching / counted;
+        {
+            // Relative to what the source allows, to the power 1.5: covering half of what the best source sentence covers is
+            // answering something else (an off-topic fact from the same page), not half an answer.
+            double relative = Math.Min(1, bestRelevance / Math.Max(bestSourceCoverage, MinSourceCoverage));
+            relevance = relative * Math.Sqrt(relative);
+        }
         return new GroundingScore(Math.Clamp(grounding, 0, 1), Math.Clamp(relevance, 0, 1), counted);
     }
 
-    private static (double Support, HashSet<string>? Stems) Support(Unit claim, List<Unit> sentences, HashSet<string> sourceNumbers, HashSet<string> sourceNames)
+    private static double Coverage(Dictionary<string, double> queryWeights, double total, HashSet<string> stems, HashSet<string> numbers, HashSet<string>? bridge)
     {
-        double best = 0;
-        HashSet<string>? bestStems = null;
-        for (int i = 0; i < sentences.Count; i++)
+        double covered = 0;
+        foreach ((string q, double w) in queryWeights)
         {
-            Score(claim, sentences[i], null, sourceNumbers, sourceNames, ref best, ref bestStems);
-            if (i + 1 < sentences.Count)
-                Score(claim, sentences[i], sentences[i + 1], sourceNumbers, sourceNames, ref best, ref bestStems);
+            if (stems.Contains(q) || numbers.Contains(q))
+                covered += w;
+            else if (bridge is not null && bridge.Contains(q))
+                covered += BridgeWeight * w;
         }
-        return (best, bestStems);
+        return total == 0 ? 0 : covered / total;
+    }
+
+    // Sentences compared with each claim: those sharing the most content words (an inverted index keeps long sources
+    // from costing claims × sentences).
+    private const int CandidateSentences = 12;
+
+    private static (double Support, HashSet<string>? Stems, double Lexical) Support(Unit claim, SourceIndex source, HashSet<string> sourceNumbers, HashSet<string> sourceNames)
+    {
+        List<Unit> sentences = source.Sentences;
+        double best = 0, lexical = 0;
+        HashSet<string>? bestStems = null, lexicalStems = null;
+        double ignored = 0;
+        HashSet<string>? ignoredStems = null;
+        foreach (int i in source.Candidates(claim, CandidateSentences))
+        {
+            Score(claim, sentences[i], null, sourceNumbers, sourceNames, ref best, ref bestStems, ref lexical, ref lexicalStems);
+            if (i + 1 < sentences.Count)
+                Score(claim, sentences[i], sentences[i + 1], sourceNumbers, sourceNames, ref best, ref bestStems, ref ignored, ref ignoredStems);
+            if (i > 0)
+                Score(claim, sentences[i - 1], sentences[i], sourceNumbers, sourceNames, ref best, ref bestStems, ref ignored, ref ignoredStems);
+        }
+        // Relevance bridges through the sentence the claim is about (word overlap alone), even when a changed number
+        // or negation makes the claim unsupported: a wrong answer to the question is still an answer to it.
+        return (best, lexicalStems ?? bestStems, lexical);
+    }
+
+    private sealed class SourceIndex
+    {
+        private readonly Dictionary<string, List<int>> _postings = new(StringComparer.Ordinal);
+
+        public SourceIndex(List<Unit> sentences)
+        {
+            Sentences = sentences;
+            for (int i = 0; i < sentences.Count; i++)
+            {
+                foreach (string t in sentences[i].Stems.Concat(sentences[i].Numbers))
+                {
+                    if (!_postings.TryGetValue(t, out List<int>? list))
+                        _postings[t] = list = [];
+                    list.Add(i);
+                }
+            }
+        }
+
+        public List<Unit> Sentences { get; }
+
+        public IEnumerable<int> Candidates(Unit claim, int count)
+        {
+            var shared = new Dictionary<int, int>();
+            foreach (string t in claim.Stems.Concat(claim.Numbers))
+            {
+                if (_postings.TryGetValue(t, out List<int>? list))
+                {
+                    foreach (int i in list)
+                        shared[i] = shared.GetValueOrDefault(i) + 1;
+                }
+            }
+            return shared.OrderByDescending(p => p.Value).ThenBy(p => p.Key).Take(count).Select(p => p.Key);
+        }
     }
 
     private static void Score(Unit claim, Unit a, Unit? b, HashSet<string> sourceNumbers, HashSet<string> sourceNames,
-        ref double best, ref HashSet<string>? bestStems)
+        ref double best, ref HashSet<string>? bestStems, ref double bestLexical, ref HashSet<string>? lexicalStems)
     {
         double total = 0, found = 0;
         foreach (string stem in claim.Stems)
@@ -112,6 +193,11 @@ internal static class GroundingScorer
                 found += w;
         }
         double support = total == 0 ? 1 : found / total;
+        if (support > bestLexical)
+        {
+            bestLexical = support;
+            lexicalStems = b is null ? a.Stems : new HashSet<string>(a.Stems.Concat(b.Stems));
+        }
         foreach (string number in claim.Numbers)
         {
             if (a.Numbers.Contains(number) || (b is not null && b.Numbers.Contains(number)))
@@ -318,6 +404,7 @@ internal static class GroundingScorer
     private static readonly HashSet<string> QueryFiller = new(StringComparer.Ordinal)
     {
         "tell", "know", "explain", "describ", "give", "list", "mean", "please", "happen", "anyon", "someth", "much", "many",
+        "long", "often", "far", "old", "kind", "type", "way",
     };
 
     private static readonly HashSet<string> StopWords = new(StringComparer.Ordinal)

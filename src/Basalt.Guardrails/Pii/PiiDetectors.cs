@@ -201,14 +201,27 @@ internal static class PiiDetectors
                 continue;
             found.Add(new PiiCandidate("IP_ADDRESS", m.Index, m.Length, 82));
         }
-        foreach (ValueMatch m in PiiPatterns.IPv6Like().EnumerateMatches(text))
+        // IPv6: each maximal run of hex digits and colons with two or more colons is parsed. Times ("12:30:45") and
+        // labels are not addresses: an IPv6 address has eight groups or a "::".
+        int i = 0;
+        while (i < text.Length)
         {
-            ReadOnlySpan<char> candidate = text.AsSpan(m.Index, m.Length);
-            // Times ("12:30:45") and labels are not addresses: an IPv6 address has eight groups or a "::".
-            int colons = candidate.Count(':');
-            if ((colons == 7 || candidate.Contains("::", StringComparison.Ordinal)) && candidate.Length >= 3
+            if (!char.IsAsciiHexDigit(text[i]) && text[i] != ':')
+            {
+                i++;
+                continue;
+            }
+            int start = i;
+            int colons = 0;
+            while (i < text.Length && (char.IsAsciiHexDigit(text[i]) || text[i] == ':'))
+                colons += text[i++] == ':' ? 1 : 0;
+            bool bounded = (start == 0 || !char.IsLetterOrDigit(text[start - 1])) && (i == text.Length || !char.IsLetterOrDigit(text[i]));
+            if (!bounded || colons < 2 || i - start is < 3 or > 39)
+                continue;
+            ReadOnlySpan<char> candidate = text.AsSpan(start, i - start);
+            if ((colons == 7 || candidate.Contains("::", StringComparison.Ordinal))
                 && IPAddress.TryParse(candidate, out IPAddress? address) && address.AddressFamily == AddressFamily.InterNetworkV6)
-                found.Add(new PiiCandidate("IP_ADDRESS", m.Index, m.Length, 82));
+                found.Add(new PiiCandidate("IP_ADDRESS", start, candidate.Length, 82));
         }
     }
 

@@ -27,9 +27,6 @@ internal static partial class PiiPatterns
     [GeneratedRegex(@"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)")]
     public static partial Regex IPv4();
 
-    [GeneratedRegex(@"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")]
-    public static partial Regex IPv6Like();
-
     [GeneratedRegex(@"\b(?:(?:https?|ftp)://|www\.)[^\s<>""'`\\\]\[{}|]{2,2048}", RegexOptions.IgnoreCase)]
     public static partial Regex Url();
 

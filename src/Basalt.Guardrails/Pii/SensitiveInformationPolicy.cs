@@ -9,8 +9,9 @@ namespace Basalt.Guardrails.Pii;
 /// not also a phone). Built once, immutable, thread-safe.</summary>
 public sealed class SensitiveInformationPolicy
 {
-    /// <summary>How long one custom regex may run on one text before it is abandoned (it then reports no match).</summary>
-    public static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(100);
+    /// <summary>How long one custom regex that needs backtracking (backreferences, lookarounds) may run on one text
+    /// before it is abandoned (matches found until then stand).</summary>
+    public static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Longest custom regex pattern (Bedrock's limit).</summary>
     public const int MaxPatternLength = 500;
@@ -88,7 +89,7 @@ public sealed class SensitiveInformationPolicy
             PiiText view = PiiText.Of(text);
             var candidates = new List<PiiCandidate>();
             PiiDetectors.Detect(view.Text, wanted, candidates);
-            foreach (PiiCandidate c in ResolveOverlaps(candidates))
+            foreach (PiiCandidate c in ResolveOverlaps(candidates, view.Text.Length))
             {
                 if (pii.Count == MaxFindings)
                     break;
@@ -124,26 +125,25 @@ public sealed class SensitiveInformationPolicy
         return new SensitiveInformationResult(pii, regexFindings, Anonymize(text, pii, regexFindings));
     }
 
-    // Keeps the most specific of overlapping detections: higher priority first, then the longer one.
-    private static List<PiiCandidate> ResolveOverlaps(List<PiiCandidate> candidates)
+    // Keeps the most specific of overlapping detections: higher priority first, then the longer one. Claimed characters
+    // are marked in a bitmap, so resolving n candidates costs their total length, not n².
+    private static List<PiiCandidate> ResolveOverlaps(List<PiiCandidate> candidates, int textLength)
     {
         candidates.Sort((a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : b.Length.CompareTo(a.Length));
+        var claimed = new System.Collections.BitArray(textLength + 1);
         var kept = new List<PiiCandidate>(candidates.Count);
         foreach (PiiCandidate c in candidates)
         {
-            if (c.Length <= 0)
+            if (c.Length <= 0 || c.End > textLength)
                 continue;
             bool overlaps = false;
-            foreach (PiiCandidate k in kept)
-            {
-                if (c.Start < k.End && k.Start < c.End)
-                {
-                    overlaps = true;
-                    break;
-                }
-            }
-            if (!overlaps)
-                kept.Add(c);
+            for (int k = c.Start; k < c.End && !overlaps; k++)
+                overlaps = claimed[k];
+            if (overlaps)
+                continue;
+            for (int k = c.Start; k < c.End; k++)
+                claimed[k] = true;
+            kept.Add(c);
         }
         kept.Sort((a, b) => a.Start.CompareTo(b.Start));
         return kept;

@@ -19,15 +19,33 @@ internal sealed class SentenceEncoder
     private const int WindowStride = 12;
 
     /// <summary>Char n-gram buckets of the out-of-vocabulary backoff.</summary>
-    public const int GramBuckets = 1 << 14;
+    public const int GramBuckets = 1 << 13;
 
     /// <summary>SIF's smoothing constant a in a / (a + p(w)); 1e-3 is the value its authors found robust.</summary>
     public const float SifA = 1e-3f;
 
+    /// <summary>An unseen word is rare (full SIF weight, 1), but a vector guessed from its fragments counts half.</summary>
+    private const float UnknownWordWeight = 0.5f;
+
     private const uint Magic = 0x56544742; // "BGTV"
-    private const int Version = 1;
+    private const int Version = 2;
 
     private static readonly Lazy<SentenceEncoder> Shared = new(LoadEmbedded, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>Function words carry no topic: they are left out of sentence vectors (unless a text has nothing else).</summary>
+    private static readonly HashSet<string> StopWords = new(StringComparer.Ordinal)
+    {
+        "a", "an", "the", "and", "or", "but", "if", "then", "so", "of", "to", "in", "on", "at", "by", "for", "with", "from",
+        "about", "as", "into", "over", "after", "before", "up", "down", "out", "off", "than", "too", "very", "just", "also",
+        "i", "me", "my", "mine", "we", "us", "our", "you", "your", "yours", "he", "him", "his", "she", "her", "it", "its",
+        "they", "them", "their", "this", "that", "these", "those", "there", "here", "what", "which", "who", "whom", "whose",
+        "when", "where", "why", "how", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "doing",
+        "have", "has", "had", "having", "can", "could", "should", "would", "will", "shall", "may", "might", "must", "not",
+        "no", "yes", "all", "any", "some", "each", "every", "more", "most", "other", "such", "only", "own", "same", "now",
+        "tell", "please", "know", "want", "get", "got", "make", "let", "give", "say", "said", "thing", "things", "really",
+        "im", "ive", "dont", "cant", "whats", "its", "one", "like", "well", "still", "even", "much", "many", "way",
+    };
+    private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> StopLookup = StopWords.GetAlternateLookup<ReadOnlySpan<char>>();
 
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
@@ -35,15 +53,20 @@ internal sealed class SentenceEncoder
     private readonly float[] _weights; // SIF weight per word
     private readonly float[] _grams;   // GramBuckets x Dim
     private readonly float[] _common;  // unit vector removed from sentence vectors
-    private readonly float _unknownWeight;
+
+    /// <summary>Sentence vectors of ordinary English sentences (a Brown corpus sample): a topic's similarity to them is
+    /// its baseline, so that scores are comparable across topics with specific and with generic wording.</summary>
+    public float[][] Background { get; }
 
     public int Dim { get; }
 
-    /// <summary>Cosine from which a text is on a topic, calibrated by the trainer on the paraphrase set.</summary>
+    /// <summary>The score (cosine above the topic's baseline, in baseline spreads: see TopicPolicy) from which a text is
+    /// on a topic, calibrated by the trainer on the paraphrase set.</summary>
     public float Threshold { get; }
 
-    public SentenceEncoder(string[] words, float[] vectors, float[] weights, float[] grams, float[] common, int dim, float threshold)
+    public SentenceEncoder(string[] words, float[] vectors, float[] weights, float[] grams, float[] common, float[][] background, int dim, float threshold)
     {
+        Background = background;
         Dim = dim;
         Threshold = threshold;
         _vocab = new Dictionary<string, int>(words.Length, StringComparer.Ordinal);
@@ -53,9 +76,6 @@ internal sealed class SentenceEncoder
         _weights = weights;
         _grams = grams;
         _common = common;
-        var minWeight = 1f;
-        foreach (var w in weights) minWeight = Math.Min(minWeight, w);
-        _unknownWeight = 1f; // an unseen word is rare, so it weighs as much as the rarest
     }
 
     /// <summary>The encoder shipped in the assembly, loaded once on first use.</summary>
@@ -68,13 +88,13 @@ internal sealed class SentenceEncoder
     {
         Dim = other.Dim;
         Threshold = threshold;
+        Background = other.Background;
         _vocab = other._vocab;
         _lookup = other._lookup;
         _vectors = other._vectors;
         _weights = other._weights;
         _grams = other._grams;
         _common = other._common;
-        _unknownWeight = other._unknownWeight;
     }
 
     /// <summary>The unit sentence vector of a whole text, or null when it has no words.</summary>
@@ -104,13 +124,23 @@ internal sealed class SentenceEncoder
 
     private float[]? EncodeNormalized(ReadOnlySpan<char> normalized)
     {
+        var contentWords = false;
+        foreach (var range in normalized.Split(' '))
+        {
+            var word = normalized[range];
+            if (!word.IsEmpty && !StopLookup.Contains(word))
+            {
+                contentWords = true;
+                break;
+            }
+        }
         var sum = new float[Dim];
         var any = false;
         Span<float> scratch = stackalloc float[Dim];
         foreach (var range in normalized.Split(' '))
         {
             var word = normalized[range];
-            if (word.IsEmpty) continue;
+            if (word.IsEmpty || (contentWords && StopLookup.Contains(word))) continue;
             var weight = WordVector(word, scratch);
             if (weight <= 0) continue;
             for (var d = 0; d < Dim; d++) sum[d] += weight * scratch[d];
@@ -122,6 +152,17 @@ internal sealed class SentenceEncoder
         for (var d = 0; d < Dim; d++) sum[d] -= dot * _common[d];
         return Normalize(sum) ? sum : null;
     }
+
+    internal string[] Words()
+    {
+        var words = new string[_vocab.Count];
+        foreach (var (word, id) in _vocab) words[id] = word;
+        return words;
+    }
+
+    internal float[] Vectors => _vectors;
+    internal float[] Weights => _weights;
+    internal float[] GramTable => _grams;
 
     /// <summary>Writes the unit vector of a word into <paramref name="into"/> and returns its SIF weight (0: no vector).</summary>
     internal float WordVector(ReadOnlySpan<char> word, Span<float> into)
@@ -146,7 +187,7 @@ internal sealed class SentenceEncoder
         if (norm <= 1e-12f) return 0;
         var inv = 1f / MathF.Sqrt(norm);
         for (var d = 0; d < Dim; d++) into[d] *= inv;
-        return _unknownWeight * 0.5f; // a guess from fragments counts for less than a known word
+        return UnknownWordWeight;
     }
 
     private bool TryStem(ReadOnlySpan<char> word, out int id)
@@ -213,8 +254,9 @@ internal sealed class SentenceEncoder
         w.Write(GramBuckets);
         w.Write(Threshold);
         foreach (var x in _common) w.Write(x);
-        var words = new string[_vocab.Count];
-        foreach (var (word, id) in _vocab) words[id] = word;
+        w.Write(Background.Length);
+        foreach (var row in Background) WriteInt8(w, row);
+        var words = Words();
         for (var i = 0; i < words.Length; i++)
         {
             w.Write(words[i]);
@@ -246,13 +288,23 @@ internal sealed class SentenceEncoder
     {
         using var gz = new GZipStream(stream, CompressionMode.Decompress);
         using var r = new BinaryReader(gz, Encoding.UTF8);
-        if (r.ReadUInt32() != Magic || r.ReadInt32() != Version) throw new InvalidDataException("not Basalt word vectors (version 1)");
+        var magic = r.ReadUInt32();
+        var version = r.ReadInt32();
+        // version 1 had no background sentences
+        if (magic != Magic || version is < 1 or > Version) throw new InvalidDataException("not Basalt word vectors (version 1 or 2)");
         var dim = r.ReadInt32();
         var count = r.ReadInt32();
         if (r.ReadInt32() != GramBuckets) throw new InvalidDataException("word vectors' n-gram table differs from this build; retrain");
         var threshold = r.ReadSingle();
         var common = new float[dim];
         for (var d = 0; d < dim; d++) common[d] = r.ReadSingle();
+        var background = new float[version >= 2 ? r.ReadInt32() : 0][];
+        for (var i = 0; i < background.Length; i++)
+        {
+            background[i] = new float[dim];
+            ReadInt8(r, background[i]);
+            Normalize(background[i]);
+        }
         var words = new string[count];
         var weights = new float[count];
         var vectors = new float[count * dim];
@@ -265,7 +317,7 @@ internal sealed class SentenceEncoder
         }
         var grams = new float[GramBuckets * dim];
         for (var b = 0; b < GramBuckets; b++) ReadInt8(r, grams.AsSpan(b * dim, dim));
-        return new SentenceEncoder(words, vectors, weights, grams, common, dim, threshold);
+        return new SentenceEncoder(words, vectors, weights, grams, common, background, dim, threshold);
     }
 
     private static SentenceEncoder LoadEmbedded()

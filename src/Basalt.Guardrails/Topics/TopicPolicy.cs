@@ -2,8 +2,9 @@ using Basalt.Guardrails.Content;
 
 namespace Basalt.Guardrails.Topics;
 
-/// <summary>A guardrail's denied topics (Bedrock's topic policy): a text is on a topic when its sentence vector is close
-/// enough (cosine) to the topic's definition or to one of its examples. Sentence vectors come from word vectors the
+/// <summary>A guardrail's denied topics (Bedrock's topic policy): a text is on a topic when one of its windows' sentence
+/// vectors is close (cosine) to the topic's definition or to one of its examples, measured in spreads above the topic's
+/// baseline similarity to ordinary sentences. Sentence vectors come from word vectors the
 /// project trains itself (see docs/guardrails.md), so paraphrases match without sharing keywords.
 /// Immutable and thread-safe.</summary>
 public sealed class TopicPolicy
@@ -35,10 +36,37 @@ public sealed class TopicPolicy
             {
                 if (!string.IsNullOrWhiteSpace(example)) AddAnchor(anchors, example);
             }
-            list.Add(new Topic(config, [.. anchors]));
+            list.Add(Baseline(config, [.. anchors]));
         }
         _topics = [.. list];
     }
+
+    /// <summary>The topic with its baseline: mean and spread of its similarity to ordinary sentences.</summary>
+    private Topic Baseline(TopicConfig config, float[][] anchors)
+    {
+        var topic = new Topic(config, anchors, 0, 1);
+        var background = _encoder.Background;
+        if (background.Length < 2 || anchors.Length == 0) return topic;
+        var sum = 0.0;
+        var sumSq = 0.0;
+        foreach (var v in background)
+        {
+            var s = RawSimilarity(topic, [v]);
+            sum += s;
+            sumSq += s * s;
+        }
+        var mean = sum / background.Length;
+        var std = Math.Sqrt(Math.Max(sumSq / background.Length - mean * mean, 1e-6));
+        return topic with { Mean = (float)mean, Spread = (float)Math.Max(std, MinSpread) };
+    }
+
+    /// <summary>A floor on a topic's baseline spread, so a topic unlike every background sentence cannot turn tiny
+    /// similarities into large scores.</summary>
+    private const float MinSpread = 0.05f;
+
+    /// <summary>Loads the shipped word vectors now (about a second; they otherwise load when the first policy with
+    /// topics is built).</summary>
+    public static void Preload() => _ = SentenceEncoder.Embedded;
 
     private void AddAnchor(List<float[]> anchors, string text)
     {
@@ -66,8 +94,12 @@ public sealed class TopicPolicy
         return findings is null ? [] : findings;
     }
 
-    /// <summary>The highest cosine between any window of the text and any anchor of the topic.</summary>
-    internal static float Similarity(Topic topic, List<float[]> vectors)
+    /// <summary>How far above its baseline (in baseline spreads) the text's best similarity to the topic is.</summary>
+    internal static float Similarity(Topic topic, List<float[]> vectors) => (RawSimilarity(topic, vectors) - topic.Mean) / topic.Spread;
+
+    /// <summary>The highest cosine between any window of the text and any anchor of the topic (definition or example).
+    /// (Averaging the two best anchors was tried: it lost precision on the paraphrase set.)</summary>
+    private static float RawSimilarity(Topic topic, List<float[]> vectors)
     {
         var best = -1f;
         foreach (var v in vectors)
@@ -84,5 +116,5 @@ public sealed class TopicPolicy
     /// <summary>Scores a text against a topic built from a config; used by the trainer to calibrate the threshold.</summary>
     internal float Score(string text, int topicIndex) => Similarity(_topics[topicIndex], _encoder.EncodeWindows(text));
 
-    internal sealed record Topic(TopicConfig Config, float[][] Anchors);
+    internal sealed record Topic(TopicConfig Config, float[][] Anchors, float Mean, float Spread);
 }

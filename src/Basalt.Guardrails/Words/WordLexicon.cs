@@ -9,6 +9,8 @@ internal sealed class WordLexicon
 
     private readonly Dictionary<string, int> _keys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly HashSet<string> _phraseStarts = new(StringComparer.Ordinal);
+    private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _phraseStartLookup;
 
     public WordLexicon(IEnumerable<(string Text, int Value)> entries)
     {
@@ -22,6 +24,7 @@ internal sealed class WordLexicon
             {
                 // "alligator bait" also matches "alligatorbait" and "alligator-bait".
                 _keys.TryAdd(key.Replace(" ", string.Empty, StringComparison.Ordinal), value);
+                _phraseStarts.Add(key[..key.IndexOf(' ')]);
                 MaxTokens = Math.Max(MaxTokens, key.Count(c => c == ' ') + 1);
             }
             else if (key.Length is >= 4 and <= MaxMaskedWordLength)
@@ -30,7 +33,22 @@ internal sealed class WordLexicon
             }
         }
         _lookup = _keys.GetAlternateLookup<ReadOnlySpan<char>>();
+        _phraseStartLookup = _phraseStarts.GetAlternateLookup<ReadOnlySpan<char>>();
+        foreach (string key in _keys.Keys)
+        {
+            MinKeyLength = Math.Min(MinKeyLength, key.Length);
+            MaxKeyLength = Math.Max(MaxKeyLength, key.Length);
+        }
     }
+
+    /// <summary>Shortest key; a shorter token cannot match.</summary>
+    public int MinKeyLength { get; } = int.MaxValue;
+
+    /// <summary>Longest key; a longer token cannot match.</summary>
+    public int MaxKeyLength { get; }
+
+    /// <summary>Whether some phrase starts with this word (only then are phrases tried at a token).</summary>
+    public bool StartsPhrase(ReadOnlySpan<char> word) => _phraseStartLookup.Contains(word);
 
     /// <summary>The most tokens of any phrase (1 when all entries are single words).</summary>
     public int MaxTokens { get; } = 1;
@@ -38,7 +56,11 @@ internal sealed class WordLexicon
     /// <summary>Number of keys, masked variants included.</summary>
     public int Count => _keys.Count;
 
-    public bool TryGet(ReadOnlySpan<char> key, out int value) => _lookup.TryGetValue(key, out value);
+    public bool TryGet(ReadOnlySpan<char> key, out int value)
+    {
+        value = 0;
+        return key.Length >= MinKeyLength && key.Length <= MaxKeyLength && _lookup.TryGetValue(key, out value);
+    }
 
     private void AddMasked(string key, int value)
     {

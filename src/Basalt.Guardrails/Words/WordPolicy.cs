@@ -166,8 +166,11 @@ public sealed class WordPolicy
         private void MatchAt(int i, char[] buffer)
         {
             string folded = _text.Text;
-            // Phrases first, longest first, so "arse bandit" wins over "arse".
-            for (int n = Math.Min(MaxTokens, _tokens.Count - i); n >= 2; n--)
+            // Phrases first, longest first, so "arse bandit" wins over "arse"; only at a token that starts some phrase.
+            int firstLength = AppendKey(folded, _tokens[i].CoreStart, _tokens[i].CoreEnd, buffer, 0);
+            bool startsPhrase = (_policy._custom?.StartsPhrase(buffer.AsSpan(0, firstLength)) ?? false)
+                || (_profanity?.StartsPhrase(buffer.AsSpan(0, firstLength)) ?? false);
+            for (int n = startsPhrase ? Math.Min(MaxTokens, _tokens.Count - i) : 1; n >= 2; n--)
             {
                 int length = 0;
                 bool fits = true;

@@ -107,7 +107,7 @@ public sealed class WordPolicyTests
     [Fact]
     public void Assess_HugeAndInvalidText_DoesNotThrow()
     {
-        string huge = string.Concat(Enumerable.Repeat("a s s e s s m e n t \ud800 \udc00 ｆ ", 50_000));
+        string huge = string.Concat(Enumerable.Repeat("a s s e s s m e n t \ud800 \udc00 ｆ ", 5_000));
 
         IReadOnlyList<WordFinding> findings = Profanity.Assess(huge, GuardrailSource.Input);
 
