@@ -287,4 +287,24 @@ public sealed class GuardrailRuntimeTests
         Assert.Equal("Sorry, I cannot take that.", Payload(frames[1]).GetProperty("delta").GetProperty("text").GetString());
         Assert.Empty(server.Provider.Requests);
     }
+
+    [Fact]
+    public async Task InvokeModel_GuardrailHeaders_BlockedInputAnswersBlockedMessaging()
+    {
+        await using var server = await RunningServer.StartAsync();
+        using var client = server.CreateClient();
+        var id = await GuardrailControlPlaneTests.CreateAsync(client, ContentGuardrail);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/model/scripted-model/invoke")
+        {
+            Content = Json(JsonSerializer.Serialize(new { messages = new[] { new { role = "user", content = new[] { new { text = Attack } } } } })),
+        };
+        request.Headers.Add("X-Amzn-Bedrock-GuardrailIdentifier", id);
+        request.Headers.Add("X-Amzn-Bedrock-GuardrailVersion", "DRAFT");
+        using var response = await client.SendAsync(request);
+        Assert.Equal(200, (int)response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("guardrail_intervened", doc.RootElement.GetProperty("stopReason").GetString());
+        Assert.Equal("Sorry, I cannot take that.", doc.RootElement.GetProperty("output").GetProperty("message").GetProperty("content")[0].GetProperty("text").GetString());
+        Assert.Empty(server.Provider.Requests);
+    }
 }
