@@ -18,7 +18,7 @@ namespace Basalt.Bench;
 /// HTTP through POST /guardrail/{id}/version/{v}/apply on a real server, one request at a time. Target: p50 under 1 ms.</summary>
 internal static class GuardrailsBench
 {
-    /// <summary>About 1 KB of ordinary support-chat text with one email address (anonymized) in it.</summary>
+    /// <summary>1,024 characters of ordinary support-chat text with one email address (anonymized) in it.</summary>
     internal static readonly string Text = string.Concat(
         "Hello, I ordered a pair of running shoes last week and the package still has not arrived. ",
         "The tracking page says it left the warehouse on Monday but nothing has changed since then. ",
@@ -29,7 +29,8 @@ internal static class GuardrailsBench
         "Thanks for your help, and sorry for the long message; the last time I wrote, the answer took ",
         "three days and I had to explain everything again. My order was placed on the fourteenth and ",
         "paid by card. I also noticed the invoice shows the wrong size, a 42 instead of a 43, so please ",
-        "correct that as well when you look into it. Have a good day and thank you in advance.");
+        "correct that as well when you look into it. Have a good day and thank you in advance. ",
+        "I am writing from the office of the shop, so replies may take a little while to reach me.")[..1024];
 
     internal const string Definition = """
         {"name":"bench","blockedInputMessaging":"Blocked.","blockedOutputsMessaging":"Blocked.",
@@ -70,7 +71,7 @@ internal static class GuardrailsBench
         }
         var units = new[] { new GuardrailTextUnit(Text) };
         var first = GuardrailEngine.Apply(policies, GuardrailSource.Input, units);
-        Console.WriteLine($"guardrails: {Text.Length} characters, policies: 6 content filters, 2 topics, 2 words + PROFANITY, 15 PII types + 1 regex; {Environment.ProcessorCount} cores");
+        Console.WriteLine($"guardrails: {Text.Length} characters, policies: 6 content filters, {(spec.TopicPolicy is null ? "no" : "2")} topics, 2 words + PROFANITY, 15 PII types + 1 regex; {Environment.ProcessorCount} cores");
         Console.WriteLine($"first call (cold: models loaded by Build, JIT): action {(first.Intervened ? "GUARDRAIL_INTERVENED" : "NONE")}, outputs {first.Outputs.Count}");
 
         // In process: warm up, then time each call; CPU time is the process's, so load from other work shows as a gap between the two.
