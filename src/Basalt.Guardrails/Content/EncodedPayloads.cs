@@ -12,6 +12,10 @@ internal static class EncodedPayloads
     /// <summary>At most this many payloads per text, bounding the work an adversarial text can cause.</summary>
     private const int MaxPayloads = 8;
 
+    /// <summary>At most this many candidate runs are decoded per text, so a text made of thousands of id-like runs costs
+    /// no more than a few decodes.</summary>
+    private const int MaxAttempts = 32;
+
     /// <summary>A decoded payload must be mostly printable text with at least this share of letters and spaces.</summary>
     private const double MinTextShare = 0.85;
 
@@ -27,7 +31,8 @@ internal static class EncodedPayloads
     {
         if (depth <= 0) return;
         var start = -1;
-        for (var i = 0; i <= text.Length && found.Count < MaxPayloads; i++)
+        var attempts = 0;
+        for (var i = 0; i <= text.Length && found.Count < MaxPayloads && attempts < MaxAttempts; i++)
         {
             var inRun = i < text.Length && IsEncodedChar(text[i]);
             if (inRun)
@@ -38,6 +43,7 @@ internal static class EncodedPayloads
             if (start >= 0 && i - start >= MinEncodedLength)
             {
                 var run = text.AsSpan(start, i - start).TrimEnd('=');
+                attempts++;
                 var decoded = TryHex(run) ?? TryBase64(run);
                 if (decoded is not null)
                 {
@@ -92,15 +98,8 @@ internal static class EncodedPayloads
     private static string? AsText(ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length < 4) return null;
-        string text;
-        try
-        {
-            text = new UTF8Encoding(false, true).GetString(bytes);
-        }
-        catch (DecoderFallbackException)
-        {
-            return null;
-        }
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) return null; // random bytes: not a text payload
+        var text = Encoding.UTF8.GetString(bytes);
         var good = 0;
         var spaces = 0;
         foreach (var c in text)

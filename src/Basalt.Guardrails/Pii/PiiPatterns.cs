@@ -60,7 +60,7 @@ internal static partial class PiiPatterns
     [GeneratedRegex(@"\b(?:age[ds]?|aged)\s{0,3}(?:is|was|:|of|=)?\s{0,3}(?<v>\d{1,3})\b|\b(?<v>\d{1,3})[\s-]{0,2}(?:years?|yrs?)[\s-]{0,2}old\b|\b(?<v>\d{1,3})\s?(?:y/o|yo)\b", RegexOptions.IgnoreCase)]
     public static partial Regex Age();
 
-    [GeneratedRegex(@"\bPIN\b(?:\s{0,3}(?:code|number|no\.?))?\s{0,3}(?:(?:is|was|:|=|-)\s{0,3}){0,2}(?<v>\d{4,8})\b", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"\bPIN\b(?:\s{0,3}(?:code|number|no\.?))?[""']?\s{0,3}(?:(?:is|was|:|=|-)\s{0,3}){0,2}[""']?(?<v>\d{4,8})\b", RegexOptions.IgnoreCase)]
     public static partial Regex Pin();
 
     [GeneratedRegex(@"(?<![\w:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![\w:-])|\b[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\b")]
@@ -72,10 +72,10 @@ internal static partial class PiiPatterns
     [GeneratedRegex(@"\b[A-HJ-NPR-Z0-9]{17}\b", RegexOptions.IgnoreCase)]
     public static partial Regex Vin();
 
-    [GeneratedRegex(@"\b(?:CVV2?|CVC2?|CID|CSC|security code|card verification(?: value| code)?)\b(?:\s{0,3}(?:code|number|no\.?))?\s{0,3}(?:(?:is|was|:|=|-|#)\s{0,3}){0,2}(?<v>\d{3,4})\b", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"\b(?:CVV2?|CVC2?|CID|CSC|security code|card verification(?: value| code)?)\b(?:\s{0,3}(?:code|number|no\.?))?[""']?\s{0,3}(?:(?:is|was|:|=|-|#)\s{0,3}){0,2}[""']?(?<v>\d{3,4})\b", RegexOptions.IgnoreCase)]
     public static partial Regex Cvv();
 
-    [GeneratedRegex(@"\b(?:exp(?:iry|iration|ires|\.)?(?:\s{0,3}date)?|valid\s{0,3}(?:thru|through|until))\s{0,3}(?:(?:is|on|:|-)\s{0,3}){0,2}(?<v>(?:0[1-9]|1[0-2])\s{0,2}[/-]\s{0,2}(?:20\d{2}|\d{2}))\b", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"\b(?:exp(?:iry|iration|ires|\.)?(?:\s{0,3}date)?|valid\s{0,3}(?:thru|through|until))[""']?\s{0,3}(?:(?:is|on|:|-)\s{0,3}){0,2}[""']?(?<v>(?:0[1-9]|1[0-2])\s{0,2}[/-]\s{0,2}(?:20\d{2}|\d{2}))\b", RegexOptions.IgnoreCase)]
     public static partial Regex Expiry();
 
     [GeneratedRegex(@"\b(?:0[1-9]|1[0-2])/(?:\d{2}|20\d{2})\b")]

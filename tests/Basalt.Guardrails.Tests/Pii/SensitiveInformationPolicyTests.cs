@@ -141,6 +141,17 @@ public sealed class SensitiveInformationPolicyTests
     }
 
     [Fact]
+    public void Assess_CardFieldsAsJsonKeys_CvvAndExpiryFound()
+    {
+        SensitiveInformationResult result = All.Assess("{\"pan\":\"5500005555555559\",\"exp\":\"04/29\",\"cvv\":\"922\",\"pin\":\"4412\"}", GuardrailSource.Input);
+
+        Assert.Equal("922", result.PiiEntities.Single(f => f.Type == "CREDIT_DEBIT_CARD_CVV").Match);
+        Assert.Equal("04/29", result.PiiEntities.Single(f => f.Type == "CREDIT_DEBIT_CARD_EXPIRY").Match);
+        Assert.Equal("4412", result.PiiEntities.Single(f => f.Type == "PIN").Match);
+        Assert.Equal("5500005555555559", result.PiiEntities.Single(f => f.Type == "CREDIT_DEBIT_CARD_NUMBER").Match);
+    }
+
+    [Fact]
     public void Assess_FullWidthDigits_DetectedAndAnonymizedInOriginal()
     {
         SensitiveInformationResult result = All.Assess("SSN ５３６-２２-８８１９ ok", GuardrailSource.Input);
