@@ -4,7 +4,7 @@ using static Basalt.Server.Tests.Bedrock.BedrockHttp;
 
 namespace Basalt.Server.Tests.Guardrails;
 
-public sealed class GuardrailControlPlaneTests
+public sealed class GuardrailControlPlaneTests(SharedServer shared) : IClassFixture<SharedServer>
 {
     internal const string Minimal = """{"name":"support-bot","description":"for the help desk","blockedInputMessaging":"Sorry, I cannot take that.","blockedOutputsMessaging":"Sorry, I cannot answer that."}""";
 
@@ -155,7 +155,7 @@ public sealed class GuardrailControlPlaneTests
     [InlineData("""{"name":"n","blockedInputMessaging":"a","blockedOutputsMessaging":"b","topicPolicyConfig":{"topicsConfig":[{"name":"t","definition":"d","type":"ALLOW"}]}}""", "topicPolicyConfig.topicsConfig[0].type")]
     public async Task CreateGuardrail_Invalid_ValidationExceptionNamesField(string json, string expected)
     {
-        var client = await SharedServer.ClientAsync();
+        var client = await shared.ClientAsync();
         var (response, body) = await PostAsync(client, "/guardrails", json);
         Assert.Contains(expected, AssertError(response, body, 400, "ValidationException"));
     }
@@ -183,10 +183,19 @@ public sealed class GuardrailControlPlaneTests
 }
 
 /// <summary>One server for the validation cases (they create nothing), so eight cases do not start eight servers.</summary>
-internal static class SharedServer
+public sealed class SharedServer : IAsyncLifetime
 {
-    private static readonly Lazy<Task<RunningServer>> Server = new(() => RunningServer.StartAsync());
-    private static HttpClient? _client;
+    private RunningServer? _server;
+    private HttpClient? _client;
 
-    public static async Task<HttpClient> ClientAsync() => _client ??= (await Server.Value).CreateClient();
+    public async Task InitializeAsync() => _server = await RunningServer.StartAsync();
+
+    internal Task<HttpClient> ClientAsync() => Task.FromResult(_client ??= _server!.CreateClient());
+
+    public async Task DisposeAsync()
+    {
+        _client?.Dispose();
+        if (_server is not null)
+            await _server.DisposeAsync();
+    }
 }
