@@ -164,4 +164,34 @@ public sealed class GuardrailPolicyTests
         Assert.Equal(reply.Replace("jane.doe@example.com", "{EMAIL}", StringComparison.Ordinal), text);
         Assert.Equal("guardrail_intervened", Payload(frames.Single(f => f.StringHeader(":event-type") == "messageStop")).GetProperty("stopReason").GetString());
     }
+
+    private const string TopicGuardrail = """
+        {"name":"topics","blockedInputMessaging":"No investment advice here.","blockedOutputsMessaging":"Output blocked.",
+         "topicPolicyConfig":{"topicsConfig":[{"name":"investment advice","definition":"Recommendations about which stocks, funds or cryptocurrencies to buy or sell.",
+            "examples":["Should I buy Tesla shares?","Which crypto will go up next month?"],"type":"DENY"}]}}
+        """;
+
+    [Fact]
+    public async Task DeniedTopic_ParaphraseThroughApplyAndConverse_BlockedOffTopicPasses()
+    {
+        await using var server = await RunningServer.StartAsync();
+        using var client = server.CreateClient();
+        var id = await GuardrailControlPlaneTests.CreateAsync(client, TopicGuardrail);
+        var (_, on) = await PostAsync(client, $"/guardrail/{id}/version/DRAFT/apply", Apply("INPUT", ("What fund should I invest my money in?", null)));
+        Assert.Equal("GUARDRAIL_INTERVENED", on.GetProperty("action").GetString());
+        var topic = on.GetProperty("assessments")[0].GetProperty("topicPolicy").GetProperty("topics")[0];
+        Assert.Equal(("investment advice", "DENY", "BLOCKED"), (topic.GetProperty("name").GetString(), topic.GetProperty("type").GetString(), topic.GetProperty("action").GetString()));
+        Assert.Equal(1, on.GetProperty("usage").GetProperty("topicPolicyUnits").GetInt32());
+        var (_, off) = await PostAsync(client, $"/guardrail/{id}/version/DRAFT/apply", Apply("INPUT", ("How do I bake sourdough bread?", null)));
+        Assert.Equal("NONE", off.GetProperty("action").GetString());
+
+        var body = JsonSerializer.Serialize(new
+        {
+            messages = new[] { new { role = "user", content = new[] { new { text = "Which stocks should I buy this year?" } } } },
+            guardrailConfig = new { guardrailIdentifier = id, guardrailVersion = "DRAFT" },
+        });
+        var (_, converse) = await PostAsync(client, "/model/scripted-model/converse", body);
+        Assert.Equal("No investment advice here.", converse.GetProperty("output").GetProperty("message").GetProperty("content")[0].GetProperty("text").GetString());
+        Assert.Empty(server.Provider.Requests);
+    }
 }
