@@ -30,7 +30,8 @@ internal static class GuardrailsBench
         "three days and I had to explain everything again. My order was placed on the fourteenth and ",
         "paid by card. I also noticed the invoice shows the wrong size, a 42 instead of a 43, so please ",
         "correct that as well when you look into it. Have a good day and thank you in advance. ",
-        "I am writing from the office of the shop, so replies may take a little while to reach me.")[..1024];
+        "I am writing from the office of the shop, so replies may take a little while to reach me. ",
+        "Please keep the case open until the parcel is found or the refund has been made.")[..1024];
 
     internal const string Definition = """
         {"name":"bench","blockedInputMessaging":"Blocked.","blockedOutputsMessaging":"Blocked.",
