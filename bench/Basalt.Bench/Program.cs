@@ -13,6 +13,8 @@ switch (args.FirstOrDefault())
         return Basalt.Bench.GgufFuzzBench.Run(args[1..]);
     case "openai-translate":
         return Basalt.Bench.OpenAiTranslateBench.Run(args[1..]);
+    case "guardrails":
+        return await Basalt.Bench.GuardrailsBench.RunAsync(args[1..]);
     case "guard-policies":
         return Basalt.Bench.GuardPoliciesBench.Run(args[1..]);
 }
@@ -24,5 +26,6 @@ Console.Error.WriteLine("  tokenize FILE.gguf [FILE.gguf...]              encode
 Console.Error.WriteLine("  kernels [SECONDS [TYPE...]]                    GB/s of weights through the dot kernels per type, one thread");
 Console.Error.WriteLine("  gguf-fuzz [--cases N] [--seed S] [--file F]    seeded mutation fuzzing of the GGUF reader");
 Console.Error.WriteLine("  openai-translate [ITERATIONS]                  CPU cost of the OpenAI face alone (parse + write), one thread");
+Console.Error.WriteLine("  guardrails [--iterations 2000] [--seconds 3]   ApplyGuardrail p50/p99 on 1 KB, every text policy, in process and over HTTP");
 Console.Error.WriteLine("  guard-policies [ITERATIONS]                    word/PII Assess cost on 1 KB; PII and grounding precision/recall");
 return 2;

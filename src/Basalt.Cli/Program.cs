@@ -5,6 +5,7 @@ var root = new RootCommand("Basalt: a self-hosted foundation-model platform with
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(KeysCommand.Create());
+root.Subcommands.Add(GuardrailsCommand.Create());
 root.Subcommands.Add(GgufCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());

@@ -4,6 +4,7 @@ using Basalt.Core.Providers;
 using Basalt.Providers;
 using Basalt.Server.Auth;
 using Basalt.Server.Bedrock;
+using Basalt.Server.Guardrails;
 using Basalt.Server.Hosting;
 using Basalt.Server.Metering;
 using Basalt.Server.Operations;
@@ -53,12 +54,14 @@ public static class BasaltServer
             var router = sp.GetRequiredService<ModelRouter>();
             var pipeline = new ConverseClientBuilder(router)
                 .UseModelAccess(router.Catalog)
+                .UseGuardrails(sp.GetRequiredService<GuardrailRegistry>())
                 .UseMetering(router.Catalog, sp.GetRequiredService<ServerMetrics>());
             return new Gateway(router, pipeline.Build());
         });
         builder.Services.AddSingleton<IErrorFormat, BedrockErrorFormat>();
         builder.Services.AddSingleton<ErrorFormats>();
         builder.Services.AddOpenAiFace();
+        builder.Services.AddGuardrails();
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -72,6 +75,7 @@ public static class BasaltServer
         app.MapOperations();
         app.MapBedrockRuntime();
         app.MapOpenAi();
+        app.MapGuardrails();
         return app;
     }
 }

@@ -44,6 +44,8 @@ internal static class OpenAiEndpoints
         try
         {
             request = await ReadRequestAsync(context.Request.BodyReader, context.RequestAborted);
+            if (context.Request.Headers.ContainsKey(GuardrailHeaders.Guardrail))
+                request = request with { Converse = GuardrailHeaders.Apply(context.Request, request.Converse) };
         }
         catch (OpenAiRequestException e)
         {
@@ -60,6 +62,8 @@ internal static class OpenAiEndpoints
         }
 
         var response = await gateway.Client.ConverseAsync(request.Converse, context.RequestAborted);
+        if (response.StopReason == StopReason.GuardrailIntervened && request.Converse.GuardrailConfig is not null)
+            context.Response.Headers[GuardrailHeaders.Action] = "GUARDRAIL_INTERVENED";
         await JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (id, created, request.Model, response),
             static (json, s) => ChatResponseWriter.WriteCompletion(json, s.id, s.created, s.Model, s.response));
     }

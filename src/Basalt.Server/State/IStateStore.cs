@@ -30,7 +30,43 @@ public interface IStateStore : IDisposable
 
     /// <summary>Records last-used times in one transaction (called in batches, never per request).</summary>
     Task TouchKeysAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> lastUsed, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores a new guardrail's DRAFT; throws <see cref="DuplicateGuardrailNameException"/> when another guardrail has the name.</summary>
+    Task InsertGuardrailAsync(StoredGuardrail draft, CancellationToken cancellationToken = default);
+
+    /// <summary>One version of a guardrail (0 is the DRAFT), or null.</summary>
+    Task<StoredGuardrail?> FindGuardrailAsync(string id, int version, CancellationToken cancellationToken = default);
+
+    /// <summary>With <paramref name="id"/> null, the DRAFT of every guardrail, newest first; else every version of that guardrail,
+    /// DRAFT first then by number.</summary>
+    Task<IReadOnlyList<StoredGuardrail>> ListGuardrailsAsync(string? id, CancellationToken cancellationToken = default);
+
+    /// <summary>Replaces the DRAFT's name, description and spec; false when the guardrail does not exist. Throws
+    /// <see cref="DuplicateGuardrailNameException"/> when another guardrail has the new name.</summary>
+    Task<bool> UpdateGuardrailDraftAsync(StoredGuardrail draft, CancellationToken cancellationToken = default);
+
+    /// <summary>Copies the DRAFT into the next numbered version (with <paramref name="description"/> when given); returns the
+    /// version, or null when the guardrail does not exist.</summary>
+    Task<StoredGuardrail?> CreateGuardrailVersionAsync(string id, string? description, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes every version of a guardrail (<paramref name="version"/> null) or one numbered version; false when
+    /// nothing matched.</summary>
+    Task<bool> DeleteGuardrailAsync(string id, int? version, CancellationToken cancellationToken = default);
 }
+
+/// <summary>One stored guardrail version: the spec as CreateGuardrail JSON (see Basalt.Server.Guardrails.GuardrailSpecJson).</summary>
+/// <param name="Id">The guardrail's id.</param>
+/// <param name="Version">0 for the DRAFT, else the version number.</param>
+/// <param name="Name">The guardrail's name (unique among DRAFTs).</param>
+/// <param name="Description">The version's description.</param>
+/// <param name="Spec">The configuration as CreateGuardrail JSON.</param>
+/// <param name="CreatedAt">When the guardrail was created.</param>
+/// <param name="UpdatedAt">When this version last changed.</param>
+public sealed record StoredGuardrail(string Id, int Version, string Name, string? Description, string Spec, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+/// <summary>Another guardrail already has the requested name.</summary>
+public sealed class DuplicateGuardrailNameException(string name)
+    : Exception($"A guardrail named '{name}' already exists; pick another name or delete it first (basalt guardrails delete ID).");
 
 /// <summary>The kind of credential a key is.</summary>
 public enum ApiKeyKind

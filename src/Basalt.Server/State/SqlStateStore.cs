@@ -162,6 +162,113 @@ internal abstract class SqlStateStore : IStateStore
         return row?.ToRecord();
     }
 
+    private const string GuardrailColumns = "id AS Id, version AS Version, name AS Name, description AS Description, spec AS Spec, created_at AS CreatedAt, updated_at AS UpdatedAt";
+
+    public async Task InsertGuardrailAsync(StoredGuardrail draft, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await c.ExecuteAsync(
+                "INSERT INTO guardrails (id, version, name, description, spec, created_at, updated_at) VALUES (@Id, @Version, @Name, @Description, @Spec, @CreatedAt, @UpdatedAt)",
+                GuardrailRow.From(draft));
+        }
+        catch (DbException e) when (IsUniqueViolation(e))
+        {
+            throw new DuplicateGuardrailNameException(draft.Name);
+        }
+    }
+
+    public async Task<StoredGuardrail?> FindGuardrailAsync(string id, int version, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        var row = await c.QueryFirstOrDefaultAsync<GuardrailRow>($"SELECT {GuardrailColumns} FROM guardrails WHERE id = @id AND version = @version", new { id, version });
+        return row?.ToRecord();
+    }
+
+    public async Task<IReadOnlyList<StoredGuardrail>> ListGuardrailsAsync(string? id, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        var rows = id is null
+            ? await c.QueryAsync<GuardrailRow>($"SELECT {GuardrailColumns} FROM guardrails WHERE version = 0 ORDER BY created_at DESC, id")
+            : await c.QueryAsync<GuardrailRow>($"SELECT {GuardrailColumns} FROM guardrails WHERE id = @id ORDER BY version", new { id });
+        return rows.Select(r => r.ToRecord()).ToList();
+    }
+
+    public async Task<bool> UpdateGuardrailDraftAsync(StoredGuardrail draft, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await c.ExecuteAsync(
+                "UPDATE guardrails SET name = @Name, description = @Description, spec = @Spec, updated_at = @UpdatedAt WHERE id = @Id AND version = 0",
+                GuardrailRow.From(draft)) > 0;
+        }
+        catch (DbException e) when (IsUniqueViolation(e))
+        {
+            throw new DuplicateGuardrailNameException(draft.Name);
+        }
+    }
+
+    public async Task<StoredGuardrail?> CreateGuardrailVersionAsync(string id, string? description, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        for (var attempt = 0; ; attempt++)
+        {
+            await using var tx = await c.BeginTransactionAsync(cancellationToken);
+            var draft = await c.QueryFirstOrDefaultAsync<GuardrailRow>($"SELECT {GuardrailColumns} FROM guardrails WHERE id = @id AND version = 0", new { id }, tx);
+            if (draft is null)
+                return null;
+            var next = await c.ExecuteScalarAsync<int>("SELECT COALESCE(MAX(version), 0) + 1 FROM guardrails WHERE id = @id", new { id }, tx);
+            draft.Version = next;
+            draft.Description = description ?? draft.Description;
+            draft.UpdatedAt = at.ToUnixTimeMilliseconds();
+            try
+            {
+                await c.ExecuteAsync(
+                    "INSERT INTO guardrails (id, version, name, description, spec, created_at, updated_at) VALUES (@Id, @Version, @Name, @Description, @Spec, @CreatedAt, @UpdatedAt)",
+                    draft, tx);
+                await tx.CommitAsync(cancellationToken);
+                return draft.ToRecord();
+            }
+            catch (DbException e) when (IsUniqueViolation(e) && attempt < 3)
+            {
+                // Two versions created at once picked the same number; the loser retries with the next.
+                await tx.RollbackAsync(cancellationToken);
+            }
+        }
+    }
+
+    public async Task<bool> DeleteGuardrailAsync(string id, int? version, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        var n = version is { } v
+            ? await c.ExecuteAsync("DELETE FROM guardrails WHERE id = @id AND version = @v AND version > 0", new { id, v })
+            : await c.ExecuteAsync("DELETE FROM guardrails WHERE id = @id", new { id });
+        return n > 0;
+    }
+
+    /// <summary>The guardrail row shape Dapper maps; times are Unix milliseconds.</summary>
+    private sealed class GuardrailRow
+    {
+        public string Id { get; set; } = "";
+        public int Version { get; set; }
+        public string Name { get; set; } = "";
+        public string? Description { get; set; }
+        public string Spec { get; set; } = "";
+        public long CreatedAt { get; set; }
+        public long UpdatedAt { get; set; }
+
+        public static GuardrailRow From(StoredGuardrail g) => new()
+        {
+            Id = g.Id, Version = g.Version, Name = g.Name, Description = g.Description, Spec = g.Spec,
+            CreatedAt = g.CreatedAt.ToUnixTimeMilliseconds(), UpdatedAt = g.UpdatedAt.ToUnixTimeMilliseconds(),
+        };
+
+        public StoredGuardrail ToRecord() => new(Id, Version, Name, Description, Spec,
+            DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt), DateTimeOffset.FromUnixTimeMilliseconds(UpdatedAt));
+    }
+
     /// <summary>The row shape Dapper maps; times are Unix milliseconds, allowed models a comma-separated list.</summary>
     private sealed class KeyRow
     {

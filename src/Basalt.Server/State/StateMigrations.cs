@@ -27,5 +27,18 @@ public static class StateMigrations
             );
             CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
             """),
+        new("0002_guardrails", """
+            CREATE TABLE guardrails (
+                id TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                description TEXT NULL,
+                spec TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (id, version)
+            );
+            CREATE UNIQUE INDEX guardrails_draft_name ON guardrails (name) WHERE version = 0;
+            """),
     ];
 }

@@ -68,6 +68,8 @@ public sealed class ConverseTests
     {
         await using var server = await RunningServer.StartAsync();
         using var client = server.CreateClient();
+        // The guardrail must exist: guardrails are enforced in the pipeline (an unknown one is a 404).
+        var gr1 = await Basalt.Server.Tests.Guardrails.GuardrailControlPlaneTests.CreateAsync(client, Basalt.Server.Tests.Guardrails.GuardrailControlPlaneTests.Minimal);
         var png = Convert.ToBase64String([137, 80, 78, 71]);
         var (response, _) = await PostAsync(client, "/model/scripted-tools/converse", """
             {"messages":[
@@ -91,7 +93,7 @@ public sealed class ConverseTests
              "requestMetadata":{"team":"search"},
              "guardrailConfig":{"guardrailIdentifier":"gr1","guardrailVersion":"DRAFT","trace":"enabled"},
              "promptVariables":{"x":{"text":"ignored"}}}
-            """.Replace("@PNG", png).Replace("@ABC", Convert.ToBase64String("abc"u8.ToArray())));
+            """.Replace("@PNG", png).Replace("@ABC", Convert.ToBase64String("abc"u8.ToArray())).Replace("\"gr1\"", "\"" + gr1 + "\"", StringComparison.Ordinal));
         Assert.Equal(200, (int)response.StatusCode);
         var r = Assert.Single(server.Provider.Requests);
         var first = r.Messages[0].Content;
@@ -120,7 +122,7 @@ public sealed class ConverseTests
         Assert.Equal(["/stop_sequence"], r.AdditionalModelResponseFieldPaths!);
         Assert.Equal("optimized", r.PerformanceConfig!.Latency);
         Assert.Equal("search", r.RequestMetadata!["team"]);
-        Assert.Equal(("gr1", "DRAFT", "enabled"), (r.GuardrailConfig!.GuardrailIdentifier, r.GuardrailConfig.GuardrailVersion, r.GuardrailConfig.Trace));
+        Assert.Equal((gr1, "DRAFT", "enabled"), (r.GuardrailConfig!.GuardrailIdentifier, r.GuardrailConfig.GuardrailVersion, r.GuardrailConfig.Trace));
     }
 
     [Theory]
