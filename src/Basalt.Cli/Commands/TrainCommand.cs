@@ -210,7 +210,7 @@ internal static class TrainCommand
                 lossSum = 0;
                 lossCount = 0;
             }
-            if (checkpoint is not null && every > 0 && result.Step % every == 0 && result.Step < steps)
+            if (checkpoint is not null && every > 0 && (result.Step % every == 0 || result.Step == steps))
                 trainer.SaveCheckpoint(checkpoint);
         }
     }
