@@ -32,14 +32,20 @@ internal static class BenchCommand
         var ttft = new Option<int?>("--ttft") { Description = "Serving: time to first token after this many shared prompt tokens plus a short question, cold and then warm (prompt caching)." };
         var streams = new Option<string?>("--streams") { Description = "Serving: aggregate decode tokens/s at these concurrent stream counts, e.g. 1,4,8,16 (continuous batching)." };
         var kvType = new Option<string>("--kv-type") { Description = "KV cache type for --ttft and --streams: f16, q8_0 or f32.", DefaultValueFactory = _ => "f16" };
+        var train = new Option<string?>("--train") { Description = "Measure training tokens/s instead, on a random model of this shape: basalt-tiny or smollm2-135m." };
+        var trainSteps = new Option<int>("--train-steps") { Description = "Timed training steps for --train.", DefaultValueFactory = _ => 3 };
+        var trainBatch = new Option<int>("--train-batch") { Description = "Sequences per step for --train.", DefaultValueFactory = _ => 1 };
+        var trainSeq = new Option<int>("--train-seq") { Description = "Tokens per sequence for --train.", DefaultValueFactory = _ => 64 };
         var command = new Command("bench", "Measure the local engine's speed on a GGUF model, or write a random-weight model to measure.")
         {
-            file, threads, promptTokens, genTokens, json, makeModel, type, output, ttft, streams, kvType,
+            file, threads, promptTokens, genTokens, json, makeModel, type, output, ttft, streams, kvType, train, trainSteps, trainBatch, trainSeq,
         };
         command.SetAction(parse =>
         {
             var o = parse.InvocationConfiguration.Output;
             var e = parse.InvocationConfiguration.Error;
+            if (parse.GetValue(train) is { } trainShape)
+                return TrainingBench.Run(trainShape, parse.GetValue(threads) ?? 2, parse.GetValue(trainSteps), parse.GetValue(trainBatch), parse.GetValue(trainSeq), o, e);
             if (parse.GetValue(makeModel) is { } shape)
                 return MakeModel(shape, parse.GetValue(type)!, parse.GetValue(output), o, e);
             if (parse.GetValue(file) is not { } path)
