@@ -4,6 +4,7 @@ using Basalt.Core.Providers;
 using Basalt.Providers;
 using Basalt.Server.Auth;
 using Basalt.Server.Bedrock;
+using Basalt.Server.Customization;
 using Basalt.Server.Hosting;
 using Basalt.Server.Metering;
 using Basalt.Server.Operations;
@@ -53,12 +54,14 @@ public static class BasaltServer
             var router = sp.GetRequiredService<ModelRouter>();
             var pipeline = new ConverseClientBuilder(router)
                 .UseModelAccess(router.Catalog)
-                .UseMetering(router.Catalog, sp.GetRequiredService<ServerMetrics>());
+                .UseMetering(router.Catalog, sp.GetRequiredService<ServerMetrics>())
+                .UseCustomModels(router.Catalog, sp.GetRequiredService<CustomModels>(), sp.GetServices<IProviderFactory>(), sp);
             return new Gateway(router, pipeline.Build());
         });
         builder.Services.AddSingleton<IErrorFormat, BedrockErrorFormat>();
         builder.Services.AddSingleton<ErrorFormats>();
         builder.Services.AddOpenAiFace();
+        builder.Services.AddModelCustomization();
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -72,6 +75,7 @@ public static class BasaltServer
         app.MapOperations();
         app.MapBedrockRuntime();
         app.MapOpenAi();
+        app.MapModelCustomization();
         return app;
     }
 }

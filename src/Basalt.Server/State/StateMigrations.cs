@@ -27,5 +27,21 @@ public static class StateMigrations
             );
             CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
             """),
+        new("0002_model_customization", """
+            CREATE TABLE customization_jobs (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                status TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                document TEXT NOT NULL
+            );
+            CREATE INDEX customization_jobs_status ON customization_jobs (status);
+            CREATE TABLE custom_models (
+                name TEXT PRIMARY KEY,
+                job_id TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                document TEXT NOT NULL
+            );
+            """),
     ];
 }
