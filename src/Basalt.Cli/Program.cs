@@ -10,4 +10,5 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(PullCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
+root.Subcommands.Add(CustomizeCommand.Create());
 return await root.Parse(args).InvokeAsync();

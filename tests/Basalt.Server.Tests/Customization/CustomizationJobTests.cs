@@ -134,7 +134,7 @@ public sealed class CustomizationJobTests : IDisposable
         var data = Write("prompts.jsonl", prompts.Select(p =>
             $$"""{"schemaVersion":"bedrock-conversation-2024","system":[],"messages":[{"role":"user","content":[{"text":"{{p}}"}]}]}"""));
         var created = await http.PostAsJsonAsync("model-customization-jobs", Job("distil", "student", "DISTILLATION", data,
-            new() { ["epochCount"] = "2", ["batchSize"] = "2", ["learningRate"] = "0.001" }, teacher: "stories"));
+            new() { ["epochCount"] = "1", ["batchSize"] = "2", ["learningRate"] = "0.001", ["threads"] = "1" }, teacher: "stories"));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var job = await WaitAsync(http, "distil", JobStatus.Completed);
         Assert.Equal(4, job.GetProperty("progress").GetProperty("teacherResponses").GetInt32());
@@ -166,10 +166,11 @@ public sealed class CustomizationJobTests : IDisposable
     public async Task Job_ServerAbandonsItMidwayAndRestarts_ResumesFromCheckpointToBitIdenticalWeights()
     {
         if (SharedFiles.Path("models/stories260K.gguf") is not { } model) return;
-        var data = Write("cpt.jsonl", Enumerable.Range(0, 12).Select(i => $$"""{"input": "Story {{i}}: the cat sat on the mat and the dog ran to the park. The end."}"""));
-        var hyper = new Dictionary<string, string> { ["epochCount"] = "3", ["batchSize"] = "2", ["learningRate"] = "0.003", ["checkpointInterval"] = "4", ["learningRateWarmupSteps"] = "2", ["seed"] = "7" };
+        var data = Write("cpt.jsonl", Enumerable.Range(0, 8).Select(i => $$"""{"input": "Story {{i}}: the cat sat on the mat and the dog ran to the park. The end."}"""));
+        var hyper = new Dictionary<string, string> { ["epochCount"] = "2", ["batchSize"] = "2", ["learningRate"] = "0.003", ["checkpointInterval"] = "3", ["learningRateWarmupSteps"] = "2", ["seed"] = "7", ["threads"] = "1" };
 
-        // First server: the runner is abandoned right after step 6, two steps past its last checkpoint, without any save.
+        // 7 training records (one held out) in batches of 2: 4 steps an epoch, 8 in all, checkpoints at 3, 6 and 8.
+        // First server: the runner is abandoned right after step 5, two steps past its last checkpoint, without any save.
         var first = await Start(model);
         string interruptedId;
         try
@@ -179,7 +180,7 @@ public sealed class CustomizationJobTests : IDisposable
             var abandoned = new TaskCompletionSource();
             runner.StepCompleted = (_, step) =>
             {
-                if (step == 6)
+                if (step == 5)
                 {
                     runner.Abort();
                     abandoned.TrySetResult();
@@ -190,10 +191,10 @@ public sealed class CustomizationJobTests : IDisposable
             await first.App.StopAsync();
             var job = await first.Services.GetRequiredService<CustomizationService>().GetAsync("interrupted");
             Assert.Equal(JobStatus.InProgress, job.Status);
-            Assert.Equal(4, job.Progress.CheckpointStep);
+            Assert.Equal(3, job.Progress.CheckpointStep);
             interruptedId = job.Id;
 
-            // Second server on the same data directory: the job resumes at step 4 and completes; an uninterrupted twin runs after it.
+            // Second server on the same data directory: the job resumes after step 3 and completes; an uninterrupted twin runs after it.
             // The fixture creates its keys at every start; free their names for the second server on the same store.
             var store = first.Services.GetRequiredService<IStateStore>();
             await store.RevokeKeyAsync("test", DateTimeOffset.UtcNow);
@@ -206,15 +207,15 @@ public sealed class CustomizationJobTests : IDisposable
             });
             using var http2 = second.CreateClient();
             var resumed = await WaitAsync(http2, "interrupted", JobStatus.Completed);
-            Assert.Equal(5, firstStepAfterRestart);
-            Assert.Equal(18, resumed.GetProperty("progress").GetProperty("step").GetInt32());
+            Assert.Equal(4, firstStepAfterRestart);
+            Assert.Equal(8, resumed.GetProperty("progress").GetProperty("step").GetInt32());
             Assert.Equal(HttpStatusCode.Created, (await http2.PostAsJsonAsync("model-customization-jobs", Job("straight", "straight", "CONTINUED_PRE_TRAINING", data, hyper))).StatusCode);
             var straight = await WaitAsync(http2, "straight", JobStatus.Completed);
             var straightId = straight.GetProperty("jobArn").GetString()!.Split('/')[^1];
 
             using var a = Trainer.LoadCheckpoint(Path.Combine(first.DataDir, "customization", interruptedId, JobExecution.CheckpointFile), 1);
             using var b = Trainer.LoadCheckpoint(Path.Combine(first.DataDir, "customization", straightId, JobExecution.CheckpointFile), 1);
-            Assert.Equal(18, a.Step);
+            Assert.Equal(8, a.Step);
             Assert.Equal(b.Model.Parameters, a.Model.Parameters);
         }
         finally
