@@ -210,7 +210,7 @@ public sealed partial class CustomizationRunner : BackgroundService
         [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "Customization job {Name} failed: {Message}")]
         public static partial void JobFailed(ILogger logger, string name, string message);
 
-        [LoggerMessage(EventId = 6004, Level = LogLevel.Information, Message = "Customization job {Name} left at its last checkpoint (server stopping); it resumes on the next start")]
+        [LoggerMessage(EventId = 6004, Level = LogLevel.Information, Message = "Customization job {Name} abandoned at its last checkpoint (server stopping or runner aborted); it resumes on the next start")]
         public static partial void JobAbandoned(ILogger logger, string name);
 
         [LoggerMessage(EventId = 6005, Level = LogLevel.Error, Message = "Customization runner error on {Name}")]

@@ -125,7 +125,7 @@ public sealed class CustomizationJobTests : IDisposable
     }
 
     [Fact]
-    public async Task DistillationJob_LocalTeacher_StoresTheTeacherAnswersAndServesTheStudent()
+    public async Task DistillationJob_LocalTeacherAndLoraStudent_StoresTheTeacherAnswersAndServesTheStudent()
     {
         if (SharedFiles.Path("models/stories260K.gguf") is not { } model) return;
         await using var server = await Start(model);
@@ -134,7 +134,7 @@ public sealed class CustomizationJobTests : IDisposable
         var data = Write("prompts.jsonl", prompts.Select(p =>
             $$"""{"schemaVersion":"bedrock-conversation-2024","system":[],"messages":[{"role":"user","content":[{"text":"{{p}}"}]}]}"""));
         var created = await http.PostAsJsonAsync("model-customization-jobs", Job("distil", "student", "DISTILLATION", data,
-            new() { ["epochCount"] = "1", ["batchSize"] = "2", ["learningRate"] = "0.001", ["threads"] = "1" }, teacher: "stories"));
+            new() { ["epochCount"] = "1", ["batchSize"] = "2", ["learningRate"] = "0.001", ["threads"] = "1", ["loraRank"] = "4" }, teacher: "stories"));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var job = await WaitAsync(http, "distil", JobStatus.Completed);
         Assert.Equal(4, job.GetProperty("progress").GetProperty("teacherResponses").GetInt32());
@@ -160,6 +160,28 @@ public sealed class CustomizationJobTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, student.StatusCode);
         using var s = JsonDocument.Parse(await student.Content.ReadAsStringAsync());
         Assert.False(string.IsNullOrWhiteSpace(Text(s)));
+    }
+
+    [Fact]
+    public async Task StopJob_WhileTraining_EndsStoppedWithoutRegisteringTheModel()
+    {
+        if (SharedFiles.Path("models/stories260K.gguf") is not { } model) return;
+        var training = new TaskCompletionSource();
+        await using var server = await Start(model, runner: r => r.StepCompleted = (_, _) => training.TrySetResult());
+        using var http = server.CreateClient();
+        var data = Write("cpt.jsonl", Enumerable.Range(0, 8).Select(i => $$"""{"input": "Story {{i}} about a cat."}"""));
+        Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("model-customization-jobs", Job("long", "never", "CONTINUED_PRE_TRAINING", data,
+            new() { ["epochCount"] = "1000", ["batchSize"] = "2", ["threads"] = "1" }))).StatusCode);
+        await training.Task.WaitAsync(TimeSpan.FromSeconds(60));
+
+        var stop = await http.PostAsync("model-customization-jobs/long/stop", null);
+        Assert.Equal(HttpStatusCode.OK, stop.StatusCode);
+        var job = await WaitAsync(http, "long", JobStatus.Stopped);
+        Assert.True(job.GetProperty("progress").GetProperty("step").GetInt32() < 4000);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("custom-models/never")).StatusCode);
+        var again = await http.PostAsync("model-customization-jobs/long/stop", null);
+        Assert.Equal(HttpStatusCode.BadRequest, again.StatusCode);
+        Assert.Contains("only an InProgress job can be stopped", await again.Content.ReadAsStringAsync());
     }
 
     [Fact]
