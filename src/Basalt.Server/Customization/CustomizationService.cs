@@ -72,20 +72,32 @@ public sealed class CustomizationService
         if (Array.IndexOf(CustomizationTypes.All, request.CustomizationType) < 0)
             throw BasaltException.Validation($"customizationType: '{request.CustomizationType}' is not supported; Basalt runs {string.Join(", ", CustomizationTypes.All)}.");
         var hyper = JobHyperParameters.Parse(request.HyperParameters);
-        _ = hyper;
-        ResolveBaseModel(request.BaseModelIdentifier, await _models.FindAsync(request.BaseModelIdentifier, cancellationToken));
+        var basePath = ResolveBaseModel(request.BaseModelIdentifier, await _models.FindAsync(request.BaseModelIdentifier, cancellationToken));
         var training = ToPath("trainingDataConfig.s3Uri", request.TrainingDataUri);
         var validation = request.ValidationDataUri is null ? null : ToPath("validationDataConfig.validators[0].s3Uri", request.ValidationDataUri);
         // Read the data now, so bad records fail the create call with their line rather than the job later.
         try
         {
-            TrainingDataReader.Read(training, request.CustomizationType);
-            if (validation is not null)
-                TrainingDataReader.Read(validation, request.CustomizationType);
+            var records = TrainingDataReader.Read(training, request.CustomizationType);
+            var validationRecords = validation is null ? null : TrainingDataReader.Read(validation, request.CustomizationType);
+            // Tokenize too (the teacher's answers of a distillation job are not known yet), so an example too long for the
+            // context is refused now with its line.
+            if (request.CustomizationType != CustomizationTypes.Distillation)
+            {
+                var tokenization = TrainingTokenization.FromGguf(basePath);
+                var sequence = hyper.SequenceLength > 0 ? hyper.SequenceLength : tokenization.DefaultSequenceLimit;
+                tokenization.Tokenize(records, sequence, Path.GetFileName(training));
+                if (validationRecords is not null)
+                    tokenization.Tokenize(validationRecords, sequence, Path.GetFileName(validation!));
+            }
         }
         catch (TrainingDataException e)
         {
             throw BasaltException.Validation("Invalid training data: " + e.Message);
+        }
+        catch (Exception e) when (e is Engine.Gguf.GgufFormatException or Engine.Templates.TemplateException or IOException)
+        {
+            throw BasaltException.Validation($"baseModelIdentifier: the base model {basePath} cannot be read for training: {e.Message}");
         }
         if (request.CustomizationType == CustomizationTypes.Distillation)
         {

@@ -66,7 +66,7 @@ internal sealed class JobExecution(CustomizationRunner runner, CustomizationJob 
             else
             {
                 model = TrainableModel.FromGguf(basePath);
-                sequence = hyper.SequenceLength > 0 ? hyper.SequenceLength : Math.Min(model.Shape.ContextLength - 1, JobHyperParameters.DefaultMaxSequence);
+                sequence = hyper.SequenceLength > 0 ? hyper.SequenceLength : tokenization.DefaultSequenceLimit;
             }
             var (train, validation) = Split(tokenization, trainingRecords, validationRecords, sequence, hyper, trainingName, validationName);
             if (trainer is null && hyper.SequenceLength == 0)

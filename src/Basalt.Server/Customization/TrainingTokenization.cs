@@ -16,8 +16,9 @@ public sealed class TrainingTokenization
     private readonly string _bos;
     private readonly string _eos;
 
-    private TrainingTokenization(Tokenizer tokenizer, string? templateSource)
+    private TrainingTokenization(Tokenizer tokenizer, string? templateSource, int contextLength)
     {
+        ContextLength = contextLength;
         _tokenizer = tokenizer;
         _template = templateSource is { Length: > 0 } ? ChatTemplate.Parse(templateSource) : ChatTemplate.Fallback;
         _bos = tokenizer.BosId >= 0 ? tokenizer.TokenText(tokenizer.BosId) : "";
@@ -28,8 +29,16 @@ public sealed class TrainingTokenization
     public static TrainingTokenization FromGguf(string path)
     {
         using var file = GgufFile.Open(path);
-        return new TrainingTokenization(Tokenizer.FromGguf(file), file.GetString(GgufKeys.ChatTemplate, null));
+        var context = file.GetInt32(GgufKeys.ForArch(GgufKeys.ContextLength, file.Architecture), 2048);
+        return new TrainingTokenization(Tokenizer.FromGguf(file), file.GetString(GgufKeys.ChatTemplate, null), context);
     }
+
+    /// <summary>The base model's context length, in tokens.</summary>
+    public int ContextLength { get; }
+
+    /// <summary>The sequence length a job trains on when its sequenceLength hyper-parameter is unset: the model's context
+    /// (less the one token a sequence of n predictions reads beyond them), capped so small jobs stay fast.</summary>
+    public int DefaultSequenceLimit => Math.Max(2, Math.Min(ContextLength - 1, JobHyperParameters.DefaultMaxSequence));
 
     /// <summary>Tokenizes every record; a record with more than <paramref name="sequenceLength"/> predicted tokens is an error
     /// naming its line (continued pre-training text is cut into windows of that length instead, overlapping by one token).</summary>

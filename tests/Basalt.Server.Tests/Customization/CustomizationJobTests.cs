@@ -74,6 +74,16 @@ public sealed class CustomizationJobTests : IDisposable
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("ValidationException", response.Headers.GetValues("x-amzn-ErrorType").Single().Split(':')[0]);
         Assert.Contains("bad.jsonl line 2: \\u0022completion\\u0022 is empty.", await response.Content.ReadAsStringAsync());
+
+        var longer = Write("long.jsonl", ["""{"prompt": "a", "completion": "b"}""", $$"""{"prompt": "{{string.Concat(Enumerable.Repeat("the dog ran. ", 30))}}", "completion": "b"}"""]);
+        var tooLong = await http.PostAsJsonAsync("model-customization-jobs", Job("long", "long-model", "FINE_TUNING", longer, new() { ["sequenceLength"] = "32" }));
+        Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
+        Assert.Contains("long.jsonl line 2: the example is", await tooLong.Content.ReadAsStringAsync());
+
+        var unknown = await http.PostAsJsonAsync("model-customization-jobs", Job("hp", "hp-model", "FINE_TUNING", longer, new() { ["epochs"] = "3" }));
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.Contains("epochs\\u0027 is not a known hyper-parameter", await unknown.Content.ReadAsStringAsync());
+
         using var list = JsonDocument.Parse(await http.GetStringAsync("model-customization-jobs"));
         Assert.Equal(0, list.RootElement.GetProperty("modelCustomizationJobSummaries").GetArrayLength());
     }
