@@ -11,4 +11,5 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(PullCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(CustomizeCommand.Create());
+root.Subcommands.Add(TrainCommand.Create());
 return await root.Parse(args).InvokeAsync();

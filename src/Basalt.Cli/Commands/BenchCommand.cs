@@ -29,14 +29,20 @@ internal static class BenchCommand
         var makeModel = new Option<string?>("--make-model") { Description = "Write a random-weight model instead: smollm2-135m or llama-1b." };
         var type = new Option<string>("--type") { Description = "Tensor types for --make-model: F32, F16, BF16, Q8_0, Q4_0, Q4_K_M.", DefaultValueFactory = _ => "Q8_0" };
         var output = new Option<string?>("--out") { Description = "Where --make-model writes the model." };
+        var train = new Option<string?>("--train") { Description = "Measure training tokens/s instead, on a random model of this shape: basalt-tiny or smollm2-135m." };
+        var trainSteps = new Option<int>("--train-steps") { Description = "Timed training steps for --train.", DefaultValueFactory = _ => 3 };
+        var trainBatch = new Option<int>("--train-batch") { Description = "Sequences per step for --train.", DefaultValueFactory = _ => 1 };
+        var trainSeq = new Option<int>("--train-seq") { Description = "Tokens per sequence for --train.", DefaultValueFactory = _ => 64 };
         var command = new Command("bench", "Measure the local engine's speed on a GGUF model, or write a random-weight model to measure.")
         {
-            file, threads, promptTokens, genTokens, json, makeModel, type, output,
+            file, threads, promptTokens, genTokens, json, makeModel, type, output, train, trainSteps, trainBatch, trainSeq,
         };
         command.SetAction(parse =>
         {
             var o = parse.InvocationConfiguration.Output;
             var e = parse.InvocationConfiguration.Error;
+            if (parse.GetValue(train) is { } trainShape)
+                return TrainingBench.Run(trainShape, parse.GetValue(threads) ?? 2, parse.GetValue(trainSteps), parse.GetValue(trainBatch), parse.GetValue(trainSeq), o, e);
             if (parse.GetValue(makeModel) is { } shape)
                 return MakeModel(shape, parse.GetValue(type)!, parse.GetValue(output), o, e);
             if (parse.GetValue(file) is not { } path)

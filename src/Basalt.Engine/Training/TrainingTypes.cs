@@ -18,8 +18,9 @@ public sealed record TrainingShape(int Dim, int Layers, int Heads, int KvHeads, 
     /// <summary>Key (and value) projection width.</summary>
     public int KvDim => KvHeads * HeadDim;
 
-    /// <summary>Basalt's default model: dim 256, 6 layers, 8/4 heads, FFN 704, 4096-token vocabulary, 256 tokens of context, tied.</summary>
-    public static TrainingShape BasaltTiny { get; } = new(256, 6, 8, 4, 704, 4096, 256, true);
+    /// <summary>Basalt's default model: dim 192, 4 layers, 6/2 heads, FFN 512, 4096-token vocabulary, 128 tokens of context, tied
+    /// (sized to train in under an hour on two shared cores).</summary>
+    public static TrainingShape BasaltTiny { get; } = new(192, 4, 6, 2, 512, 4096, 128, true);
     /// <summary>SmolLM2-135M: dim 576, 30 layers, 9/3 heads, FFN 1536, vocab 49152, tied.</summary>
     public static TrainingShape SmolLm2_135M { get; } = new(576, 30, 9, 3, 1536, 49152, 2048, true);
 
