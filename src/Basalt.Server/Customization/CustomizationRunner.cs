@@ -1,8 +1,6 @@
-using System.Diagnostics;
 using Basalt.Core.Conversation;
 using Basalt.Engine.Gguf;
 using Basalt.Engine.Training;
-using Basalt.Server.State;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -27,8 +25,6 @@ public sealed partial class CustomizationRunner : BackgroundService
     private readonly ILogger<CustomizationRunner> _logger;
     private readonly SemaphoreSlim _wake = new(0);
     private readonly object _gate = new();
-    private string? _runningId;
-    private CancellationTokenSource? _stop;
     private CancellationTokenSource? _abort;
 
     /// <summary>Creates the runner; <paramref name="gateway"/> gives the gateway distillation asks teachers through.</summary>
@@ -102,11 +98,7 @@ public sealed partial class CustomizationRunner : BackgroundService
         using var stop = new CancellationTokenSource();
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         lock (_gate)
-        {
-            _runningId = job.Id;
-            _stop = stop;
             _abort = abort;
-        }
         var watcher = WatchForStopAsync(job.Id, stop, abort.Token);
         try
         {
@@ -131,11 +123,7 @@ public sealed partial class CustomizationRunner : BackgroundService
         finally
         {
             lock (_gate)
-            {
-                _runningId = null;
-                _stop = null;
                 _abort = null;
-            }
             abort.Cancel();
             await watcher;
         }
