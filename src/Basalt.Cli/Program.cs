@@ -11,5 +11,6 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(PullCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
+root.Subcommands.Add(CustomizeCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -5,6 +5,7 @@ using Basalt.Providers;
 using Basalt.Server.Auth;
 using Basalt.Server.Bedrock;
 using Basalt.Server.Guardrails;
+using Basalt.Server.Customization;
 using Basalt.Server.Hosting;
 using Basalt.Server.Metering;
 using Basalt.Server.Operations;
@@ -55,13 +56,15 @@ public static class BasaltServer
             var pipeline = new ConverseClientBuilder(router)
                 .UseModelAccess(router.Catalog)
                 .UseGuardrails(sp.GetRequiredService<GuardrailRegistry>())
-                .UseMetering(router.Catalog, sp.GetRequiredService<ServerMetrics>());
+                .UseMetering(router.Catalog, sp.GetRequiredService<ServerMetrics>())
+                .UseCustomModels(router.Catalog, sp.GetRequiredService<CustomModels>(), sp.GetServices<IProviderFactory>(), sp);
             return new Gateway(router, pipeline.Build());
         });
         builder.Services.AddSingleton<IErrorFormat, BedrockErrorFormat>();
         builder.Services.AddSingleton<ErrorFormats>();
         builder.Services.AddOpenAiFace();
         builder.Services.AddGuardrails();
+        builder.Services.AddModelCustomization();
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -76,6 +79,7 @@ public static class BasaltServer
         app.MapBedrockRuntime();
         app.MapOpenAi();
         app.MapGuardrails();
+        app.MapModelCustomization();
         return app;
     }
 }

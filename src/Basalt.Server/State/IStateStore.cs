@@ -52,6 +52,27 @@ public interface IStateStore : IDisposable
     /// <summary>Deletes every version of a guardrail (<paramref name="version"/> null) or one numbered version; false when
     /// nothing matched.</summary>
     Task<bool> DeleteGuardrailAsync(string id, int? version, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores a new customization job; throws <see cref="DuplicateNameException"/> when a job already has the name.</summary>
+    Task InsertJobAsync(StoredDocument job, CancellationToken cancellationToken = default);
+
+    /// <summary>Replaces a job's status and document.</summary>
+    Task UpdateJobAsync(StoredDocument job, CancellationToken cancellationToken = default);
+
+    /// <summary>The job with this id or name, or null.</summary>
+    Task<StoredDocument?> FindJobAsync(string idOrName, CancellationToken cancellationToken = default);
+
+    /// <summary>Every customization job, oldest first.</summary>
+    Task<IReadOnlyList<StoredDocument>> ListJobsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Registers a custom model; throws <see cref="DuplicateNameException"/> when one already has the name.</summary>
+    Task InsertCustomModelAsync(StoredDocument model, CancellationToken cancellationToken = default);
+
+    /// <summary>The custom model with this name, or null.</summary>
+    Task<StoredDocument?> FindCustomModelAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Every custom model, oldest first.</summary>
+    Task<IReadOnlyList<StoredDocument>> ListCustomModelsAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>One stored guardrail version: the spec as CreateGuardrail JSON (see Basalt.Server.Guardrails.GuardrailSpecJson).</summary>
@@ -67,6 +88,19 @@ public sealed record StoredGuardrail(string Id, int Version, string Name, string
 /// <summary>Another guardrail already has the requested name.</summary>
 public sealed class DuplicateGuardrailNameException(string name)
     : Exception($"A guardrail named '{name}' already exists; pick another name or delete it first (basalt guardrails delete ID).");
+
+/// <summary>A row of a document table (customization jobs, custom models): indexed columns plus the JSON document the
+/// feature owns, so a new field needs no migration.</summary>
+/// <param name="Id">Primary key.</param>
+/// <param name="Name">Unique name.</param>
+/// <param name="Status">Status (indexed for the runner's queue).</param>
+/// <param name="CreatedAt">Creation time.</param>
+/// <param name="Json">The document.</param>
+public sealed record StoredDocument(string Id, string Name, string Status, DateTimeOffset CreatedAt, string Json);
+
+/// <summary>A job or custom model already has the requested name.</summary>
+public sealed class DuplicateNameException(string kind, string name)
+    : Exception($"A {kind} named '{name}' already exists; pick another name.");
 
 /// <summary>The kind of credential a key is.</summary>
 public enum ApiKeyKind

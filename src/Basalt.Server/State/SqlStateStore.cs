@@ -124,6 +124,82 @@ internal abstract class SqlStateStore : IStateStore
         await tx.CommitAsync(cancellationToken);
     }
 
+    private const string JobColumns = "id AS Id, name AS Name, status AS Status, created_at AS CreatedAt, document AS Json";
+    private const string ModelColumns = "job_id AS Id, name AS Name, 'Active' AS Status, created_at AS CreatedAt, document AS Json";
+
+    public async Task InsertJobAsync(StoredDocument job, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await c.ExecuteAsync("INSERT INTO customization_jobs (id, name, status, created_at, document) VALUES (@Id, @Name, @Status, @CreatedAt, @Json)",
+                DocumentRow.From(job));
+        }
+        catch (DbException e) when (IsUniqueViolation(e))
+        {
+            throw new DuplicateNameException("customization job", job.Name);
+        }
+    }
+
+    public async Task UpdateJobAsync(StoredDocument job, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        await c.ExecuteAsync("UPDATE customization_jobs SET status = @Status, document = @Json WHERE id = @Id", DocumentRow.From(job));
+    }
+
+    public async Task<StoredDocument?> FindJobAsync(string idOrName, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        var row = await c.QueryFirstOrDefaultAsync<DocumentRow>($"SELECT {JobColumns} FROM customization_jobs WHERE id = @v OR name = @v", new { v = idOrName });
+        return row?.ToDocument();
+    }
+
+    public async Task<IReadOnlyList<StoredDocument>> ListJobsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        return (await c.QueryAsync<DocumentRow>($"SELECT {JobColumns} FROM customization_jobs ORDER BY created_at, id")).Select(r => r.ToDocument()).ToList();
+    }
+
+    public async Task InsertCustomModelAsync(StoredDocument model, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await c.ExecuteAsync("INSERT INTO custom_models (name, job_id, created_at, document) VALUES (@Name, @Id, @CreatedAt, @Json)", DocumentRow.From(model));
+        }
+        catch (DbException e) when (IsUniqueViolation(e))
+        {
+            throw new DuplicateNameException("custom model", model.Name);
+        }
+    }
+
+    public async Task<StoredDocument?> FindCustomModelAsync(string name, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        var row = await c.QueryFirstOrDefaultAsync<DocumentRow>($"SELECT {ModelColumns} FROM custom_models WHERE name = @v", new { v = name });
+        return row?.ToDocument();
+    }
+
+    public async Task<IReadOnlyList<StoredDocument>> ListCustomModelsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenConnectionAsync(cancellationToken);
+        return (await c.QueryAsync<DocumentRow>($"SELECT {ModelColumns} FROM custom_models ORDER BY created_at, name")).Select(r => r.ToDocument()).ToList();
+    }
+
+    /// <summary>The row shape of the document tables; times are Unix milliseconds.</summary>
+    private sealed class DocumentRow
+    {
+        public string Id { get; set; } = "";
+        public string Name { get; set; } = "";
+        public string Status { get; set; } = "";
+        public long CreatedAt { get; set; }
+        public string Json { get; set; } = "";
+
+        public static DocumentRow From(StoredDocument d) => new() { Id = d.Id, Name = d.Name, Status = d.Status, CreatedAt = d.CreatedAt.ToUnixTimeMilliseconds(), Json = d.Json };
+
+        public StoredDocument ToDocument() => new(Id, Name, Status, DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt), Json);
+    }
+
     /// <summary>A key found before, while younger than <see cref="KeyCacheLifetime"/>; otherwise the database's answer, remembered
     /// when a key was found (unknown secrets are not cached, so a key created elsewhere works at once).</summary>
     private async Task<ApiKeyRecord?> FindCachedAsync(string cacheKey, string where, string value, CancellationToken cancellationToken)

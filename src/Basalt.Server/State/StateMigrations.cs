@@ -40,5 +40,21 @@ public static class StateMigrations
             );
             CREATE UNIQUE INDEX guardrails_draft_name ON guardrails (name) WHERE version = 0;
             """),
+        new("0003_model_customization", """
+            CREATE TABLE customization_jobs (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                status TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                document TEXT NOT NULL
+            );
+            CREATE INDEX customization_jobs_status ON customization_jobs (status);
+            CREATE TABLE custom_models (
+                name TEXT PRIMARY KEY,
+                job_id TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                document TEXT NOT NULL
+            );
+            """),
     ];
 }

@@ -157,13 +157,16 @@ public sealed class TrainerTests
             int[] tokens = [3, 100, 7, 250, 42, 9];
             var expected = trainer.LastLogits(tokens);
             using var engine = LanguageModel.Load(path, new ModelLoadOptions { Threads = 2 });
-            using var pool = new WorkerPool(1);
-            var ctx = new ForwardContext(engine.Transformer, 16, pool, exactActivations: true);
+            var state = new BatchState(engine.Config, tokens.Length, 16) { ExactActivations = true };
+            var cache = new KvCache(engine.Config, 16, KvCacheType.F32);
+            var batch = new BatchToken[tokens.Length];
             for (var p = 0; p < tokens.Length; p++)
-                engine.Transformer.Forward(ctx, tokens[p], p, computeLogits: p == tokens.Length - 1);
+                batch[p] = new BatchToken(cache, tokens[p], p, p == tokens.Length - 1 ? 0 : -1);
+            engine.Transformer.Forward(state, batch);
+            var logits = state.Logits(0);
             // Float rounding of two different summation orders over 6 positions and 2 blocks: 1e-3 absolute on logits of size ~10.
             for (var i = 0; i < expected.Length; i++)
-                Assert.True(Math.Abs(expected[i] - ctx.State.Logits[i]) < 1e-3, $"logit {i}: trainer {expected[i]}, engine {ctx.State.Logits[i]}");
+                Assert.True(Math.Abs(expected[i] - logits[i]) < 1e-3, $"logit {i}: trainer {expected[i]}, engine {logits[i]}");
         }
         finally
         {

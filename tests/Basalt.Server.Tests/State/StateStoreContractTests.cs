@@ -31,6 +31,42 @@ public abstract class StateStoreContractTests
     }
 
     [Fact]
+    public async Task InsertJobAsync_NameTaken_ThrowsAndUpdatesAreFoundByIdOrName()
+    {
+        using var store = await OpenAsync();
+        if (store is null)
+            return;
+        var created = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
+        await store.InsertJobAsync(new StoredDocument("a1", "first", "InProgress", created, "{\"v\":1}"));
+        await store.InsertJobAsync(new StoredDocument("b2", "second", "InProgress", created.AddSeconds(1), "{\"v\":2}"));
+        await Assert.ThrowsAsync<DuplicateNameException>(() => store.InsertJobAsync(new StoredDocument("c3", "first", "InProgress", created, "{}")));
+
+        await store.UpdateJobAsync(new StoredDocument("a1", "first", "Completed", created, "{\"v\":3}"));
+
+        var byName = await store.FindJobAsync("first");
+        Assert.Equal(("a1", "Completed", "{\"v\":3}", created), (byName!.Id, byName.Status, byName.Json, byName.CreatedAt));
+        Assert.Equal("second", (await store.FindJobAsync("b2"))!.Name);
+        Assert.Null(await store.FindJobAsync("c3"));
+        Assert.Equal(["first", "second"], (await store.ListJobsAsync()).Select(j => j.Name));
+    }
+
+    [Fact]
+    public async Task InsertCustomModelAsync_NameTaken_ThrowsAndTheFirstStays()
+    {
+        using var store = await OpenAsync();
+        if (store is null)
+            return;
+        var created = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);
+        await store.InsertCustomModelAsync(new StoredDocument("job1", "tom", "Active", created, "{\"path\":\"a\"}"));
+        await Assert.ThrowsAsync<DuplicateNameException>(() => store.InsertCustomModelAsync(new StoredDocument("job2", "tom", "Active", created, "{}")));
+
+        var found = await store.FindCustomModelAsync("tom");
+        Assert.Equal(("job1", "{\"path\":\"a\"}"), (found!.Id, found.Json));
+        Assert.Null(await store.FindCustomModelAsync("other"));
+        Assert.Equal("tom", (await store.ListCustomModelsAsync()).Single().Name);
+    }
+
+    [Fact]
     public async Task FindKeyBySecretHashAsync_StoredKey_RoundTripsEveryField()
     {
         using var store = await OpenAsync();
