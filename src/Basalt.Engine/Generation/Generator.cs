@@ -10,7 +10,6 @@ public sealed class Generator
     private readonly KvCache _cache;
     private readonly BatchState _batch;
     private readonly BatchToken[] _chunk;
-    private readonly Sampler _sampler;
     private readonly int[] _tokens;
     private int _cached;
 
@@ -22,7 +21,6 @@ public sealed class Generator
         // One logits row: only the last prompt token and each generated token need logits.
         _batch = new BatchState(model.Transformer.Config, model.MaxBatchTokens, contextLength, logitsRows: 1);
         _chunk = new BatchToken[model.MaxBatchTokens];
-        _sampler = new Sampler(model.Transformer.Config.VocabSize);
         _tokens = new int[contextLength];
     }
 
