@@ -7,7 +7,8 @@ using Basalt.Engine.Tensors;
 
 namespace Basalt.Bench;
 
-/// <summary>`kernels` mode: single-threaded GB/s of weight bytes streamed through TensorOps.Dot and TensorOps.DotQ8, per type.</summary>
+/// <summary>`kernels` mode: single-threaded GB/s of weight bytes streamed through TensorOps.Dot and TensorOps.DotQ8 (one row per call), per
+/// type; then RowKernels.DotQ8 over ranges of rows as the engine's decode calls it, on 576- and 2048-wide rows (Gweights per CPU-second).</summary>
 internal static class KernelBench
 {
     /// <summary>Row length of the benchmark matrix (a typical 4096-wide model's hidden size).</summary>
@@ -18,6 +19,12 @@ internal static class KernelBench
 
     /// <summary>Weight bytes for the in-cache measurement: half the 1 MiB L2 per core of the machine this was written on.</summary>
     private const long CachedWeightBytes = 512L << 10;
+
+    /// <summary>Rows per RowKernels.DotQ8 call: about what a decode dispatch hands each chunk (a 576-row matrix over 2 threads x 4 chunks is 72).</summary>
+    private const int RangeRows = 64;
+
+    /// <summary>Row widths of the range measurement: SmolLM2-135M's hidden size and Llama 3.2 1B's.</summary>
+    private static readonly int[] RangeWidths = [576, 2048];
 
     private static readonly GgmlType[] Types =
         [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
@@ -50,7 +57,47 @@ internal static class KernelBench
             var bytesPerWeight = rowBytes / (double)Columns;
             Console.WriteLine($"{type,-6} {bytesPerWeight,12:0.000} {dot.Wall,9:0.00} {dot.Cpu,11:0.00} {dotQ8.Wall,11:0.00} {dotQ8.Cpu,11:0.00} {dotQ8.Cpu / bytesPerWeight,21:0.00}");
         }
+        RunRanges(args, seconds, weightBytes, rng);
         return 0;
+    }
+
+    // RowKernels.DotQ8 over ranges of RangeRows rows against one prepared activation vector, the way MatMulJob decodes one token.
+    private static void RunRanges(string[] args, double seconds, long weightBytes, Random rng)
+    {
+        Console.WriteLine($"RowKernels.DotQ8 over {RangeRows}-row ranges, Gweights per cpu-s (wall Gweights/s in parentheses)");
+        Console.WriteLine($"{"type",-6}" + string.Concat(Array.ConvertAll(RangeWidths, w => $" {"n=" + w,20}")));
+        foreach (var type in Types)
+        {
+            if (GgmlTypes.BlockSize(type) == 1 || (args.Length > 1 && Array.Exists(args, a => a != "cached" && Enum.TryParse<GgmlType>(a, out _)) && Array.IndexOf(args, type.ToString(), 1) < 0))
+                continue;
+            var line = $"{type,-6}";
+            foreach (var n in RangeWidths)
+            {
+                if (n % GgmlTypes.BlockSize(type) != 0)
+                {
+                    line += $" {"-",20}";
+                    continue;
+                }
+                var x = new float[n];
+                for (var i = 0; i < n; i++)
+                    x[i] = (float)(rng.NextDouble() * 2 - 1);
+                var xq = new byte[TensorOps.ActivationSize(type, n)];
+                TensorOps.QuantizeActivations(type, x, xq);
+                var rowBytes = TensorOps.RowSize(type, n);
+                var rows = (int)(weightBytes / rowBytes) / RangeRows * RangeRows;
+                var weights = MakeWeights(type, rows, rowBytes, rng);
+                var y = new float[RangeRows];
+                var rangeBytes = RangeRows * rowBytes;
+                var (wall, cpu) = Measure(weights, rows / RangeRows, rangeBytes, seconds, range =>
+                {
+                    RowKernels.DotQ8(type, range, RangeRows, xq, n, y);
+                    return y[0];
+                });
+                var bytesPerWeight = rowBytes / (double)n;
+                line += $" {cpu / bytesPerWeight,11:0.00} ({wall / bytesPerWeight,6:0.00})";
+            }
+            Console.WriteLine(line);
+        }
     }
 
     private delegate float RowDot(ReadOnlySpan<byte> row);
@@ -61,8 +108,15 @@ internal static class KernelBench
     {
         var process = System.Diagnostics.Process.GetCurrentProcess();
         var sink = 0f;
-        for (var r = 0; r < Math.Min(rows, 64); r++) // warm up the JIT's optimized code
-            sink += dot(weights.AsSpan(r * rowBytes, rowBytes));
+        // Warm up past tiered compilation: run a while, give the background compiler time to install the optimized code, run again.
+        // (With 64 calls only, the dispatch code was measured at its first tier, which made some kernels look 2-5x slower.)
+        for (var pass = 0; pass < 2; pass++)
+        {
+            var warm = Stopwatch.StartNew();
+            for (var r = 0; warm.ElapsedMilliseconds < 150; r = (r + 1) % rows)
+                sink += dot(weights.AsSpan(r * rowBytes, rowBytes));
+            Thread.Sleep(pass == 0 ? 250 : 0);
+        }
         process.Refresh();
         var cpu0 = process.TotalProcessorTime;
         var sw = Stopwatch.StartNew();

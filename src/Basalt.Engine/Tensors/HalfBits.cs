@@ -5,8 +5,9 @@ namespace Basalt.Engine.Tensors;
 /// <summary>IEEE half to float by bit manipulation: the block scales of every quantized type are halves, read once per block on the hot path.</summary>
 internal static class HalfBits
 {
-    /// <summary>2^112: rescales a half's exponent (bias 15) to a float's (bias 127); exact for normals and subnormals.</summary>
-    public static readonly float TwoTo112 = BitConverter.UInt32BitsToSingle((127 + 112) << 23);
+    /// <summary>2^112 (bits 0x77800000): rescales a half's exponent (bias 15) to a float's (bias 127); exact for normals and subnormals.
+    /// A constant, not a static field: kernels compiled before this class is initialized would otherwise load it through a class-init check.</summary>
+    public const float TwoTo112 = 5.192296858534828E+33f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToSingle(ushort h)

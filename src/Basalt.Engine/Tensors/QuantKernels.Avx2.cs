@@ -5,11 +5,16 @@ using System.Runtime.Intrinsics.X86;
 namespace Basalt.Engine.Tensors;
 
 // The AVX2 paths. Decode is bound by the bytes streamed from memory, so the kernels aim at few instructions per weight byte:
-// - the 32-weight types (Q8_0, Q4_0, Q5_0, Q5_1) work in groups of eight blocks: the eight integer block dots are reduced together by one
-//   horizontal-add tree (instead of eight reductions) and scaled by one vector of eight scales, gathered from the rows and converted at once
-//   (instead of sixteen scalar half conversions); leftover blocks go one at a time;
+// - the 32-weight types (Q8_0, Q4_0, Q5_0, Q5_1) share one loop (DotRows) over a range of rows against activations prepared once per
+//   activation vector (block scales as floats, block sums as integers). Groups of eight blocks: the eight integer block dots are reduced
+//   together by one horizontal-add tree and scaled by one vector of eight scales, read with eight scalar loads and converted at once
+//   (vpgatherdd is slower on Zen 3, measured 17 against 24 Gweights/s for Q8_0 in L2); leftover blocks go one at a time. Stored values
+//   are used unsigned where the type allows (Q4_0, Q5_0, Q5_1): the offset (8 or 16) is taken out once per block through the activations'
+//   block sums, which saves the sign trick of the signed multiply;
 // - the K-quants unpack their 6-bit scales and mins with a few integer ops, apply them with vector shuffles, and take the mins' (Q4_K, Q5_K)
 //   or the +32 offset's (Q6_K) contribution from the activations' 16-element sums with one multiply-add.
+// Every entry point is AggressiveOptimization: a kernel left to tiered compilation runs its unoptimized first tier (every Vector256 op a
+// call, 3-5x slower) for the first fraction of a second of decoding, and in benchmarks shorter than the tiering delay.
 internal static partial class QuantKernels
 {
     // ---------- shared helpers ----------
@@ -17,25 +22,23 @@ internal static partial class QuantKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe float HalfAt(byte* p) => HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(p));
 
-    /// <summary>Byte offsets of the first field of eight consecutive blocks of <paramref name="blockBytes"/> bytes.</summary>
+    // Eight halves as floats, exact for every bit pattern (zeros, subnormals, infinities and NaNs included).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Strides(int blockBytes) => Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * blockBytes;
-
-    // The halves at p + offsets[i] as floats. The gather reads 32 bits at each offset: the half and the two bytes after it, which every
-    // block layout has.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<float> Halves8(byte* p, Vector256<int> offsets) =>
-        FloatKernels.HalfToSingle(Avx2.GatherVector256((int*)p, offsets, 1).AsUInt32() & Vector256.Create(0xFFFFu));
-
-    /// <summary>Most Q8_0 activation blocks whose scales a single-row call converts on the stack (a 64K-wide row); wider ones use an array.</summary>
-    private const int MaxStackScales = 2048;
-
-    /// <summary>The block scales of Q8_0 activations as floats: converted once per activation vector, not once per weight row.</summary>
-    internal static void ActivationScales(ReadOnlySpan<byte> xq, Span<float> xd)
+    private static Vector256<float> HalvesToSingles(Vector128<ushort> h)
     {
-        for (var b = 0; b < xd.Length; b++)
-            xd[b] = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.AsRef(in xq[b * Q8_0Block.Bytes])));
+        var bits = Avx2.ConvertToVector256Int32(h).AsUInt32();
+        var em = bits & Vector256.Create(0x7fffu);
+        var scaled = (em << 13).AsSingle() * Vector256.Create(HalfBits.TwoTo112);
+        var special = (em << 13) | Vector256.Create(0x7f800000u);
+        var value = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(em, Vector256.Create(0x7c00u)), special, scaled.AsUInt32());
+        return (value | ((bits & Vector256.Create(0x8000u)) << 16)).AsSingle();
     }
+
+    // The halves at p, p + stride, ..., p + 7·stride as floats.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> Halves8(byte* p, int stride) => HalvesToSingles(Vector128.Create(
+        *(ushort*)p, *(ushort*)(p + stride), *(ushort*)(p + 2 * stride), *(ushort*)(p + 3 * stride),
+        *(ushort*)(p + 4 * stride), *(ushort*)(p + 5 * stride), *(ushort*)(p + 6 * stride), *(ushort*)(p + 7 * stride)));
 
     // Lane i of the result is the sum of the eight lanes of s_i.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -52,9 +55,12 @@ internal static partial class QuantKernels
     private static Vector256<int> MulSumU8(Vector256<byte> u, Vector256<sbyte> s) =>
         Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256<short>.One);
 
-    // 16 packed bytes → 32 nibbles in element order: low nibbles (elements 0..15), then high nibbles (16..31).
+    // 16 packed bytes → 32 nibbles in element order: low nibbles (elements 0..15), then high nibbles (16..31). The bytes are loaded into
+    // both halves at once and the upper half shifted by 4 (vbroadcasti128, vpsrlvd, vpand: two ALU ops instead of four and an insert).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<byte> Nibbles32(byte* qs) => Nibbles32(ref *qs, 0);
+    private static unsafe Vector256<byte> Nibbles32(byte* qs) =>
+        Avx2.ShiftRightLogicalVariable(Avx2.BroadcastVector128ToVector256(qs).AsUInt32(), Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4)).AsByte()
+        & Vector256.Create((byte)0x0F);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> Nibbles32(ref byte p, int offset)
@@ -64,170 +70,193 @@ internal static partial class QuantKernels
         return Vector256.Create(raw & mask, Vector128.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & mask);
     }
 
-    // Byte e of the result is 0xFF when bit e of bits is set.
+    // Byte e of the result is 0xFF when bit e of the 32 bits is set.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> BitsToBytes(uint bits)
+    private static Vector256<byte> BitsToBytes(Vector256<byte> broadcast)
     {
-        var spread = Avx2.Shuffle(Vector256.Create(bits).AsByte(),
+        var spread = Avx2.Shuffle(broadcast,
             Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
         var select = Vector256.Create(0x8040201008040201ul).AsByte();
         return Vector256.Equals(spread & select, select);
     }
 
-    // The 32 five-bit values of a Q5_0/Q5_1 block: nibbles plus 16 where the block's qh bit is set.
+    // The 32 five-bit values of a Q5_0/Q5_1 block: nibbles plus 16 where the block's qh bit is set (qh read straight into all lanes).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<byte> Unpack5Bit(byte* qs, byte* qh) => Unpack5Bit(ref *qs, 0, (int)(qh - qs));
+    private static unsafe Vector256<byte> Unpack5Bit(byte* qs, byte* qh) =>
+        Nibbles32(qs) | (BitsToBytes(Avx2.BroadcastScalarToVector256((uint*)qh).AsByte()) & Vector256.Create((byte)0x10));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<byte> Unpack5Bit(ref byte block, int qs, int qh) =>
-        Nibbles32(ref block, qs) | (BitsToBytes(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref block, qh))) & Vector256.Create((byte)0x10));
+        Nibbles32(ref block, qs) | (BitsToBytes(Vector256.Create(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref block, qh))).AsByte()) & Vector256.Create((byte)0x10));
 
-    // ---------- Q8_0 · Q8_0 ----------
+    // ---------- the 32-weight types · Q8_0 ----------
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> BlockQ8_0(byte* w, byte* x) =>
-        MulSumI8(Vector256.Load((sbyte*)(w + Q8_0Block.Qs)), Vector256.Load((sbyte*)(x + Q8_0Block.Qs)));
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe float DotQ8_0V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
+    /// <summary>One 32-weight block type for <see cref="DotRows{T}"/>: its layout and the integer dot of its stored values with a Q8_0
+    /// block. A weight is d·(q − Offset) (+ m where the type has a min); the JIT specializes the loop for each struct.</summary>
+    private interface ILegacyBlock
     {
-        var xd = blocks <= MaxStackScales ? stackalloc float[blocks] : new float[blocks];
-        ActivationScales(x, xd);
-        fixed (byte* pw = w, px = x)
-        fixed (float* pd = xd)
-            return DotQ8_0Core(pw, px, pd, blocks);
+        /// <summary>Bytes per block.</summary>
+        static abstract int Bytes { get; }
+
+        /// <summary>What is subtracted from each stored value (0 for Q8_0 and Q5_1, whose values are already signed or have a min).</summary>
+        static abstract int Offset { get; }
+
+        /// <summary>Byte offset of the half min m, or −1.</summary>
+        static abstract int MinAt { get; }
+
+        /// <summary>Σ q_e · x_e over the block in eight partial sums, q the stored value.</summary>
+        static abstract unsafe Vector256<int> Dot(byte* w, byte* x);
     }
-    /// <summary>Q8_0 rows against Q8_0 activations whose block scales <paramref name="xd"/> are already floats.</summary>
-    internal static unsafe float DotQ8_0Core(byte* pw, byte* px, float* xd, int blocks)
+
+    private struct Q8_0Dot : ILegacyBlock
     {
-        const int B = Q8_0Block.Bytes;
-        var offsets = Strides(B);
-        var acc = Vector256<float>.Zero;
+        public static int Bytes => Q8_0Block.Bytes;
+        public static int Offset => 0;
+        public static int MinAt => -1;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe Vector256<int> Dot(byte* w, byte* x) =>
+            MulSumI8(Vector256.Load((sbyte*)(w + Q8_0Block.Qs)), Vector256.Load((sbyte*)(x + Q8_0Block.Qs)));
+    }
+
+    private struct Q4_0Dot : ILegacyBlock
+    {
+        public static int Bytes => Q4_0Block.Bytes;
+        public static int Offset => 8;
+        public static int MinAt => -1;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe Vector256<int> Dot(byte* w, byte* x) => MulSumU8(Nibbles32(w + Q4_0Block.Qs), Vector256.Load((sbyte*)(x + Q8_0Block.Qs)));
+    }
+
+    private struct Q5_0Dot : ILegacyBlock
+    {
+        public static int Bytes => Q5_0Block.Bytes;
+        public static int Offset => 16;
+        public static int MinAt => -1;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe Vector256<int> Dot(byte* w, byte* x) =>
+            MulSumU8(Unpack5Bit(w + Q5_0Block.Qs, w + Q5_0Block.Qh), Vector256.Load((sbyte*)(x + Q8_0Block.Qs)));
+    }
+
+    private struct Q5_1Dot : ILegacyBlock
+    {
+        public static int Bytes => Q5_1Block.Bytes;
+        public static int Offset => 0;
+        public static int MinAt => Q5_1Block.M;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe Vector256<int> Dot(byte* w, byte* x) =>
+            MulSumU8(Unpack5Bit(w + Q5_1Block.Qs, w + Q5_1Block.Qh), Vector256.Load((sbyte*)(x + Q8_0Block.Qs)));
+    }
+
+    /// <summary>Most Q8_0 activation blocks a single-row call prepares on the stack (a 64K-wide row); wider ones use arrays.</summary>
+    internal const int MaxStackBlocks = 2048;
+
+    /// <summary>Prepares Q8_0 activations of <paramref name="blocks"/> blocks for <see cref="DotRows{T}"/>: each block's scale as a float
+    /// and the sum of its 32 signed values. Done once per activation vector, not once per weight row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void PrepareActivations(byte* x, int blocks, float* xd, int* xs)
+    {
+        const int X = Q8_0Block.Bytes;
         var b = 0;
         for (; b + 8 <= blocks; b += 8)
         {
-            byte* bw = pw + b * B, bx = px + b * B;
-            var dots = Totals8(BlockQ8_0(bw, bx), BlockQ8_0(bw + B, bx + B), BlockQ8_0(bw + 2 * B, bx + 2 * B), BlockQ8_0(bw + 3 * B, bx + 3 * B),
-                BlockQ8_0(bw + 4 * B, bx + 4 * B), BlockQ8_0(bw + 5 * B, bx + 5 * B), BlockQ8_0(bw + 6 * B, bx + 6 * B), BlockQ8_0(bw + 7 * B, bx + 7 * B));
-            acc = Vector256.FusedMultiplyAdd(Halves8(bw, offsets) * Vector256.Load(xd + b), Vector256.ConvertToSingle(dots), acc);
+            var bx = x + b * X;
+            Halves8(bx, X).Store(xd + b);
+            Totals8(SumQ8_0(bx), SumQ8_0(bx + X), SumQ8_0(bx + 2 * X), SumQ8_0(bx + 3 * X),
+                SumQ8_0(bx + 4 * X), SumQ8_0(bx + 5 * X), SumQ8_0(bx + 6 * X), SumQ8_0(bx + 7 * X)).Store(xs + b);
         }
-        var sum = Vector256.Sum(acc);
         for (; b < blocks; b++)
-            sum += HalfAt(pw + b * B) * xd[b] * Vector256.Sum(BlockQ8_0(pw + b * B, px + b * B));
-        return sum;
-    }
-
-    // ---------- Q4_0 · Q8_0 ----------
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> BlockQ4_0(byte* w, byte* x) =>
-        MulSumI8((Nibbles32(w + Q4_0Block.Qs) - Vector256.Create((byte)8)).AsSByte(), Vector256.Load((sbyte*)(x + Q8_0Block.Qs)));
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe float DotQ4_0V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
-    {
-        var xd = blocks <= MaxStackScales ? stackalloc float[blocks] : new float[blocks];
-        ActivationScales(x, xd);
-        fixed (byte* pw = w, px = x)
-        fixed (float* pd = xd)
-            return DotQ4_0Core(pw, px, pd, blocks);
-    }
-    internal static unsafe float DotQ4_0Core(byte* pw, byte* px, float* xd, int blocks)
-    {
-        const int B = Q4_0Block.Bytes, X = Q8_0Block.Bytes;
-        var offsetsW = Strides(B);
-        var acc = Vector256<float>.Zero;
-        var b = 0;
-        for (; b + 8 <= blocks; b += 8)
         {
-            byte* bw = pw + b * B, bx = px + b * X;
-            var dots = Totals8(BlockQ4_0(bw, bx), BlockQ4_0(bw + B, bx + X), BlockQ4_0(bw + 2 * B, bx + 2 * X), BlockQ4_0(bw + 3 * B, bx + 3 * X),
-                BlockQ4_0(bw + 4 * B, bx + 4 * X), BlockQ4_0(bw + 5 * B, bx + 5 * X), BlockQ4_0(bw + 6 * B, bx + 6 * X), BlockQ4_0(bw + 7 * B, bx + 7 * X));
-            acc = Vector256.FusedMultiplyAdd(Halves8(bw, offsetsW) * Vector256.Load(xd + b), Vector256.ConvertToSingle(dots), acc);
+            xd[b] = HalfAt(x + b * X);
+            xs[b] = Vector256.Sum(SumQ8_0(x + b * X));
         }
-        var sum = Vector256.Sum(acc);
-        for (; b < blocks; b++)
-            sum += HalfAt(pw + b * B) * xd[b] * Vector256.Sum(BlockQ4_0(pw + b * B, px + b * X));
-        return sum;
     }
-
-    // ---------- Q5_0 · Q8_0 ----------
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> BlockQ5_0(byte* w, byte* x) =>
-        MulSumI8((Unpack5Bit(w + Q5_0Block.Qs, w + Q5_0Block.Qh) - Vector256.Create((byte)16)).AsSByte(), Vector256.Load((sbyte*)(x + Q8_0Block.Qs)));
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe float DotQ5_0V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
-    {
-        var xd = blocks <= MaxStackScales ? stackalloc float[blocks] : new float[blocks];
-        ActivationScales(x, xd);
-        fixed (byte* pw = w, px = x)
-        fixed (float* pd = xd)
-            return DotQ5_0Core(pw, px, pd, blocks);
-    }
-    internal static unsafe float DotQ5_0Core(byte* pw, byte* px, float* xd, int blocks)
-    {
-        const int B = Q5_0Block.Bytes, X = Q8_0Block.Bytes;
-        var offsetsW = Strides(B);
-        var acc = Vector256<float>.Zero;
-        var b = 0;
-        for (; b + 8 <= blocks; b += 8)
-        {
-            byte* bw = pw + b * B, bx = px + b * X;
-            var dots = Totals8(BlockQ5_0(bw, bx), BlockQ5_0(bw + B, bx + X), BlockQ5_0(bw + 2 * B, bx + 2 * X), BlockQ5_0(bw + 3 * B, bx + 3 * X),
-                BlockQ5_0(bw + 4 * B, bx + 4 * X), BlockQ5_0(bw + 5 * B, bx + 5 * X), BlockQ5_0(bw + 6 * B, bx + 6 * X), BlockQ5_0(bw + 7 * B, bx + 7 * X));
-            acc = Vector256.FusedMultiplyAdd(Halves8(bw, offsetsW) * Vector256.Load(xd + b), Vector256.ConvertToSingle(dots), acc);
-        }
-        var sum = Vector256.Sum(acc);
-        for (; b < blocks; b++)
-            sum += HalfAt(pw + b * B) * xd[b] * Vector256.Sum(BlockQ5_0(pw + b * B, px + b * X));
-        return sum;
-    }
-
-    // ---------- Q5_1 · Q8_0: x = d·q + m, so w·x = d·dx·Σq·qx + m·dx·Σqx ----------
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> BlockQ5_1(byte* w, byte* x) =>
-        MulSumU8(Unpack5Bit(w + Q5_1Block.Qs, w + Q5_1Block.Qh), Vector256.Load((sbyte*)(x + Q8_0Block.Qs)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector256<int> SumQ8_0(byte* x) => MulSumU8(Vector256<byte>.One, Vector256.Load((sbyte*)(x + Q8_0Block.Qs)));
 
+    /// <summary>y[r] = row_r · x for <paramref name="rows"/> rows of <paramref name="blocks"/> blocks of type <typeparamref name="T"/>,
+    /// <paramref name="rowBytes"/> apart, against Q8_0 activations <paramref name="x"/> prepared by <see cref="PrepareActivations"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe float DotQ5_1V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks)
+    private static unsafe void DotRows<T>(byte* w, long rowBytes, int rows, byte* x, float* xd, int* xs, int blocks, float* y)
+        where T : struct, ILegacyBlock
     {
-        var xd = blocks <= MaxStackScales ? stackalloc float[blocks] : new float[blocks];
-        ActivationScales(x, xd);
+        const int X = Q8_0Block.Bytes;
+        var B = T.Bytes;
+        for (var r = 0; r < rows; r++, w += rowBytes)
+        {
+            var acc = Vector256<float>.Zero;
+            var b = 0;
+            for (; b + 8 <= blocks; b += 8)
+            {
+                byte* bw = w + b * B, bx = x + b * X;
+                var dots = Totals8(T.Dot(bw, bx), T.Dot(bw + B, bx + X), T.Dot(bw + 2 * B, bx + 2 * X), T.Dot(bw + 3 * B, bx + 3 * X),
+                    T.Dot(bw + 4 * B, bx + 4 * X), T.Dot(bw + 5 * B, bx + 5 * X), T.Dot(bw + 6 * B, bx + 6 * X), T.Dot(bw + 7 * B, bx + 7 * X));
+                var dx = Vector256.Load(xd + b);
+                if (T.Offset != 0)
+                    dots -= Vector256.ShiftLeft(Vector256.Load(xs + b), T.Offset == 8 ? 3 : 4);
+                acc = Vector256.FusedMultiplyAdd(Halves8(bw, B) * dx, Vector256.ConvertToSingle(dots), acc);
+                if (T.MinAt >= 0)
+                    acc = Vector256.FusedMultiplyAdd(Halves8(bw + T.MinAt, B) * dx, Vector256.ConvertToSingle(Vector256.Load(xs + b)), acc);
+            }
+            // Leftover blocks (two of the 18 in a 576-wide row): each block's partial sums go into the same accumulator, the offset or min
+            // term into a scalar, so the row still ends with one reduction.
+            var rest = 0f;
+            for (; b < blocks; b++)
+            {
+                byte* bw = w + b * B;
+                var d = HalfAt(bw) * xd[b];
+                acc = Vector256.FusedMultiplyAdd(Vector256.Create(d), Vector256.ConvertToSingle(T.Dot(bw, x + b * X)), acc);
+                if (T.Offset != 0)
+                    rest -= d * (T.Offset * xs[b]);
+                if (T.MinAt >= 0)
+                    rest += HalfAt(bw + T.MinAt) * xd[b] * xs[b];
+            }
+            y[r] = Vector256.Sum(acc) + rest;
+        }
+    }
+
+    /// <summary>Rows of a 32-weight type (Q8_0, Q4_0, Q5_0, Q5_1) against prepared Q8_0 activations; see <see cref="DotRows{T}"/>.</summary>
+    internal static unsafe void DotRows(Gguf.GgmlType type, byte* w, long rowBytes, int rows, byte* x, float* xd, int* xs, int blocks, float* y)
+    {
+        switch (type)
+        {
+            case Gguf.GgmlType.Q8_0: DotRows<Q8_0Dot>(w, rowBytes, rows, x, xd, xs, blocks, y); break;
+            case Gguf.GgmlType.Q4_0: DotRows<Q4_0Dot>(w, rowBytes, rows, x, xd, xs, blocks, y); break;
+            case Gguf.GgmlType.Q5_0: DotRows<Q5_0Dot>(w, rowBytes, rows, x, xd, xs, blocks, y); break;
+            case Gguf.GgmlType.Q5_1: DotRows<Q5_1Dot>(w, rowBytes, rows, x, xd, xs, blocks, y); break;
+            default: throw new ArgumentOutOfRangeException(nameof(type), type, "Not a 32-weight block type.");
+        }
+    }
+
+    // One row: prepares the activations on the stack (or in arrays past MaxStackBlocks) and runs the range loop over it.
+    [SkipLocalsInit]
+    private static unsafe float DotRow<T>(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks) where T : struct, ILegacyBlock
+    {
+        var xd = blocks <= MaxStackBlocks ? stackalloc float[blocks] : new float[blocks];
+        var xs = blocks <= MaxStackBlocks ? stackalloc int[blocks] : new int[blocks];
+        float y;
         fixed (byte* pw = w, px = x)
         fixed (float* pd = xd)
-            return DotQ5_1Core(pw, px, pd, blocks);
-    }
-    internal static unsafe float DotQ5_1Core(byte* pw, byte* px, float* xd, int blocks)
-    {
-        const int B = Q5_1Block.Bytes, X = Q8_0Block.Bytes;
-        var offsetsW = Strides(B);
-        var acc = Vector256<float>.Zero;
-        var b = 0;
-        for (; b + 8 <= blocks; b += 8)
+        fixed (int* ps = xs)
         {
-            byte* bw = pw + b * B, bx = px + b * X;
-            var dots = Totals8(BlockQ5_1(bw, bx), BlockQ5_1(bw + B, bx + X), BlockQ5_1(bw + 2 * B, bx + 2 * X), BlockQ5_1(bw + 3 * B, bx + 3 * X),
-                BlockQ5_1(bw + 4 * B, bx + 4 * X), BlockQ5_1(bw + 5 * B, bx + 5 * X), BlockQ5_1(bw + 6 * B, bx + 6 * X), BlockQ5_1(bw + 7 * B, bx + 7 * X));
-            var sums = Totals8(SumQ8_0(bx), SumQ8_0(bx + X), SumQ8_0(bx + 2 * X), SumQ8_0(bx + 3 * X),
-                SumQ8_0(bx + 4 * X), SumQ8_0(bx + 5 * X), SumQ8_0(bx + 6 * X), SumQ8_0(bx + 7 * X));
-            var dx = Vector256.Load(xd + b);
-            acc = Vector256.FusedMultiplyAdd(Halves8(bw + Q5_1Block.D, offsetsW) * dx, Vector256.ConvertToSingle(dots), acc);
-            acc = Vector256.FusedMultiplyAdd(Halves8(bw + Q5_1Block.M, offsetsW) * dx, Vector256.ConvertToSingle(sums), acc);
+            PrepareActivations(px, blocks, pd, ps);
+            DotRows<T>(pw, 0, 1, px, pd, ps, blocks, &y);
         }
-        var sum = Vector256.Sum(acc);
-        for (; b < blocks; b++)
-        {
-            byte* bw = pw + b * B, bx = px + b * X;
-            sum += HalfAt(bw + Q5_1Block.D) * xd[b] * Vector256.Sum(BlockQ5_1(bw, bx)) + HalfAt(bw + Q5_1Block.M) * xd[b] * Vector256.Sum(SumQ8_0(bx));
-        }
-        return sum;
+        return y;
     }
+
+    internal static float DotQ8_0V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks) => DotRow<Q8_0Dot>(w, x, blocks);
+
+    internal static float DotQ4_0V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks) => DotRow<Q4_0Dot>(w, x, blocks);
+
+    internal static float DotQ5_0V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks) => DotRow<Q5_0Dot>(w, x, blocks);
+
+    // Q5_1: x = d·q + m, so w·x = d·dx·Σq·qx + m·dx·Σqx.
+    internal static float DotQ5_1V256(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int blocks) => DotRow<Q5_1Dot>(w, x, blocks);
 
     // ---------- K-quants · Q8_K ----------
 

@@ -61,36 +61,20 @@ internal static class RowKernels
             y[i] = TensorOps.DotQ8(type, rows.Slice(i * rowBytes, rowBytes), xq, n);
     }
 
-    // Activation block scales: on the stack up to this many blocks (a 64K-wide row), else one array per call.
-    private const int MaxStackScales = 2048;
+    // Prepared activations (block scales and sums) of rows up to this many blocks live on the stack (a 64K-wide row), else in arrays.
+    private const int MaxStackBlocks = QuantKernels.MaxStackBlocks;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
     private static unsafe void Legacy(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int blocks, Span<float> y)
     {
-        var xd = blocks <= MaxStackScales ? stackalloc float[blocks] : new float[blocks];
-        QuantKernels.ActivationScales(xq, xd);
+        var xd = blocks <= MaxStackBlocks ? stackalloc float[blocks] : new float[blocks];
+        var xs = blocks <= MaxStackBlocks ? stackalloc int[blocks] : new int[blocks];
         fixed (byte* pw = rows, px = xq)
-        fixed (float* pd = xd)
+        fixed (float* pd = xd, py = y)
+        fixed (int* ps = xs)
         {
-            switch (type)
-            {
-                case GgmlType.Q8_0:
-                    for (var i = 0; i < rowCount; i++)
-                        y[i] = QuantKernels.DotQ8_0Core(pw + (long)i * rowBytes, px, pd, blocks);
-                    break;
-                case GgmlType.Q4_0:
-                    for (var i = 0; i < rowCount; i++)
-                        y[i] = QuantKernels.DotQ4_0Core(pw + (long)i * rowBytes, px, pd, blocks);
-                    break;
-                case GgmlType.Q5_0:
-                    for (var i = 0; i < rowCount; i++)
-                        y[i] = QuantKernels.DotQ5_0Core(pw + (long)i * rowBytes, px, pd, blocks);
-                    break;
-                default:
-                    for (var i = 0; i < rowCount; i++)
-                        y[i] = QuantKernels.DotQ5_1Core(pw + (long)i * rowBytes, px, pd, blocks);
-                    break;
-            }
+            QuantKernels.PrepareActivations(px, blocks, pd, ps);
+            QuantKernels.DotRows(type, pw, rowBytes, rowCount, px, pd, ps, blocks, py);
         }
     }
 }
