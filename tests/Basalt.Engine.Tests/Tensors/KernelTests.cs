@@ -230,6 +230,123 @@ public sealed class KernelTests
         }
     }
 
+    private static Kernel ScalarReference(GgmlType type) => Paths(type).Scalar;
+
+    // y[i] = RowKernels.DotQ8 over all rows, and the scalar reference of each row.
+    private static (float[] Range, float[] Reference) RangeAndReference(GgmlType type, byte[] w, int rows, byte[] xq, int n)
+    {
+        var rowBytes = TensorOps.RowSize(type, n);
+        var y = new float[rows];
+        RowKernels.DotQ8(type, w, rows, xq, n, y);
+        var reference = new float[rows];
+        for (var i = 0; i < rows; i++)
+            reference[i] = ScalarReference(type)(w.AsSpan(i * rowBytes, rowBytes), xq, n / GgmlTypes.BlockSize(type));
+        return (y, reference);
+    }
+
+    [Theory]
+    [MemberData(nameof(QuantTypes))]
+    public void RowKernelsDotQ8_OddRowAndBlockCounts_MatchScalarReference(GgmlType type)
+    {
+        foreach (var rows in new[] { 1, 3, 7 })
+        {
+            foreach (var blocks in OddBlockCounts)
+            {
+                var n = blocks * GgmlTypes.BlockSize(type);
+                var w = RandomBlocks(type, rows * blocks, 101 * rows + blocks);
+                var x = Gaussian(n, 103 * blocks);
+                var xq = new byte[TensorOps.ActivationSize(type, n)];
+                TensorOps.QuantizeActivations(type, x, xq);
+                var (y, reference) = RangeAndReference(type, w, rows, xq, n);
+                var rowBytes = TensorOps.RowSize(type, n);
+                for (var i = 0; i < rows; i++)
+                    Close(reference[i], y[i], Magnitude(Decode(type, w.AsSpan(i * rowBytes, rowBytes).ToArray(), n), x) * 2, IntegerPathTolerance,
+                        $"{type} row {i} of {rows}, blocks={blocks}");
+            }
+        }
+    }
+
+    /// <summary>Block scales at the edges of a half: the largest, zero, negative, subnormals (smallest and largest).</summary>
+    private static readonly float[] ExtremeScales = [65504f, -65504f, 0f, 5.96e-8f, -6.1e-5f, 0.0123f, -1f, 2.4e-7f];
+
+    [Theory]
+    [MemberData(nameof(QuantTypes))]
+    public void RowKernelsDotQ8_ExtremeBlockScales_MatchScalarReference(GgmlType type)
+    {
+        const int rows = 3, blocks = 17;
+        var n = blocks * GgmlTypes.BlockSize(type);
+        var w = WithScales(type, RandomBlocks(type, rows * blocks, 107), (b, _) => ExtremeScales[b % ExtremeScales.Length]);
+        var x = Gaussian(n, 109, 1000f); // large activations: a large activation scale meets the large weight scales
+        var xq = new byte[TensorOps.ActivationSize(type, n)];
+        TensorOps.QuantizeActivations(type, x, xq);
+        var (y, reference) = RangeAndReference(type, w, rows, xq, n);
+        var rowBytes = TensorOps.RowSize(type, n);
+        for (var i = 0; i < rows; i++)
+        {
+            Assert.True(float.IsFinite(y[i]), $"{type} row {i}: {y[i]}");
+            Close(reference[i], y[i], Magnitude(Decode(type, w.AsSpan(i * rowBytes, rowBytes).ToArray(), n), x) * 2, IntegerPathTolerance, $"{type} row {i}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(QuantTypes))]
+    public void RowKernelsDotQ8_InfiniteOrNaNBlockScale_NotFiniteLikeScalarReference(GgmlType type)
+    {
+        const int rows = 4, blocks = 9;
+        var n = blocks * GgmlTypes.BlockSize(type);
+        // Row 0 has an infinite scale in its first group of eight, row 1 a NaN in its leftover block, rows 2 and 3 stay finite.
+        float[] special = [float.PositiveInfinity, float.NaN];
+        var w = WithScales(type, RandomBlocks(type, rows * blocks, 113), (b, first) =>
+            first && b == 2 ? special[0] : first && b == blocks + 8 ? special[1] : 0.01f);
+        var xq = new byte[TensorOps.ActivationSize(type, n)];
+        TensorOps.QuantizeActivations(type, Gaussian(n, 127), xq);
+        var (y, reference) = RangeAndReference(type, w, rows, xq, n);
+        for (var i = 0; i < rows; i++)
+            Assert.True(float.IsFinite(reference[i]) == float.IsFinite(y[i]), $"{type} row {i}: reference {reference[i]}, got {y[i]}");
+        Assert.False(float.IsFinite(y[0]));
+        Assert.True(float.IsFinite(y[2]) && float.IsFinite(y[3]));
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q5_1)]
+    public void DotQ8_RowWiderThanStackScratch_MatchesScalarReference(GgmlType type)
+    {
+        var blocks = QuantKernels.MaxStackBlocks + 3;
+        var n = blocks * GgmlTypes.BlockSize(type);
+        var w = RandomBlocks(type, 2 * blocks, 131);
+        var x = Gaussian(n, 137);
+        var xq = new byte[TensorOps.ActivationSize(type, n)];
+        TensorOps.QuantizeActivations(type, x, xq);
+        var (y, reference) = RangeAndReference(type, w, 2, xq, n);
+        var rowBytes = TensorOps.RowSize(type, n);
+        for (var i = 0; i < 2; i++)
+        {
+            var m = Magnitude(Decode(type, w.AsSpan(i * rowBytes, rowBytes).ToArray(), n), x) * 2;
+            Close(reference[i], y[i], m, IntegerPathTolerance, $"{type} range row {i}");
+            Close(reference[i], TensorOps.DotQ8(type, w.AsSpan(i * rowBytes, rowBytes), xq, n), m, IntegerPathTolerance, $"{type} single row {i}");
+        }
+    }
+
+    // Overwrites every block's scale (and the min or dmin of the types that have one) with scale(block index, is the d field).
+    private static byte[] WithScales(GgmlType type, byte[] w, Func<int, bool, float> scale)
+    {
+        var bb = GgmlTypes.BlockBytes(type);
+        int[] fields = type switch
+        {
+            GgmlType.Q5_1 => [Q5_1Block.D, Q5_1Block.M],
+            GgmlType.Q4_K or GgmlType.Q5_K => [Q4KBlock.D, Q4KBlock.DMin],
+            GgmlType.Q6_K => [Q6KBlock.D],
+            _ => [Q8_0Block.D],
+        };
+        for (var b = 0; b < w.Length / bb; b++)
+            for (var f = 0; f < fields.Length; f++)
+                BitConverter.TryWriteBytes(w.AsSpan(b * bb + fields[f]), (Half)scale(b, f == 0));
+        return w;
+    }
+
     [Fact]
     public void DotQ8_FloatTypes_EqualDot()
     {
