@@ -178,6 +178,27 @@ internal static partial class QuantKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector256<int> SumQ8_0(byte* x) => MulSumU8(Vector256<byte>.One, Vector256.Load((sbyte*)(x + Q8_0Block.Qs)));
 
+    // How far ahead of the block being read the kernels prefetch weight bytes. Measured streaming 64 MiB of rows on one core of the Zen 3
+    // this was tuned on (bench kernels, under load): +15-25% Gweights per CPU-second for Q8_0, Q5_0, Q5_K and Q6_K with 1-4 KiB ahead, no
+    // difference between those distances; Q4_K got slower with it (its hardware-prefetched stream already keeps up), so it has none.
+    private const int PrefetchDistance = 2048;
+
+    // Software prefetch of the weight bytes a step consumes (at most 320), PrefetchDistance ahead: one prefetch per cache line, unrolled
+    // (bytes is a constant at every call site, so the conditions fold away).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchAhead(byte* p, int bytes)
+    {
+        var ahead = p + PrefetchDistance;
+        Sse.Prefetch0(ahead);
+        Sse.Prefetch0(ahead + 64);
+        if (bytes > 128)
+            Sse.Prefetch0(ahead + 128);
+        if (bytes > 192)
+            Sse.Prefetch0(ahead + 192);
+        if (bytes > 256)
+            Sse.Prefetch0(ahead + 256);
+    }
+
     /// <summary>y[r] = row_r · x for <paramref name="rows"/> rows of <paramref name="blocks"/> blocks of type <typeparamref name="T"/>,
     /// <paramref name="rowBytes"/> apart, against Q8_0 activations <paramref name="x"/> prepared by <see cref="PrepareActivations"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -193,6 +214,7 @@ internal static partial class QuantKernels
             for (; b + 8 <= blocks; b += 8)
             {
                 byte* bw = w + b * B, bx = x + b * X;
+                PrefetchAhead(bw, 8 * B);
                 var dots = Totals8(T.Dot(bw, bx), T.Dot(bw + B, bx + X), T.Dot(bw + 2 * B, bx + 2 * X), T.Dot(bw + 3 * B, bx + 3 * X),
                     T.Dot(bw + 4 * B, bx + 4 * X), T.Dot(bw + 5 * B, bx + 5 * X), T.Dot(bw + 6 * B, bx + 6 * X), T.Dot(bw + 7 * B, bx + 7 * X));
                 var dx = Vector256.Load(xd + b);
@@ -331,6 +353,7 @@ internal static partial class QuantKernels
             for (var b = 0; b < blocks; b++)
             {
                 byte* bw = pw + b * Q5KBlock.Bytes, bx = px + b * Q8KBlock.Bytes;
+                PrefetchAhead(bw, Q5KBlock.Bytes);
                 var (scales, mins) = ScalesMinsK4(bw + Q5KBlock.Scales);
                 var dx = Unsafe.ReadUnaligned<float>(bx + Q8KBlock.D);
                 accMins = Vector128.FusedMultiplyAdd(Vector128.Create(HalfAt(bw + Q5KBlock.DMin) * dx), Vector128.ConvertToSingle(MinsDotK4(mins, bx)), accMins);
@@ -367,6 +390,7 @@ internal static partial class QuantKernels
             for (var b = 0; b < blocks; b++)
             {
                 byte* bw = pw + b * Q6KBlock.Bytes, bx = px + b * Q8KBlock.Bytes;
+                PrefetchAhead(bw, Q6KBlock.Bytes);
                 var scales = Avx2.ConvertToVector256Int16(Vector128.Load((sbyte*)(bw + Q6KBlock.Scales)));
                 // The stored values are q + 32: remove 32 · Σ_s scale[s] · bsum[s] up front.
                 var sumi = -Vector256.ShiftLeft(Avx2.MultiplyAddAdjacent(scales, Vector256.Load((short*)(bx + Q8KBlock.BSums))), 5);
