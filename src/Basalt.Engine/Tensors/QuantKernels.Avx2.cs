@@ -179,8 +179,8 @@ internal static partial class QuantKernels
     private static unsafe Vector256<int> SumQ8_0(byte* x) => MulSumU8(Vector256<byte>.One, Vector256.Load((sbyte*)(x + Q8_0Block.Qs)));
 
     // How far ahead of the block being read the kernels prefetch weight bytes. Measured streaming 64 MiB of rows on one core of the Zen 3
-    // this was tuned on (bench kernels, under load): +15-25% Gweights per CPU-second for Q8_0, Q5_0, Q5_K and Q6_K with 1-4 KiB ahead, no
-    // difference between those distances; Q4_K got slower with it (its hardware-prefetched stream already keeps up), so it has none.
+    // this was tuned on (bench kernels, RowKernels ranges, under load): +15-25% Gweights per CPU-second for Q8_0, Q5_0, Q4_K, Q5_K and Q6_K
+    // at 1-2 KiB ahead against none; 4 KiB was no better for the 32-weight types and worse for Q4_K and Q6_K.
     private const int PrefetchDistance = 2048;
 
     // Software prefetch of the weight bytes a step consumes (at most 320), PrefetchDistance ahead: one prefetch per cache line, unrolled
@@ -328,6 +328,7 @@ internal static partial class QuantKernels
             for (var b = 0; b < blocks; b++)
             {
                 byte* bw = pw + b * Q4KBlock.Bytes, bx = px + b * Q8KBlock.Bytes;
+                PrefetchAhead(bw, Q4KBlock.Bytes);
                 var (scales, mins) = ScalesMinsK4(bw + Q4KBlock.Scales);
                 var dx = Unsafe.ReadUnaligned<float>(bx + Q8KBlock.D);
                 accMins = Vector128.FusedMultiplyAdd(Vector128.Create(HalfAt(bw + Q4KBlock.DMin) * dx), Vector128.ConvertToSingle(MinsDotK4(mins, bx)), accMins);
