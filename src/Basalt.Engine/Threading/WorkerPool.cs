@@ -27,6 +27,8 @@ internal sealed class WorkerPool : IDisposable
     // A chunk is at most this fraction of the items still unclaimed per thread: large first chunks (few claims, long sequential reads),
     // small last ones (the threads finish together).
     private const int ShrinkFactor = 2;
+    // Pause instructions between two looks at the generation once the backoff has grown.
+    private const int MaxPauses = 16;
 
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _wake;
@@ -139,20 +141,16 @@ internal sealed class WorkerPool : IDisposable
     private int WaitForGeneration(int index, int seen)
     {
         var spinStart = Stopwatch.GetTimestamp();
-        var backoff = 1;
+        var spins = 0;
         while (true)
         {
             var generation = (int)(Volatile.Read(ref _claim) >> 32);
             if (generation != seen || _disposed)
                 return generation;
-            if (backoff < 64)
-            {
-                Thread.SpinWait(backoff);
-                backoff *= 2;
-                continue;
-            }
-            Thread.SpinWait(64);
-            if (Stopwatch.GetTimestamp() - spinStart < SpinTicks)
+            // Back off to a few pause instructions per look: the caller publishes the next dispatch within a microsecond or so of
+            // the last, and a longer pause would leave the worker idle while the caller starts it alone.
+            Thread.SpinWait(spins < 8 ? 1 << (spins >> 1) : MaxPauses);
+            if (++spins % 32 != 0 || Stopwatch.GetTimestamp() - spinStart < SpinTicks)
                 continue;
             // Sleep: raise the flag, then look again, so either this thread sees the new generation or the caller sees the flag.
             Interlocked.Exchange(ref _sleeping[index], 1);
@@ -162,7 +160,7 @@ internal sealed class WorkerPool : IDisposable
             // Either still nothing to do, or the caller cleared the flag and releases (or released) the semaphore: take that release.
             _wake[index].Wait();
             spinStart = Stopwatch.GetTimestamp();
-            backoff = 1;
+            spins = 0;
         }
     }
 
