@@ -194,7 +194,7 @@ internal sealed class Transformer
     {
         if (job.Quantizer.Items > 0)
             Pool.Run(job.Quantizer, job.Quantizer.Items, QuantizeRowsPerChunk);
-        Pool.Run(job, job.TotalRows, job.ChunkRows);
+        Pool.Run(job, job.TotalRows, MatMulJob.TileRows);
     }
 
     // Activation rows per chunk when quantizing a batch: each row is a few microseconds of work.
@@ -222,9 +222,12 @@ internal sealed class MatMulJob : IRangeJob
     private readonly byte[][] _xq;
     private int _count, _tokens;
     private int[]? _rowMap;
-    // Set by SetGated: rows [0, ffn) of matrices 0 (gate) and 1 (up) are paired, and each chunk activates and quantizes its rows.
+    // Set by SetGated: rows [0, ffn) of matrices 0 (gate) and 1 (up) are paired, and each chunk activates its rows; the chunk that
+    // completes a block of the next multiplication's activations quantizes it (_blockRows counts the rows done per block).
     private FfnActivation? _gatedActivation;
     private GgmlType _nextType;
+    private int _nextBlock;
+    private readonly int[] _blockRows;
 
     /// <param name="maxTokens">Most input rows.</param>
     /// <param name="maxCols">Widest input row.</param>
@@ -232,6 +235,7 @@ internal sealed class MatMulJob : IRangeJob
     {
         // One activation buffer per matrix; each is sized for the widest encoding (F32) of the widest input.
         _xq = [new byte[4L * maxTokens * maxCols], new byte[4L * maxTokens * maxCols], new byte[4L * maxTokens * maxCols], new byte[4L * maxCols]];
+        _blockRows = new int[maxCols];
         for (var k = 0; k < 3; k++)
             _y[k] = [];
         Quantizer = new QuantizeJob(this);
@@ -243,10 +247,6 @@ internal sealed class MatMulJob : IRangeJob
 
     /// <summary>Items of the dispatch: weight rows, or rows of each matrix when gated (a gate row and its up row are one item).</summary>
     public int TotalRows => _gatedActivation is null ? _start[_count] : _start[1];
-
-    /// <summary>Chunk granularity of the dispatch: a tile, or for a gated job one block of the next multiplication's activations
-    /// (each chunk quantizes whole blocks of its own rows).</summary>
-    public int ChunkRows { get; private set; } = TileRows;
 
     /// <summary>Y[rowMap[j] or j][i] (row stride <paramref name="ld"/>) = W_i · X[j] for j &lt; tokens.</summary>
     public void Set(int tokens, float[] x, int ldx, WeightMatrix w, float[] y, int ld, int[]? rowMap = null)
@@ -283,7 +283,10 @@ internal sealed class MatMulJob : IRangeJob
         Add(x, up.Cols, up, hUp, up.Rows);
         _gatedActivation = activation;
         _nextType = nextType;
-        ChunkRows = TensorOps.BlockSize(TensorOps.ActivationType(nextType));
+        _nextBlock = TensorOps.BlockSize(TensorOps.ActivationType(nextType));
+        if (gate.Rows % _nextBlock != 0)
+            throw new ArgumentException($"{gate.Rows} rows do not split into {TensorOps.ActivationType(nextType)} blocks of {_nextBlock}.", nameof(gate));
+        _blockRows.AsSpan(0, gate.Rows / _nextBlock).Clear();
     }
 
     /// <summary>One input row (decoding): Y = W · h, where h was activated and quantized by the gated multiplication just run.</summary>
@@ -309,7 +312,6 @@ internal sealed class MatMulJob : IRangeJob
         _count = 0;
         _start[0] = 0;
         _gatedActivation = null;
-        ChunkRows = TileRows;
     }
 
     private void Add(float[] x, int ldx, WeightMatrix w, float[] y, int ld)
@@ -383,11 +385,21 @@ internal sealed class MatMulJob : IRangeJob
         {
             Compute(0, start, end, tile);
             Compute(1, start, end, tile);
-            var h = _y[0].AsSpan(start, end - start);
-            Blocks.GatedActivation(h, _y[1].AsSpan(start, end - start), activation);
-            var type = TensorOps.ActivationType(_nextType);
-            var offset = TensorOps.RowSize(type, start);
-            TensorOps.QuantizeActivations(_nextType, h, _xq[NextInput].AsSpan(offset, TensorOps.RowSize(type, end) - offset));
+            Blocks.GatedActivation(_y[0].AsSpan(start, end - start), _y[1].AsSpan(start, end - start), activation);
+            // Chunks are tiles, not blocks (a block of 256 rows would leave one thread idle at the end of a small dispatch): whichever
+            // chunk brings a block's row count to full quantizes it; the interlocked add orders the other chunk's writes before it.
+            var block = _nextBlock;
+            if (block == 1)
+            {
+                QuantizeBlock(start, end - start);
+                return;
+            }
+            for (var b0 = start - start % block; b0 < end; b0 += block)
+            {
+                var rows = Math.Min(end, b0 + block) - Math.Max(start, b0);
+                if (Interlocked.Add(ref _blockRows[b0 / block], rows) == block)
+                    QuantizeBlock(b0, block);
+            }
             return;
         }
         for (var k = 0; k < _count; k++)
@@ -397,6 +409,13 @@ internal sealed class MatMulJob : IRangeJob
             if (a < b)
                 Compute(k, a, b, tile);
         }
+    }
+
+    private void QuantizeBlock(int start, int count)
+    {
+        var type = TensorOps.ActivationType(_nextType);
+        var offset = TensorOps.RowSize(type, start);
+        TensorOps.QuantizeActivations(_nextType, _y[0].AsSpan(start, count), _xq[NextInput].AsSpan(offset, TensorOps.RowSize(type, start + count) - offset));
     }
 
     private void Compute(int k, int rowStart, int rowEnd, Span<float> tile)

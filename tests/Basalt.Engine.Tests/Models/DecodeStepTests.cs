@@ -10,7 +10,7 @@ public sealed class DecodeStepTests
     {
         if (job.Quantizer.Items > 0)
             pool.Run(job.Quantizer, job.Quantizer.Items, 4);
-        pool.Run(job, job.TotalRows, job.ChunkRows);
+        pool.Run(job, job.TotalRows, MatMulJob.TileRows);
     }
 
     [Theory]
@@ -34,30 +34,42 @@ public sealed class DecodeStepTests
             var gate = layer.FusedGateUp ? layer.Up.Slice(0, ffn) : layer.Gate;
             var up = layer.FusedGateUp ? layer.Up.Slice(ffn, ffn) : layer.Up;
             var rng = new Random(3);
-            var x = new float[dim];
-            for (var i = 0; i < dim; i++)
-                x[i] = (float)(rng.NextDouble() * 2 - 1);
+            var inputs = new float[2][];
+            for (var n = 0; n < inputs.Length; n++)
+            {
+                inputs[n] = new float[dim];
+                for (var i = 0; i < dim; i++)
+                    inputs[n][i] = (float)(rng.NextDouble() * 2 - 1);
+            }
             using var pool = new WorkerPool(2);
             var job = new MatMulJob(1, Math.Max(dim, ffn));
 
             // The one-step way: separate dispatches, the activation and the down projection's quantization on the calling thread.
-            float[] g = new float[ffn], u = new float[ffn], expected = new float[dim];
-            job.Set(1, x, dim, gate, g, ffn, up, u, ffn);
-            Run(pool, job);
-            Blocks.GatedActivation(g, u, c.Activation);
-            job.Set(1, g, ffn, layer.Down, expected, dim);
-            Run(pool, job);
+            var hidden = new float[2][];
+            var expected = new float[2][];
+            for (var n = 0; n < inputs.Length; n++)
+            {
+                float[] g = new float[ffn], u = new float[ffn], y = new float[dim];
+                job.Set(1, inputs[n], dim, gate, g, ffn, up, u, ffn);
+                Run(pool, job);
+                Blocks.GatedActivation(g, u, c.Activation);
+                job.Set(1, g, ffn, layer.Down, y, dim);
+                Run(pool, job);
+                (hidden[n], expected[n]) = (g, y);
+            }
 
             float[] hg = new float[ffn], hu = new float[ffn], actual = new float[dim];
-            // Several rounds: the chunks fall differently between the threads each time, and the result must not depend on it.
-            for (var round = 0; round < 5; round++)
+            // Several rounds, alternating inputs so a block left unquantized would show the other input's values; the chunks fall
+            // differently between the threads each time, and the result must not depend on it.
+            for (var round = 0; round < 6; round++)
             {
-                job.SetGated(x, gate, hg, up, hu, c.Activation, layer.Down.Type);
+                var n = round % 2;
+                job.SetGated(inputs[n], gate, hg, up, hu, c.Activation, layer.Down.Type);
                 Run(pool, job);
                 job.SetQuantizedInput(layer.Down, actual, dim);
                 Run(pool, job);
-                Assert.Equal(g, hg);
-                Assert.Equal(expected, actual);
+                Assert.Equal(hidden[n], hg);
+                Assert.Equal(expected[n], actual);
             }
         }
         finally
