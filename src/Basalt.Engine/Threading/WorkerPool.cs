@@ -23,7 +23,7 @@ internal sealed class WorkerPool : IDisposable
 {
     // How long a worker spins for the next dispatch before it sleeps: a decode step dispatches every few to few tens of microseconds,
     // and waking a sleeping thread costs a system call on the caller's side and 10-50 us of latency on the worker's.
-    private static readonly long SpinTicks = Stopwatch.Frequency / 5000; // 200 us
+    private static readonly long SpinTicks = Stopwatch.Frequency / 10000; // 100 us
     // A chunk is at most this fraction of the items still unclaimed per thread: large first chunks (few claims, long sequential reads),
     // small last ones (the threads finish together).
     private const int ShrinkFactor = 2;
@@ -150,8 +150,15 @@ internal sealed class WorkerPool : IDisposable
             // Back off to a few pause instructions per look: the caller publishes the next dispatch within a microsecond or so of
             // the last, and a longer pause would leave the worker idle while the caller starts it alone.
             Thread.SpinWait(spins < 8 ? 1 << (spins >> 1) : MaxPauses);
-            if (++spins % 32 != 0 || Stopwatch.GetTimestamp() - spinStart < SpinTicks)
+            if (++spins % 32 != 0)
                 continue;
+            if (Stopwatch.GetTimestamp() - spinStart < SpinTicks)
+            {
+                // Every few microseconds give the core to another runnable thread, if there is one (a no-op on an idle core): on a
+                // loaded machine a worker that only pauses burns the time slice its process needs for the dispatches themselves.
+                Thread.Yield();
+                continue;
+            }
             // Sleep: raise the flag, then look again, so either this thread sees the new generation or the caller sees the flag.
             Interlocked.Exchange(ref _sleeping[index], 1);
             generation = (int)(Volatile.Read(ref _claim) >> 32);
