@@ -65,7 +65,9 @@ internal static unsafe class MatMulKernels
                     }
                 break;
             default:
-                if (Avx2.IsSupported && Fma.IsSupported && n % Block == 0 && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K)
+                if (PanelKernels.Supports(type))
+                    PanelKernels.DotRows(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n, y);
+                else if (Avx2.IsSupported && Fma.IsSupported && n % Block == 0 && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K)
                     DotRowsQuantizedAvx2(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n, y);
                 else
                     for (var i = 0; i < rowCount; i++)
@@ -235,7 +237,7 @@ internal static unsafe class MatMulKernels
     }
 
     [ThreadStatic] private static short[]? t_intScales;
-    [ThreadStatic] private static float[]? t_superScales, t_groupOffsets, t_groupSums, t_xd;
+    [ThreadStatic] private static float[]? t_superScales;
 
     // K-quants against Q8_K activations: the weights' 4- to 6-bit values are non-negative once the Q6_K offset of 32 moves into a
     // per-16 correction, so u8 x s8 multiply-adds need no sign trick; the sub-block scales are integers, applied by the pairwise
@@ -244,101 +246,102 @@ internal static unsafe class MatMulKernels
     {
         var nb = n / Block;
         var nsb = n / Q8KBlock.Size;
-        var ng = n / 16;
         var values = Scratch(ref t_values, rowCount * n);
         var scales = Scratch(ref t_intScales, rowCount * nb * 16);
-        var dw = Scratch(ref t_superScales, rowCount * nsb);
-        var offsets = Scratch(ref t_groupOffsets, rowCount * ng);
-        var xsum = Scratch(ref t_groupSums, tokens * ng);
-        var dx = Scratch(ref t_xd, tokens * nsb);
+        var mins = Scratch(ref t_intMins, rowCount * nsb * 16);
+        var rowScales = Scratch(ref t_superScales, rowCount * nsb * 2);
         for (var r = 0; r < rowCount; r++)
-            DecodeRowK(type, rows.Slice(r * rowBytes, rowBytes), nsb, values.AsSpan(r * n, n), scales.AsSpan(r * nb * 16, nb * 16), dw.AsSpan(r * nsb, nsb), offsets.AsSpan(r * ng, ng));
-        for (var j = 0; j < tokens; j++)
-        {
-            var x = xq.Slice(j * xBytes, xBytes);
-            for (var sb = 0; sb < nsb; sb++)
-            {
-                var d = MemoryMarshal.Read<float>(x[(sb * Q8KBlock.Bytes + Q8KBlock.D)..]);
-                dx[j * nsb + sb] = d;
-                for (var g = 0; g < 16; g++)
-                    xsum[j * ng + sb * 16 + g] = d * MemoryMarshal.Read<short>(x[(sb * Q8KBlock.Bytes + Q8KBlock.BSums + 2 * g)..]);
-            }
-        }
+            DecodeRowK(type, rows.Slice(r * rowBytes, rowBytes), nsb, values.AsSpan(r * n, n), scales.AsSpan(r * nb * 16, nb * 16),
+                mins.AsSpan(r * nsb * 16, nsb * 16), rowScales.AsSpan(r * nsb * 2, nsb * 2));
         fixed (sbyte* pv = values)
-        fixed (short* ps = scales)
-        fixed (float* pd = dw, pdx = dx)
+        fixed (short* ps = scales, pm = mins)
+        fixed (float* pd = rowScales)
         fixed (byte* px = xq)
         {
-            Span<float> sums = stackalloc float[RowTile * TokenTile];
+            float* sums = stackalloc float[RowTile * TokenTile];
             for (var r = 0; r < rowCount; r += RowTile)
             {
                 var r1 = Math.Min(r + 1, rowCount - 1);
                 for (var j = 0; j < tokens; j += TokenTile)
                 {
                     int j1 = Math.Min(j + 1, tokens - 1), j2 = Math.Min(j + 2, tokens - 1), j3 = Math.Min(j + 3, tokens - 1);
-                    KernelK2x4((byte*)(pv + r * n), (byte*)(pv + r1 * n), ps + r * nb * 16, ps + r1 * nb * 16, pd + r * nsb, pd + r1 * nsb,
-                        px + j * xBytes, px + j1 * xBytes, px + j2 * xBytes, px + j3 * xBytes,
-                        pdx + j * nsb, pdx + j1 * nsb, pdx + j2 * nsb, pdx + j3 * nsb, nsb, sums);
+                    KernelK2x4((byte*)(pv + r * n), (byte*)(pv + r1 * n), ps + r * nb * 16, ps + r1 * nb * 16, pm + r * nsb * 16, pm + r1 * nsb * 16,
+                        pd + r * nsb * 2, pd + r1 * nsb * 2, px + j * xBytes, px + j1 * xBytes, px + j2 * xBytes, px + j3 * xBytes, nsb, sums);
                     for (var a = 0; a < RowTile && r + a < rowCount; a++)
                         for (var b = 0; b < TokenTile && j + b < tokens; b++)
-                            y[(j + b) * rowCount + r + a] = sums[a * TokenTile + b]
-                                - FloatKernels.DotF32(offsets.AsSpan((r + a) * ng, ng), xsum.AsSpan((j + b) * ng, ng));
+                            y[(j + b) * rowCount + r + a] = sums[a * TokenTile + b];
                 }
             }
         }
     }
 
+    [ThreadStatic] private static short[]? t_intMins;
+
+    // The eight int32 accumulators of a super-block stay in registers with the two rows' bytes and scales (14 of the 16 ymm registers);
+    // the float sums wait in memory. Once per super-block and pair: one FMA adds the int32 sums times d x d_x, and the offsets
+    // (mins, or Q6_K's 32 x scale) meet the activations' group sums (bsums) in one vpmaddwd, subtracted times d_min x d_x.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void KernelK2x4(byte* w0, byte* w1, short* s0, short* s1, float* dw0, float* dw1, byte* x0, byte* x1, byte* x2, byte* x3,
-        float* d0, float* d1, float* d2, float* d3, int nsb, Span<float> sums)
+    private static void KernelK2x4(byte* w0, byte* w1, short* s0, short* s1, short* m0, short* m1, float* e0, float* e1,
+        byte* x0, byte* x1, byte* x2, byte* x3, int nsb, float* sums)
     {
-        Vector256<float> f00 = default, f01 = default, f02 = default, f03 = default;
-        Vector256<float> f10 = default, f11 = default, f12 = default, f13 = default;
+        float* f = stackalloc float[8 * RowTile * TokenTile];
+        for (var i = 0; i < 8 * RowTile * TokenTile; i += 8)
+            Avx.Store(f + i, Vector256<float>.Zero);
         for (var sb = 0; sb < nsb; sb++)
         {
             Vector256<int> i00 = default, i01 = default, i02 = default, i03 = default;
             Vector256<int> i10 = default, i11 = default, i12 = default, i13 = default;
             var xo = sb * Q8KBlock.Bytes + Q8KBlock.Qs;
-            for (var k = 0; k < 8; k++)
+            var wo = sb * 8 * Block;
+            var so = sb * 8 * 16;
+            for (var k = 0; k < 8; k++, xo += Block, wo += Block, so += 16)
             {
-                var b = sb * 8 + k;
-                var wv0 = Avx.LoadVector256(w0 + b * Block);
-                var wv1 = Avx.LoadVector256(w1 + b * Block);
-                var sc0 = Avx.LoadVector256(s0 + b * 16);
-                var sc1 = Avx.LoadVector256(s1 + b * 16);
-                var o = xo + k * Block;
-                var xv = Avx.LoadVector256((sbyte*)(x0 + o));
+                var wv0 = Avx.LoadVector256(w0 + wo);
+                var wv1 = Avx.LoadVector256(w1 + wo);
+                var sc0 = Avx.LoadVector256(s0 + so);
+                var sc1 = Avx.LoadVector256(s1 + so);
+                var xv = Avx.LoadVector256((sbyte*)(x0 + xo));
                 i00 = Avx2.Add(i00, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv0, xv), sc0));
                 i10 = Avx2.Add(i10, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv1, xv), sc1));
-                xv = Avx.LoadVector256((sbyte*)(x1 + o));
+                xv = Avx.LoadVector256((sbyte*)(x1 + xo));
                 i01 = Avx2.Add(i01, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv0, xv), sc0));
                 i11 = Avx2.Add(i11, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv1, xv), sc1));
-                xv = Avx.LoadVector256((sbyte*)(x2 + o));
+                xv = Avx.LoadVector256((sbyte*)(x2 + xo));
                 i02 = Avx2.Add(i02, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv0, xv), sc0));
                 i12 = Avx2.Add(i12, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv1, xv), sc1));
-                xv = Avx.LoadVector256((sbyte*)(x3 + o));
+                xv = Avx.LoadVector256((sbyte*)(x3 + xo));
                 i03 = Avx2.Add(i03, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv0, xv), sc0));
                 i13 = Avx2.Add(i13, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(wv1, xv), sc1));
             }
-            var e0 = Vector256.Create(dw0[sb]);
-            var e1 = Vector256.Create(dw1[sb]);
-            f00 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i00), e0 * Vector256.Create(d0[sb]), f00);
-            f01 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i01), e0 * Vector256.Create(d1[sb]), f01);
-            f02 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i02), e0 * Vector256.Create(d2[sb]), f02);
-            f03 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i03), e0 * Vector256.Create(d3[sb]), f03);
-            f10 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i10), e1 * Vector256.Create(d0[sb]), f10);
-            f11 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i11), e1 * Vector256.Create(d1[sb]), f11);
-            f12 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i12), e1 * Vector256.Create(d2[sb]), f12);
-            f13 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i13), e1 * Vector256.Create(d3[sb]), f13);
+            var bo = sb * Q8KBlock.Bytes;
+            Flush(f, i00, e0 + 2 * sb, m0 + 16 * sb, x0 + bo);
+            Flush(f + 8, i01, e0 + 2 * sb, m0 + 16 * sb, x1 + bo);
+            Flush(f + 16, i02, e0 + 2 * sb, m0 + 16 * sb, x2 + bo);
+            Flush(f + 24, i03, e0 + 2 * sb, m0 + 16 * sb, x3 + bo);
+            Flush(f + 32, i10, e1 + 2 * sb, m1 + 16 * sb, x0 + bo);
+            Flush(f + 40, i11, e1 + 2 * sb, m1 + 16 * sb, x1 + bo);
+            Flush(f + 48, i12, e1 + 2 * sb, m1 + 16 * sb, x2 + bo);
+            Flush(f + 56, i13, e1 + 2 * sb, m1 + 16 * sb, x3 + bo);
         }
-        sums[0] = Vector256.Sum(f00); sums[1] = Vector256.Sum(f01); sums[2] = Vector256.Sum(f02); sums[3] = Vector256.Sum(f03);
-        sums[4] = Vector256.Sum(f10); sums[5] = Vector256.Sum(f11); sums[6] = Vector256.Sum(f12); sums[7] = Vector256.Sum(f13);
+        PanelKernels.Store(sums, Avx.LoadVector256(f), Avx.LoadVector256(f + 8), Avx.LoadVector256(f + 16), Avx.LoadVector256(f + 24),
+            Avx.LoadVector256(f + 32), Avx.LoadVector256(f + 40), Avx.LoadVector256(f + 48), Avx.LoadVector256(f + 56));
+    }
+
+    // acc += d x d_x x sums - d_min x d_x x (offsets . bsums), for one pair and one super-block (e: d, d_min of the row's super-block;
+    // x: the token's Q8_K super-block).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Flush(float* acc, Vector256<int> sums, float* e, short* offsets, byte* x)
+    {
+        var dx = *(float*)(x + Q8KBlock.D);
+        var bias = Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)(x + Q8KBlock.BSums)), Avx.LoadVector256(offsets));
+        var v = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Vector256.Create(e[0] * dx), Avx.LoadVector256(acc));
+        Avx.Store(acc, Fma.MultiplyAddNegated(Avx.ConvertToVector256Single(bias), Vector256.Create(e[1] * dx), v));
     }
 
     /// <summary>One K-quant row for <see cref="KernelK2x4"/>: unsigned values per element, per block of 32 sixteen int16 scales (the first
-    /// 16 elements' scale eight times, then the last 16's), d per super-block, and per group of 16 the offset d_min*min (or 32*d*scale
-    /// for Q6_K) subtracted from each element. Element = d * scale * value - offset.</summary>
-    private static void DecodeRowK(GgmlType type, ReadOnlySpan<byte> row, int nsb, Span<sbyte> values, Span<short> scales, Span<float> dw, Span<float> offsets)
+    /// 16 elements' scale eight times, then the last 16's), per super-block d and d_min (<paramref name="dw"/>[2 sb], [2 sb + 1]; Q6_K: d twice),
+    /// and per group of 16 the integer offset o (the sub-block's min, or 32 x scale for Q6_K). Element = d * scale * value - d_min * o.</summary>
+    private static void DecodeRowK(GgmlType type, ReadOnlySpan<byte> row, int nsb, Span<sbyte> values, Span<short> scales, Span<short> offsets, Span<float> dw)
     {
         if (type == GgmlType.Q6_K)
         {
@@ -348,7 +351,7 @@ internal static unsafe class MatMulKernels
             {
                 var blk = row.Slice(sb * Q6KBlock.Bytes, Q6KBlock.Bytes);
                 var d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk[Q6KBlock.D..]));
-                dw[sb] = d;
+                dw[2 * sb] = dw[2 * sb + 1] = d;
                 for (var half = 0; half < 2; half++)
                 {
                     var qa = Vector256.Create(blk.Slice(Q6KBlock.Ql + 64 * half, 32));
@@ -365,7 +368,7 @@ internal static unsafe class MatMulKernels
                 {
                     var sc = (sbyte)blk[Q6KBlock.Scales + g];
                     scales.Slice(sb * 128 + g * 8, 8).Fill(sc);
-                    offsets[sb * 16 + g] = 32 * d * sc;
+                    offsets[sb * 16 + g] = (short)(32 * sc);
                 }
             }
             return;
@@ -378,7 +381,8 @@ internal static unsafe class MatMulKernels
             var blk = row.Slice(sb * bytes, bytes);
             var d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk[Q4KBlock.D..]));
             var dmin = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk[Q4KBlock.DMin..]));
-            dw[sb] = d;
+            dw[2 * sb] = d;
+            dw[2 * sb + 1] = dmin;
             var packed = blk.Slice(Q4KBlock.Scales, Q4KBlock.ScaleBytes);
             var qh = five ? Vector256.Create(blk.Slice(Q5KBlock.Qh, 32)) : default;
             var qsAt = five ? Q5KBlock.Qs : Q4KBlock.Qs;
@@ -402,7 +406,7 @@ internal static unsafe class MatMulKernels
                 {
                     Dequantize.ScaleMinK4(2 * c + h, packed, out var sc, out var mn);
                     scales.Slice((b0 + h) * 16, 16).Fill((short)sc);
-                    offsets[(b0 + h) * 2] = offsets[(b0 + h) * 2 + 1] = dmin * mn;
+                    offsets[sb * 16 + (2 * c + h) * 2] = offsets[sb * 16 + (2 * c + h) * 2 + 1] = (short)mn;
                 }
             }
         }
