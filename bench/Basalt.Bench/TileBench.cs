@@ -53,10 +53,21 @@ internal static class TileBench
                 TensorOps.QuantizeActivations(type, row, xq.AsSpan(j * xBytes, xBytes));
             }
             var y = new float[TileRows * Tokens];
+            // As in the engine, the activations' side information is prepared once per batch (with their quantization), not per tile.
+            var panel = PanelKernels.Supports(type);
+            var info = new float[PanelKernels.InfoLength(Tokens, columns)];
+            if (panel)
+                for (var j = 0; j < Tokens; j++)
+                    PanelKernels.PrepareToken(xq.AsSpan(j * xBytes, xBytes), columns, j, Tokens, info);
+            var half = info.Length / 2;
             void Pass()
             {
                 for (var r = 0; r < Rows; r += TileRows)
-                    TensorOps.DotQ8Rows(type, weights.AsSpan(r * rowBytes, TileRows * rowBytes), TileRows, xq, Tokens, columns, y);
+                    if (panel)
+                        MatMulKernels.DotRows(type, weights.AsSpan(r * rowBytes, TileRows * rowBytes), rowBytes, TileRows, xq, xBytes, Tokens, columns, y,
+                            info.AsSpan(0, half), info.AsSpan(half));
+                    else
+                        TensorOps.DotQ8Rows(type, weights.AsSpan(r * rowBytes, TileRows * rowBytes), TileRows, xq, Tokens, columns, y);
             }
             // Warm up until the tiered JIT has replaced the drivers' first code with optimized code.
             for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 0.3;)

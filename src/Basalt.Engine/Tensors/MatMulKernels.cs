@@ -48,6 +48,18 @@ internal static unsafe class MatMulKernels
 
     private static T[] Scratch<T>(ref T[]? buffer, int length) => buffer is { } b && b.Length >= length ? b : buffer = new T[Math.Max(length, 1024)];
 
+    /// <summary>As <see cref="DotRows(GgmlType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{byte}, int, int, int, Span{float})"/>, with the
+    /// activations' side information prepared once per batch for the 32-weight block types (<see cref="PanelKernels.PrepareToken"/>):
+    /// <paramref name="scales"/> and <paramref name="blockSums"/> start at the first of these tokens.</summary>
+    public static void DotRows(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int xBytes, int tokens, int n, Span<float> y,
+        ReadOnlySpan<float> scales, ReadOnlySpan<float> blockSums)
+    {
+        if (PanelKernels.Supports(type))
+            PanelKernels.DotRows(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n, y, scales, blockSums);
+        else
+            DotRows(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n, y);
+    }
+
     /// <summary>y[j * rowCount + i] = row_i · x_j; arguments already checked.</summary>
     public static void DotRows(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int xBytes, int tokens, int n, Span<float> y)
     {

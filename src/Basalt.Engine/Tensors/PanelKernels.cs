@@ -19,15 +19,57 @@ internal static unsafe class PanelKernels
     private const int TokenTile = 4;
 
     [ThreadStatic] private static byte[]? t_panel;
-    [ThreadStatic] private static float[]? t_rowScales, t_offsets, t_tokenScales, t_blockSums, t_corrections, t_tile, t_sums;
+    [ThreadStatic] private static float[]? t_rowScales, t_offsets, t_info, t_corrections, t_tile, t_sums;
 
     private static T[] Scratch<T>(ref T[]? buffer, int length) => buffer is { } b && b.Length >= length ? b : buffer = new T[Math.Max(length, 1024)];
 
     /// <summary>True for the types this kernel takes on this CPU.</summary>
     public static bool Supports(GgmlType type) => Avx2.IsSupported && Fma.IsSupported && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1;
 
-    /// <summary>y[j * rowCount + i] = row_i · x_j; arguments already checked, <see cref="Supports"/> true.</summary>
-    public static void DotRows(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int xBytes, int tokens, int n, Span<float> y)
+    /// <summary>Floats of the activation side information <see cref="PrepareToken"/> writes for <paramref name="tokens"/> rows of
+    /// <paramref name="n"/> elements: block scales by quads of tokens, then block sums by octets of tokens (padding tokens are zeros).</summary>
+    public static int InfoLength(int tokens, int n) => 2 * PaddedTokens(tokens) * (n / Block);
+
+    public static int PaddedTokens(int tokens) => (tokens + 7) & ~7;
+
+    /// <summary>Side information of token <paramref name="j"/> (Q8_0 activations <paramref name="x"/> of <paramref name="n"/> elements) into
+    /// <paramref name="info"/> laid out for <paramref name="tokens"/> tokens: its block scales at <c>((j / 4) nb + b) 4 + j % 4</c>, and
+    /// its block sums (scale x sum of the block's bytes) at <c>T8 nb + ((j / 8) nb + b) 8 + j % 8</c>. Done once per batch, in parallel.</summary>
+    public static void PrepareToken(ReadOnlySpan<byte> x, int n, int j, int tokens, Span<float> info)
+    {
+        var nb = n / Block;
+        var sums = info[(PaddedTokens(tokens) * nb)..];
+        var ones = Vector256.Create((byte)1);
+        var onesWord = Vector256.Create((short)1);
+        for (var b = 0; b < nb; b++)
+        {
+            var blk = x.Slice(b * Q8_0Block.Bytes, Q8_0Block.Bytes);
+            var d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk));
+            info[(j / 4 * nb + b) * 4 + j % 4] = d;
+            // Pairwise sums through vpmaddubsw with ones, then to int32.
+            var v = Vector256.Create(blk.Slice(Q8_0Block.Qs, Block)).AsSByte();
+            sums[(j / 8 * nb + b) * 8 + j % 8] = d * Vector256.Sum(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, v), onesWord));
+        }
+    }
+
+    /// <summary>Zeros the side information of the padding tokens [tokens, T8), which no <see cref="PrepareToken"/> call writes.</summary>
+    public static void ClearPadding(int n, int tokens, Span<float> info)
+    {
+        var nb = n / Block;
+        var padded = PaddedTokens(tokens);
+        for (var j = tokens; j < padded; j++)
+            for (var b = 0; b < nb; b++)
+            {
+                info[(j / 4 * nb + b) * 4 + j % 4] = 0;
+                info[padded * nb + (j / 8 * nb + b) * 8 + j % 8] = 0;
+            }
+    }
+
+    /// <summary>y[j * rowCount + i] = row_i · x_j; arguments already checked, <see cref="Supports"/> true. <paramref name="scales"/> and
+    /// <paramref name="blockSums"/> are the two halves of the tokens' side information (<see cref="PrepareToken"/>), starting at the first
+    /// of these tokens (a multiple of 8 into the batch), or empty to compute them here.</summary>
+    public static void DotRows(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int xBytes, int tokens, int n, Span<float> y,
+        ReadOnlySpan<float> scales = default, ReadOnlySpan<float> blockSums = default)
     {
         if (rowCount == 0 || tokens == 0)
             return;
@@ -36,11 +78,19 @@ internal static unsafe class PanelKernels
         var stride = signed ? 4 * Block : 2 * Block;
         var pairs = (rowCount + 1) / RowTile;
         var quads = (tokens + TokenTile - 1) / TokenTile;
-        var paddedTokens = (tokens + 7) & ~7;
+        var paddedTokens = PaddedTokens(tokens);
+        if (scales.IsEmpty)
+        {
+            var info = Scratch(ref t_info, InfoLength(tokens, n));
+            for (var j = 0; j < tokens; j++)
+                PrepareToken(xq.Slice(j * xBytes, xBytes), n, j, tokens, info);
+            ClearPadding(n, tokens, info);
+            scales = info.AsSpan(0, paddedTokens * nb);
+            blockSums = info.AsSpan(paddedTokens * nb, paddedTokens * nb);
+        }
         var panel = Scratch(ref t_panel, pairs * nb * stride);
         var rowScales = Scratch(ref t_rowScales, pairs * nb * 8);
         var offsets = Scratch(ref t_offsets, pairs * RowTile * nb);
-        var tokenScales = Scratch(ref t_tokenScales, quads * nb * 8);
         var tile = Scratch(ref t_tile, nb * 8);
         var sums = Scratch(ref t_sums, RowTile * TokenTile);
 
@@ -52,18 +102,15 @@ internal static unsafe class PanelKernels
                 DecodeRow(type, rows.Slice(r * rowBytes, rowBytes), nb, panel.AsSpan(p * nb * stride), stride, a,
                     rowScales.AsSpan(p * nb * 8, nb * 8), offsets.AsSpan((p * RowTile + a) * nb, nb));
             }
-        TokenScales(xq, xBytes, tokens, nb, tokenScales);
         float[]? corrections = null;
         if (!signed)
         {
             corrections = Scratch(ref t_corrections, pairs * RowTile * paddedTokens);
-            var blockSums = Scratch(ref t_blockSums, nb * paddedTokens);
-            BlockSums(xq, xBytes, tokens, nb, paddedTokens, blockSums);
             Corrections(offsets, blockSums, pairs * RowTile, nb, paddedTokens, corrections);
         }
 
         fixed (byte* pw = panel, px = xq)
-        fixed (float* pr = rowScales, pt = tokenScales, ps = tile, psum = sums)
+        fixed (float* pr = rowScales, pt = scales, ps = tile, psum = sums)
         {
             for (var p = 0; p < pairs; p++)
             {
@@ -74,9 +121,12 @@ internal static unsafe class PanelKernels
                     var j = q * TokenTile;
                     // Ragged edges reuse the last token and drop its results: the kernel always runs a full 2 x 4 tile.
                     int j1 = Math.Min(j + 1, tokens - 1), j2 = Math.Min(j + 2, tokens - 1), j3 = Math.Min(j + 3, tokens - 1);
-                    var ts = pt + q * nb * 8;
+                    var ts = pt + q * nb * 4;
                     for (var b = 0; b < nb; b++)
-                        Avx.Store(ps + b * 8, Avx.Multiply(Avx.LoadVector256(rs + b * 8), Avx.LoadVector256(ts + b * 8)));
+                    {
+                        var dx = Sse.LoadVector128(ts + b * 4);
+                        Avx.Store(ps + b * 8, Avx.Multiply(Avx.LoadVector256(rs + b * 8), Vector256.Create(dx, dx)));
+                    }
                     if (signed)
                         KernelSigned(w, ps, px + j * xBytes, px + j1 * xBytes, px + j2 * xBytes, px + j3 * xBytes, nb, psum);
                     else
@@ -169,61 +219,19 @@ internal static unsafe class PanelKernels
         Avx.Store(sums, Avx.Add(Avx.Permute2x128(g0, g1, 0x20), Avx.Permute2x128(g0, g1, 0x31)));
     }
 
-    /// <summary>Per token quad and block, the four tokens' Q8_0 scales twice (matching a 2 x 4 tile's lanes: row a, token c at 4a + c).</summary>
-    private static void TokenScales(ReadOnlySpan<byte> xq, int xBytes, int tokens, int nb, Span<float> scales)
-    {
-        var quads = (tokens + TokenTile - 1) / TokenTile;
-        for (var q = 0; q < quads; q++)
-            for (var c = 0; c < TokenTile; c++)
-            {
-                var x = xq.Slice(Math.Min(q * TokenTile + c, tokens - 1) * xBytes, xBytes);
-                for (var b = 0; b < nb; b++)
-                {
-                    var d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(x[(b * Q8_0Block.Bytes)..]));
-                    scales[(q * nb + b) * 8 + c] = d;
-                    scales[(q * nb + b) * 8 + TokenTile + c] = d;
-                }
-            }
-    }
-
-    /// <summary>sums[b * paddedTokens + j] = token j's block b scale x the sum of its 32 bytes (zero for padding tokens).</summary>
-    private static void BlockSums(ReadOnlySpan<byte> xq, int xBytes, int tokens, int nb, int paddedTokens, Span<float> sums)
-    {
-        for (var j = 0; j < paddedTokens; j++)
-        {
-            if (j >= tokens)
-            {
-                for (var b = 0; b < nb; b++)
-                    sums[b * paddedTokens + j] = 0;
-                continue;
-            }
-            var x = xq.Slice(j * xBytes, xBytes);
-            for (var b = 0; b < nb; b++)
-            {
-                var blk = x.Slice(b * Q8_0Block.Bytes, Q8_0Block.Bytes);
-                var v = Vector256.Create(blk.Slice(Q8_0Block.Qs, Block)).AsSByte();
-                // Pairwise sums through vpmaddubsw with ones: 16 int16, then widened once.
-                var pairs = Avx2.MultiplyAddAdjacent(Vector256.Create((byte)1), v);
-                var quad = Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
-                sums[b * paddedTokens + j] = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk)) * Vector256.Sum(quad);
-            }
-        }
-    }
-
-    /// <summary>corrections[r * paddedTokens + j] = sum over blocks of offsets[r, b] x sums[b, j], eight tokens per vector.</summary>
+    /// <summary>corrections[r * paddedTokens + j] = sum over blocks of offsets[r, b] x sums[j, b] (sums by octets of tokens: eight per vector).</summary>
     private static void Corrections(ReadOnlySpan<float> offsets, ReadOnlySpan<float> sums, int rows, int nb, int paddedTokens, Span<float> corrections)
     {
-        for (var r = 0; r < rows; r++)
-        {
-            var c = corrections.Slice(r * paddedTokens, paddedTokens);
-            for (var j = 0; j < paddedTokens; j += 8)
-            {
-                var acc = Vector256<float>.Zero;
-                for (var b = 0; b < nb; b++)
-                    acc = Fma.MultiplyAdd(Vector256.Create(offsets[r * nb + b]), Vector256.Create(sums.Slice(b * paddedTokens + j, 8)), acc);
-                acc.CopyTo(c.Slice(j, 8));
-            }
-        }
+        fixed (float* po = offsets, ps = sums, pc = corrections)
+            for (var r = 0; r < rows; r++)
+                for (var j = 0; j < paddedTokens; j += 8)
+                {
+                    var acc = Vector256<float>.Zero;
+                    var s = ps + j * nb;
+                    for (var b = 0; b < nb; b++)
+                        acc = Fma.MultiplyAdd(Vector256.Create(po[r * nb + b]), Avx.LoadVector256(s + b * 8), acc);
+                    Avx.Store(pc + r * paddedTokens + j, acc);
+                }
     }
 
     /// <summary>One weight row into slot <paramref name="slot"/> (0 or 1) of its pair's panel: per block, the bytes at
