@@ -51,6 +51,7 @@ internal static unsafe class F16Kernels
             ToSingle(ph, pd, Math.Min(h.Length, dst.Length));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ToSingle(ushort* h, float* dst, int n)
     {
         var k = 0;
