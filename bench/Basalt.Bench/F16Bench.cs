@@ -21,7 +21,7 @@ internal static class F16Bench
     /// <summary>Weight rows per tile call (MatMulJob.TileRows).</summary>
     private const int TileRows = 16;
 
-    private static readonly int[] TokenCounts = [2, 4, 8, 16, 64];
+    private static readonly int[] TokenCounts = [2, 3, 4, 8, 16, 64];
 
     public static int Run(string[] args)
     {

@@ -79,6 +79,7 @@ internal static unsafe class F16Kernels
     // ---- decode: a range of rows against one activation vector ----
 
     /// <summary>y[i] = row_i · x for <paramref name="rowCount"/> F16 rows of <c>x.Length</c> halves laid back to back in <paramref name="rows"/>.</summary>
+    [SkipLocalsInit]
     public static void DotRows(ReadOnlySpan<ushort> rows, int rowCount, ReadOnlySpan<float> x, Span<float> y)
     {
         var n = x.Length;
@@ -106,10 +107,9 @@ internal static unsafe class F16Kernels
                 for (; i <= rowCount - 4; i += 4)
                     if (!Dot4(pw + (long)i * n, n, ps, px, py + i))
                         for (var r = i; r < i + 4; r++)
-                            py[r] = FloatKernels.DotF16Scalar(rows.Slice(r * n, n), x);
+                            Dot1OrExact(pw + (long)r * n, n, ps, px, py + r);
                 for (; i < rowCount; i++)
-                    if (!Dot1(pw + (long)i * n, n, ps, px, py + i))
-                        py[i] = FloatKernels.DotF16Scalar(rows.Slice(i * n, n), x);
+                    Dot1OrExact(pw + (long)i * n, n, ps, px, py + i);
             }
         }
         if (rented is not null)
@@ -183,6 +183,14 @@ internal static unsafe class F16Kernels
         }
         y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3;
         return true;
+    }
+
+    // A row with an infinity or NaN (Dot1 says so) is the exact scalar dot; the others keep the vector sum. Kernels of several rows that
+    // meet such a row redo their rows here, so only that row changes path whichever kernel, batch or range computed it.
+    private static void Dot1OrExact(ushort* w, int n, float* scaled, float* x, float* y)
+    {
+        if (!Dot1(w, n, scaled, x, y))
+            *y = FloatKernels.DotF16Scalar(new ReadOnlySpan<ushort>(w, n), new ReadOnlySpan<float>(x, n));
     }
 
     // One row (the last rowCount % 4), summed in the same order as each row of Dot4 and as FloatKernels.DotF16V256 (two accumulators
@@ -265,6 +273,9 @@ internal static unsafe class F16Kernels
     {
         var x = MemoryMarshal.Cast<byte, float>(xq);
         var xs = xBytes / 4;
+        if (type == GgmlType.F16 && tokens <= MaxFewTokens && n >= 16
+            && DotRowsFewTokens(MemoryMarshal.Cast<byte, ushort>(rows[..(rowCount * rowBytes)]), rowCount, x, xs, tokens, n, y))
+            return;
         ReadOnlySpan<float> w;
         if (type == GgmlType.F32)
             w = MemoryMarshal.Cast<byte, float>(rows);
@@ -307,6 +318,103 @@ internal static unsafe class F16Kernels
                 j += group;
             }
         }
+    }
+
+    /// <summary>Up to this many tokens, F16 rows are dotted straight from the halves (as in decoding) instead of through a widened panel,
+    /// whose cost two or three tokens do not repay.</summary>
+    private const int MaxFewTokens = 3;
+
+    // Per-thread activations scaled by 2^56 for the few-token path; grown on first use, then reused.
+    [ThreadStatic] private static float[]? t_scaled;
+
+    // Two or three tokens (or one): token pairs through Dot2x2, a last single token through Dot4/Dot1; every (row, token) is summed in the
+    // order of the decode kernels, so a small batch gives each sequence exactly what decoding it alone gives. False (nothing written
+    // that matters) when some activation is out of the scaled range: the caller then takes the exact panel path.
+    private static bool DotRowsFewTokens(ReadOnlySpan<ushort> rows, int rowCount, ReadOnlySpan<float> x, int xs, int tokens, int n, Span<float> y)
+    {
+        var scaled = t_scaled is { } t && t.Length >= tokens * n ? t : t_scaled = new float[Math.Max(tokens * n, 4096)];
+        for (var j = 0; j < tokens; j++)
+            if (!ScaleActivations(x.Slice(j * xs, n), scaled.AsSpan(j * n, n)))
+                return false;
+        fixed (ushort* pw = rows)
+        fixed (float* px = x, ps = scaled, py = y)
+        {
+            var j = 0;
+            for (; j + 2 <= tokens; j += 2)
+            {
+                float* s0 = ps + (long)j * n, s1 = s0 + n, x0 = px + (long)j * xs, x1 = x0 + xs, y0 = py + (long)j * rowCount, y1 = y0 + rowCount;
+                var i = 0;
+                for (; i + 2 <= rowCount; i += 2)
+                    if (!Dot2x2(pw + (long)i * n, n, s0, s1, x0, x1, y0 + i, y1 + i))
+                        for (var r = i; r < i + 2; r++)
+                        {
+                            Dot1OrExact(pw + (long)r * n, n, s0, x0, y0 + r);
+                            Dot1OrExact(pw + (long)r * n, n, s1, x1, y1 + r);
+                        }
+                for (; i < rowCount; i++)
+                {
+                    Dot1OrExact(pw + (long)i * n, n, s0, x0, y0 + i);
+                    Dot1OrExact(pw + (long)i * n, n, s1, x1, y1 + i);
+                }
+            }
+            if (j < tokens)
+            {
+                float* s0 = ps + (long)j * n, x0 = px + (long)j * xs, y0 = py + (long)j * rowCount;
+                var i = 0;
+                for (; i + 4 <= rowCount; i += 4)
+                    if (!Dot4(pw + (long)i * n, n, s0, x0, y0 + i))
+                        for (var r = i; r < i + 4; r++)
+                            Dot1OrExact(pw + (long)r * n, n, s0, x0, y0 + r);
+                for (; i < rowCount; i++)
+                    Dot1OrExact(pw + (long)i * n, n, s0, x0, y0 + i);
+            }
+        }
+        return true;
+    }
+
+    // Two rows by two tokens from the halves: each widened weight vector serves both tokens, each activation vector both rows; two
+    // accumulators per pair, summed as in Dot1. Results for token 0 go to y0[0..1], for token 1 to y1[0..1].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool Dot2x2(ushort* w, int n, float* s0, float* s1, float* x0, float* x1, float* y0, float* y1)
+    {
+        ushort* w0 = w, w1 = w + n;
+        Vector256<float> a00 = default, b00 = default, a01 = default, b01 = default, a10 = default, b10 = default, a11 = default, b11 = default;
+        var exponents = Vector256<ushort>.Zero;
+        var exponent = Vector256.Create(HalfExponent);
+        var keep = Vector256.Create(SignExponentMantissa);
+        var k = 0;
+        for (; k <= n - 16; k += 16)
+        {
+            exponents = Avx2.Max(exponents, Avx2.Max(Avx2.And(Avx.LoadVector256(w0 + k), exponent), Avx2.And(Avx.LoadVector256(w1 + k), exponent)));
+            var v0 = RawHalves(w0 + k, keep);
+            var v1 = RawHalves(w1 + k, keep);
+            var xl = Avx.LoadVector256(s0 + k);
+            a00 = Fma.MultiplyAdd(v0, xl, a00);
+            a10 = Fma.MultiplyAdd(v1, xl, a10);
+            xl = Avx.LoadVector256(s1 + k);
+            a01 = Fma.MultiplyAdd(v0, xl, a01);
+            a11 = Fma.MultiplyAdd(v1, xl, a11);
+            v0 = RawHalves(w0 + k + 8, keep);
+            v1 = RawHalves(w1 + k + 8, keep);
+            var xh = Avx.LoadVector256(s0 + k + 8);
+            b00 = Fma.MultiplyAdd(v0, xh, b00);
+            b10 = Fma.MultiplyAdd(v1, xh, b10);
+            xh = Avx.LoadVector256(s1 + k + 8);
+            b01 = Fma.MultiplyAdd(v0, xh, b01);
+            b11 = Fma.MultiplyAdd(v1, xh, b11);
+        }
+        if (Vector256.EqualsAny(exponents, exponent))
+            return false;
+        float t00 = Vector256.Sum(a00 + b00) * TwoTo56, t01 = Vector256.Sum(a01 + b01) * TwoTo56;
+        float t10 = Vector256.Sum(a10 + b10) * TwoTo56, t11 = Vector256.Sum(a11 + b11) * TwoTo56;
+        for (; k < n; k++)
+        {
+            float h0 = (float)BitConverter.UInt16BitsToHalf(w0[k]), h1 = (float)BitConverter.UInt16BitsToHalf(w1[k]);
+            t00 += h0 * x0[k]; t01 += h0 * x1[k];
+            t10 += h1 * x0[k]; t11 += h1 * x1[k];
+        }
+        y0[0] = t00; y0[1] = t10; y1[0] = t01; y1[1] = t11;
+        return true;
     }
 
     // Four rows by three tokens: twelve accumulators; per step of 8, seven loads for twelve FMAs. sums[row * 3 + token].

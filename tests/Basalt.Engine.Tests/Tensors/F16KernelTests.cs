@@ -167,4 +167,48 @@ public sealed class F16KernelTests
                     $"row {i} token {j}: {a} vs reference {e} (|w||x| {magnitude:G4})");
             }
     }
+
+    [Theory]
+    [InlineData(1, 47)]
+    [InlineData(2, 576)]
+    [InlineData(3, 100)]
+    [InlineData(3, 1031)]
+    public void DotQ8Rows_FewTokens_EqualDecodingEachTokenAlone(int tokens, int n)
+    {
+        const int rowCount = 7; // pairs of rows and an odd one; fours and a tail of three
+        var rows = Rows(rowCount, n, tokens + n);
+        rows[3 * n + 5] = 0xFC00; // row 3 takes the exact path in both
+        var x = new float[tokens * n];
+        for (var j = 0; j < tokens; j++)
+            Gaussian(n, 700 + j, sigma: 2f).CopyTo(x, j * n);
+        var batched = new float[tokens * rowCount];
+        TensorOps.DotQ8Rows(GgmlType.F16, MemoryMarshal.AsBytes(rows.AsSpan()), rowCount, MemoryMarshal.AsBytes(x.AsSpan()), tokens, n, batched);
+        var alone = new float[rowCount];
+        for (var j = 0; j < tokens; j++)
+        {
+            F16Kernels.DotRows(rows, rowCount, x.AsSpan(j * n, n), alone);
+            for (var i = 0; i < rowCount; i++)
+                Assert.True(alone[i].Equals(batched[j * rowCount + i]), $"token {j} row {i}: decoding alone {alone[i]}, in a batch of {tokens} {batched[j * rowCount + i]}");
+        }
+    }
+
+    [Fact]
+    public void DotQ8Rows_FewTokensWithHugeActivation_MatchScalarReference()
+    {
+        const int n = 64;
+        var rows = Rows(5, n, 9);
+        var x = new float[2 * n];
+        Gaussian(2 * n, 10).CopyTo(x, 0);
+        x[n + 7] = 1e30f; // second token beyond the scaled range: the exact panel path
+        var actual = new float[2 * 5];
+        TensorOps.DotQ8Rows(GgmlType.F16, MemoryMarshal.AsBytes(rows.AsSpan()), 5, MemoryMarshal.AsBytes(x.AsSpan()), 2, n, actual);
+        for (var j = 0; j < 2; j++)
+            for (var i = 0; i < 5; i++)
+            {
+                var row = rows.AsSpan(i * n, n);
+                var expected = FloatKernels.DotF16Scalar(row, x.AsSpan(j * n, n));
+                Assert.True(Math.Abs(expected - actual[j * 5 + i]) <= FloatReorderTolerance * Magnitude(row, x.AsSpan(j * n, n)),
+                    $"token {j} row {i}: expected {expected}, got {actual[j * 5 + i]}");
+            }
+    }
 }
