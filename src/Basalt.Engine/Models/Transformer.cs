@@ -1,3 +1,4 @@
+using Basalt.Engine.Gguf;
 using Basalt.Engine.Tensors;
 using Basalt.Engine.Threading;
 
@@ -133,8 +134,19 @@ internal sealed class Transformer
                 Blocks.RmsNorm(x, layer.FfnNorm, s.Xn.AsSpan(j * dim, dim), c.NormEpsilon);
             }
 
-            int downLd;
-            if (layer.FusedGateUp)
+            // Decoding: each chunk of the gate/up dispatch applies the activation to its rows and quantizes them for the down
+            // projection, so the hidden vector never passes through the calling thread alone.
+            var gated = t == 1 && !mm.ExactActivations;
+            var downLd = ffn;
+            if (gated)
+            {
+                var gate = layer.FusedGateUp ? layer.Up.Slice(0, ffn) : layer.Gate;
+                var up = layer.FusedGateUp ? layer.Up.Slice(ffn, ffn) : layer.Up;
+                mm.SetGated(s.Xn, gate, s.Hb, up, s.Hb2, c.Activation, layer.Down.Type);
+                Run(mm);
+                mm.SetQuantizedInput(layer.Down, s.Proj, dim);
+            }
+            else if (layer.FusedGateUp)
             {
                 mm.Set(t, s.Xn, dim, layer.Up, s.Hb, 2 * ffn);
                 Run(mm);
@@ -150,7 +162,8 @@ internal sealed class Transformer
                     Blocks.GatedActivation(s.Hb.AsSpan(j * ffn, ffn), s.Hb2.AsSpan(j * ffn, ffn), c.Activation);
                 downLd = ffn;
             }
-            mm.Set(t, s.Hb, downLd, layer.Down, s.Proj, dim);
+            if (!gated)
+                mm.Set(t, s.Hb, downLd, layer.Down, s.Proj, dim);
             Run(mm);
             for (var j = 0; j < t; j++)
             {
@@ -204,19 +217,28 @@ internal sealed class MatMulJob : IRangeJob
     private readonly int[] _xBytes = new int[3];
     private readonly int[] _xBuffer = new int[3];
     private readonly int[] _start = new int[4];
+    // Activation buffers: one per matrix, and one that a gated job fills for the next multiplication (SetGated, SetQuantizedInput).
+    private const int NextInput = 3;
     private readonly byte[][] _xq;
     // Per activation buffer: the tiles' side information of the quantized rows (block scales and sums), when the weights take it.
     private readonly float[][] _xInfo;
     private readonly bool[] _hasInfo = new bool[3];
     private int _count, _tokens;
     private int[]? _rowMap;
+    // Set by SetGated: rows [0, ffn) of matrices 0 (gate) and 1 (up) are paired, and each chunk activates its rows; the chunk that
+    // completes a block of the next multiplication's activations quantizes it (_blockRows counts the rows done per block).
+    private FfnActivation? _gatedActivation;
+    private GgmlType _nextType;
+    private int _nextBlock;
+    private readonly int[] _blockRows;
 
     /// <param name="maxTokens">Most input rows.</param>
     /// <param name="maxCols">Widest input row.</param>
     public MatMulJob(int maxTokens, int maxCols)
     {
         // One activation buffer per matrix; each is sized for the widest encoding (F32) of the widest input.
-        _xq = [new byte[4L * maxTokens * maxCols], new byte[4L * maxTokens * maxCols], new byte[4L * maxTokens * maxCols]];
+        _xq = [new byte[4L * maxTokens * maxCols], new byte[4L * maxTokens * maxCols], new byte[4L * maxTokens * maxCols], new byte[4L * maxCols]];
+        _blockRows = new int[maxCols];
         var info = PanelKernels.InfoLength(maxTokens, maxCols);
         _xInfo = [new float[info], new float[info], new float[info]];
         for (var k = 0; k < 3; k++)
@@ -228,7 +250,8 @@ internal sealed class MatMulJob : IRangeJob
     /// logic apart from the activation rounding of the fast path.</summary>
     public bool ExactActivations { get; set; }
 
-    public int TotalRows => _start[_count];
+    /// <summary>Items of the dispatch: weight rows, or rows of each matrix when gated (a gate row and its up row are one item).</summary>
+    public int TotalRows => _gatedActivation is null ? _start[_count] : _start[1];
 
     /// <summary>Y[rowMap[j] or j][i] (row stride <paramref name="ld"/>) = W_i · X[j] for j &lt; tokens.</summary>
     public void Set(int tokens, float[] x, int ldx, WeightMatrix w, float[] y, int ld, int[]? rowMap = null)
@@ -252,6 +275,40 @@ internal sealed class MatMulJob : IRangeJob
         Add(x, ldx, w2, y2, ld2);
     }
 
+    /// <summary>One input row (decoding): hGate = act(W_gate · x) * (W_up · x) and hUp = W_up · x, and hGate quantized as the input
+    /// of a <paramref name="nextType"/> matrix for <see cref="SetQuantizedInput"/>. Not with <see cref="ExactActivations"/>.</summary>
+    public void SetGated(float[] x, WeightMatrix gate, float[] hGate, WeightMatrix up, float[] hUp, FfnActivation activation, GgmlType nextType)
+    {
+        if (ExactActivations)
+            throw new InvalidOperationException("A gated multiplication quantizes its output; it cannot run with exact activations.");
+        if (gate.Rows != up.Rows || gate.Cols != up.Cols)
+            throw new ArgumentException($"Gate ({gate.Rows} x {gate.Cols}) and up ({up.Rows} x {up.Cols}) must have one shape.", nameof(up));
+        Begin(1, null);
+        Add(x, gate.Cols, gate, hGate, gate.Rows);
+        Add(x, up.Cols, up, hUp, up.Rows);
+        _gatedActivation = activation;
+        _nextType = nextType;
+        _nextBlock = TensorOps.BlockSize(TensorOps.ActivationType(nextType));
+        if (gate.Rows % _nextBlock != 0)
+            throw new ArgumentException($"{gate.Rows} rows do not split into {TensorOps.ActivationType(nextType)} blocks of {_nextBlock}.", nameof(gate));
+        _blockRows.AsSpan(0, gate.Rows / _nextBlock).Clear();
+    }
+
+    /// <summary>One input row (decoding): Y = W · h, where h was activated and quantized by the gated multiplication just run.</summary>
+    public void SetQuantizedInput(WeightMatrix w, float[] y, int ld)
+    {
+        if (_gatedActivation is null || _nextType != w.Type || _start[1] != w.Cols)
+            throw new InvalidOperationException($"'{w.Name}' needs the input a gated multiplication of {w.Cols} rows quantized for {w.Type} weights.");
+        Begin(1, null);
+        _w[0] = w;
+        _y[0] = y;
+        _ld[0] = ld;
+        _start[1] = w.Rows;
+        _count = 1;
+        _xBytes[0] = TensorOps.ActivationSize(w.Type, w.Cols);
+        _xBuffer[0] = NextInput;
+    }
+
     private void Begin(int tokens, int[]? rowMap)
     {
         Quantizer.Reset();
@@ -259,6 +316,7 @@ internal sealed class MatMulJob : IRangeJob
         _rowMap = rowMap;
         _count = 0;
         _start[0] = 0;
+        _gatedActivation = null;
     }
 
     private void Add(float[] x, int ldx, WeightMatrix w, float[] y, int ld)
@@ -334,6 +392,27 @@ internal sealed class MatMulJob : IRangeJob
     public void Execute(int start, int end)
     {
         Span<float> tile = stackalloc float[TileRows * TokenGroup];
+        if (_gatedActivation is { } activation)
+        {
+            Compute(0, start, end, tile);
+            Compute(1, start, end, tile);
+            Blocks.GatedActivation(_y[0].AsSpan(start, end - start), _y[1].AsSpan(start, end - start), activation);
+            // Chunks are tiles, not blocks (a block of 256 rows would leave one thread idle at the end of a small dispatch): whichever
+            // chunk brings a block's row count to full quantizes it; the interlocked add orders the other chunk's writes before it.
+            var block = _nextBlock;
+            if (block == 1)
+            {
+                QuantizeBlock(start, end - start);
+                return;
+            }
+            for (var b0 = start - start % block; b0 < end; b0 += block)
+            {
+                var rows = Math.Min(end, b0 + block) - Math.Max(start, b0);
+                if (Interlocked.Add(ref _blockRows[b0 / block], rows) == block)
+                    QuantizeBlock(b0, block);
+            }
+            return;
+        }
         for (var k = 0; k < _count; k++)
         {
             var a = Math.Max(start, _start[k]) - _start[k];
@@ -341,6 +420,13 @@ internal sealed class MatMulJob : IRangeJob
             if (a < b)
                 Compute(k, a, b, tile);
         }
+    }
+
+    private void QuantizeBlock(int start, int count)
+    {
+        var type = TensorOps.ActivationType(_nextType);
+        var offset = TensorOps.RowSize(type, start);
+        TensorOps.QuantizeActivations(_nextType, _y[0].AsSpan(start, count), _xq[NextInput].AsSpan(offset, TensorOps.RowSize(type, start + count) - offset));
     }
 
     private void Compute(int k, int rowStart, int rowEnd, Span<float> tile)
