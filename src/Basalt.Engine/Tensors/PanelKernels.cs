@@ -46,9 +46,16 @@ internal static unsafe class PanelKernels
             var blk = x.Slice(b * Q8_0Block.Bytes, Q8_0Block.Bytes);
             var d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk));
             info[(j / 4 * nb + b) * 4 + j % 4] = d;
-            // Pairwise sums through vpmaddubsw with ones, then to int32.
             var v = Vector256.Create(blk.Slice(Q8_0Block.Qs, Block)).AsSByte();
-            sums[(j / 8 * nb + b) * 8 + j % 8] = d * Vector256.Sum(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, v), onesWord));
+            int sum;
+            if (Avx2.IsSupported)
+                sum = Vector256.Sum(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, v), onesWord)); // pairwise sums to int16, then int32
+            else
+            {
+                var (lo, hi) = Vector256.Widen(v);
+                sum = Vector256.Sum(lo + hi); // at most 32 x 127 in magnitude: fits int16
+            }
+            sums[(j / 8 * nb + b) * 8 + j % 8] = d * sum;
         }
     }
 
