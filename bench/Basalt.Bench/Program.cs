@@ -9,6 +9,10 @@ switch (args.FirstOrDefault())
         return Basalt.Bench.TokenizeBench.Run(args[1..]);
     case "kernels":
         return Basalt.Bench.KernelBench.Run(args[1..]);
+    case "tiles":
+        return Basalt.Bench.TileBench.Run(args[1..]);
+    case "f16":
+        return Basalt.Bench.F16Bench.Run(args[1..]);
     case "gguf-fuzz":
         return Basalt.Bench.GgufFuzzBench.Run(args[1..]);
     case "openai-translate":
@@ -24,6 +28,8 @@ Console.Error.WriteLine("  gateway [--seconds 5] [--concurrency 1,8,32]   gatewa
 Console.Error.WriteLine("  metrics [--seconds 2] [--threads 1,2]            metrics recording throughput (requests/s)");
 Console.Error.WriteLine("  tokenize FILE.gguf [FILE.gguf...]              encode/decode speed on a ~2,000-token prompt");
 Console.Error.WriteLine("  kernels [SECONDS [TYPE...]]                    GB/s of weights through the dot kernels per type, one thread");
+Console.Error.WriteLine("  tiles [SECONDS [TYPE...]] [wide]                GOP per CPU-second of the prompt tile kernel (DotQ8Rows), one thread");
+Console.Error.WriteLine("  f16 [SECONDS]                                  F16 decode and tile kernels in the engine's shapes, per cpu-s, one thread");
 Console.Error.WriteLine("  gguf-fuzz [--cases N] [--seed S] [--file F]    seeded mutation fuzzing of the GGUF reader");
 Console.Error.WriteLine("  openai-translate [ITERATIONS]                  CPU cost of the OpenAI face alone (parse + write), one thread");
 Console.Error.WriteLine("  guardrails [--iterations 2000] [--seconds 3]   ApplyGuardrail p50/p99 on 1 KB, every text policy, in process and over HTTP");

@@ -220,6 +220,9 @@ internal sealed class MatMulJob : IRangeJob
     // Activation buffers: one per matrix, and one that a gated job fills for the next multiplication (SetGated, SetQuantizedInput).
     private const int NextInput = 3;
     private readonly byte[][] _xq;
+    // Per activation buffer: the tiles' side information of the quantized rows (block scales and sums), when the weights take it.
+    private readonly float[][] _xInfo;
+    private readonly bool[] _hasInfo = new bool[3];
     private int _count, _tokens;
     private int[]? _rowMap;
     // Set by SetGated: rows [0, ffn) of matrices 0 (gate) and 1 (up) are paired, and each chunk activates its rows; the chunk that
@@ -236,6 +239,8 @@ internal sealed class MatMulJob : IRangeJob
         // One activation buffer per matrix; each is sized for the widest encoding (F32) of the widest input.
         _xq = [new byte[4L * maxTokens * maxCols], new byte[4L * maxTokens * maxCols], new byte[4L * maxTokens * maxCols], new byte[4L * maxCols]];
         _blockRows = new int[maxCols];
+        var info = PanelKernels.InfoLength(maxTokens, maxCols);
+        _xInfo = [new float[info], new float[info], new float[info]];
         for (var k = 0; k < 3; k++)
             _y[k] = [];
         Quantizer = new QuantizeJob(this);
@@ -341,6 +346,10 @@ internal sealed class MatMulJob : IRangeJob
                 return;
             }
         _xBuffer[k] = k;
+        // Prompt tiles of the 32-weight block types read the activations' block scales and sums, prepared once with the quantization.
+        _hasInfo[k] = _tokens > 1 && PanelKernels.Supports(w.Type);
+        if (_hasInfo[k])
+            PanelKernels.ClearPadding(cols, _tokens, _xInfo[k]);
         // Quantized by Quantizer across the pool before the multiplication (a batch has tens of rows to quantize).
         _quantizeX[k] = x;
         _quantizeLd[k] = ldx;
@@ -374,6 +383,8 @@ internal sealed class MatMulJob : IRangeJob
                 var w = owner._w[k];
                 var bytes = owner._xBytes[k];
                 TensorOps.QuantizeActivations(w.Type, owner._quantizeX[k].AsSpan(j * owner._quantizeLd[k], w.Cols), owner._xq[k].AsSpan(j * bytes, bytes));
+                if (owner._hasInfo[k])
+                    PanelKernels.PrepareToken(owner._xq[k].AsSpan(j * bytes, bytes), w.Cols, j, tokens, owner._xInfo[k]);
             }
         }
     }
@@ -445,7 +456,15 @@ internal sealed class MatMulJob : IRangeJob
             for (var j0 = 0; j0 < _tokens; j0 += TokenGroup)
             {
                 var tokens = Math.Min(TokenGroup, _tokens - j0);
-                TensorOps.DotQ8Rows(w.Type, weights, rows, xq.Slice(j0 * xBytes, tokens * xBytes), tokens, w.Cols, tile);
+                if (_hasInfo[_xBuffer[k]])
+                {
+                    var nb = w.Cols / 32;
+                    var info = _xInfo[_xBuffer[k]];
+                    MatMulKernels.DotRows(w.Type, weights, (int)w.RowBytes, rows, xq.Slice(j0 * xBytes, tokens * xBytes), xBytes, tokens, w.Cols, tile,
+                        info.AsSpan(j0 * nb), info.AsSpan((PanelKernels.PaddedTokens(_tokens) + j0) * nb));
+                }
+                else
+                    TensorOps.DotQ8Rows(w.Type, weights, rows, xq.Slice(j0 * xBytes, tokens * xBytes), tokens, w.Cols, tile);
                 for (var j = 0; j < tokens; j++)
                     tile.Slice(j * rows, rows).CopyTo(y.AsSpan(Row(j0 + j) * ld + r0, rows));
             }

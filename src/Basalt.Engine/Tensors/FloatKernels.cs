@@ -132,49 +132,9 @@ internal static class FloatKernels
         return sum;
     }
 
-    // Eight halves as floats for finite inputs: sign-extend to 32 bits, shift exponent and mantissa into a float's place, keep the sign bit
-    // and drop its copies, and rescale by 2^112 (exact for normals and subnormals). Infinities and NaNs come out finite; callers check for
-    // them separately (cheaper than handling them per element).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> FiniteHalfToSingle(Vector128<ushort> h) =>
-        (Avx2.ConvertToVector256Int32(h.AsInt16()) << 13 & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create(TwoTo112);
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static float DotF16V256(ReadOnlySpan<ushort> h, ReadOnlySpan<float> x)
-    {
-        if (!Avx2.IsSupported)
-            return DotF16V256Portable(h, x);
-        ref var ph = ref MemoryMarshal.GetReference(h);
-        ref var px = ref MemoryMarshal.GetReference(x);
-        var n = h.Length;
-        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
-        // The largest exponent field seen: all ones means an infinity or NaN, which the finite conversion would get wrong.
-        var exponents = Vector256<ushort>.Zero;
-        var exponentMask = Vector256.Create((ushort)HalfInfNan);
-        var i = 0;
-        for (; i <= n - 32; i += 32)
-        {
-            var a = Vector256.LoadUnsafe(ref ph, (nuint)i);
-            var b = Vector256.LoadUnsafe(ref ph, (nuint)i + 16);
-            exponents = Vector256.Max(exponents, Vector256.Max(a & exponentMask, b & exponentMask));
-            s0 = Vector256.FusedMultiplyAdd(FiniteHalfToSingle(a.GetLower()), Vector256.LoadUnsafe(ref px, (nuint)i), s0);
-            s1 = Vector256.FusedMultiplyAdd(FiniteHalfToSingle(a.GetUpper()), Vector256.LoadUnsafe(ref px, (nuint)i + 8), s1);
-            s2 = Vector256.FusedMultiplyAdd(FiniteHalfToSingle(b.GetLower()), Vector256.LoadUnsafe(ref px, (nuint)i + 16), s2);
-            s3 = Vector256.FusedMultiplyAdd(FiniteHalfToSingle(b.GetUpper()), Vector256.LoadUnsafe(ref px, (nuint)i + 24), s3);
-        }
-        for (; i <= n - 8; i += 8)
-        {
-            var a = Vector128.LoadUnsafe(ref ph, (nuint)i);
-            exponents = Vector256.Max(exponents, Vector256.Create(a, a) & exponentMask);
-            s0 = Vector256.FusedMultiplyAdd(FiniteHalfToSingle(a), Vector256.LoadUnsafe(ref px, (nuint)i), s0);
-        }
-        if (Vector256.EqualsAny(exponents, exponentMask))
-            return DotF16Scalar(h, x);
-        var sum = Vector256.Sum((s0 + s1) + (s2 + s3));
-        for (; i < n; i++)
-            sum += (float)BitConverter.UInt16BitsToHalf(Unsafe.Add(ref ph, i)) * Unsafe.Add(ref px, i);
-        return sum;
-    }
+    // With AVX2 and FMA the row kernel of F16Kernels, so that a single row and a range of rows sum in the same order.
+    internal static float DotF16V256(ReadOnlySpan<ushort> h, ReadOnlySpan<float> x) =>
+        Avx2.IsSupported && Fma.IsSupported ? F16Kernels.DotRow(h, x[..h.Length]) : DotF16V256Portable(h, x);
 
     // Without AVX2 (Vector256 on other hardware): widen and convert with the exact path.
     private static float DotF16V256Portable(ReadOnlySpan<ushort> h, ReadOnlySpan<float> x)

@@ -44,9 +44,7 @@ internal static class RowKernels
                     y[i] = QuantKernels.DotQ6_KV256(rows.Slice(i * rowBytes, rowBytes), xq, n / Q6KBlock.Size);
                 break;
             case GgmlType.F16:
-                var x = MemoryMarshal.Cast<byte, float>(xq);
-                for (var i = 0; i < rowCount; i++)
-                    y[i] = FloatKernels.DotF16V256(MemoryMarshal.Cast<byte, ushort>(rows.Slice(i * rowBytes, rowBytes)), x);
+                F16Kernels.DotRows(MemoryMarshal.Cast<byte, ushort>(rows[..(rowCount * rowBytes)]), rowCount, MemoryMarshal.Cast<byte, float>(xq), y);
                 break;
             default:
                 Reference(type, rows, rowBytes, rowCount, xq, n, y);

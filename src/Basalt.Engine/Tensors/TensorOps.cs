@@ -36,7 +36,7 @@ public static partial class TensorOps
         switch (type)
         {
             case GgmlType.F32: MemoryMarshal.Cast<byte, float>(row).CopyTo(dst); break;
-            case GgmlType.F16: Dequantize.F16(row, dst); break;
+            case GgmlType.F16: F16Kernels.ToSingle(MemoryMarshal.Cast<byte, ushort>(row), dst); break;
             case GgmlType.BF16: Dequantize.BF16(row, dst); break;
             case GgmlType.Q8_0: Dequantize.Q8_0(row, dst); break;
             case GgmlType.Q4_0: Dequantize.Q4_0(row, dst); break;

@@ -8,6 +8,8 @@ public sealed class MatMulKernelTests
     // The tiled kernels multiply float block scales where the reference widens everything to double: differences are float rounding,
     // measured against the sum of |w_k x_k| of each pair (the size of the terms being added).
     private const double TiledVsReferenceTolerance = 2e-5;
+    // Prepared side information against the reference, relative to 1 + |expected| (Gaussian rows of 96 give dots of order 10).
+    private const double PreparedVsReferenceTolerance = 1e-4;
     // The attention's value accumulation against its scalar reference: float rounding of a handful of multiply-adds.
     private const float AxpYTolerance = 1e-5f;
 
@@ -21,6 +23,8 @@ public sealed class MatMulKernelTests
             data.Add(type, 7, 5, block == 256 ? 512 : 96);
             data.Add(type, 1, 1, block == 256 ? 256 : 32);
             data.Add(type, 16, 13, block == 256 ? 768 : 576);
+            // More tokens than one engine token group, an odd number of rows.
+            data.Add(type, 33, 70, block == 256 ? 256 : 64);
         }
         return data;
     }
@@ -62,6 +66,41 @@ public sealed class MatMulKernelTests
                 Assert.True(diff <= TiledVsReferenceTolerance * magnitude,
                     $"{type} row {i} token {j}: {actual[j * rowCount + i]} vs reference {expected[j * rowCount + i]} (|w||x| {magnitude:G4})");
             }
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q5_1)]
+    public void DotRows_SideInformationPreparedOncePerBatch_MatchesScalarReferenceForALaterTokenGroup(GgmlType type)
+    {
+        // The engine prepares the activations' block scales and sums once for the whole batch, then hands each tile the slices of one
+        // token group: here tokens [64, 77) of 77, so the slices start past the first group and end in padding.
+        const int n = 96, rowCount = 5, tokens = 77, first = 64;
+        var rowBytes = TensorOps.RowSize(type, n);
+        var rows = new byte[rowCount * rowBytes];
+        for (var i = 0; i < rowCount; i++)
+            TensorOps.QuantizeRow(type, TensorTestData.Gaussian(n, 300 + i), rows.AsSpan(i * rowBytes, rowBytes));
+        var xBytes = TensorOps.ActivationSize(type, n);
+        var xq = new byte[tokens * xBytes];
+        var info = new float[PanelKernels.InfoLength(tokens, n)];
+        for (var j = 0; j < tokens; j++)
+        {
+            TensorOps.QuantizeActivations(type, TensorTestData.Gaussian(n, 700 + j, sigma: 2f), xq.AsSpan(j * xBytes, xBytes));
+            PanelKernels.PrepareToken(xq.AsSpan(j * xBytes, xBytes), n, j, tokens, info);
+        }
+        PanelKernels.ClearPadding(n, tokens, info);
+        var nb = n / 32;
+        var group = tokens - first;
+        var actual = new float[group * rowCount];
+        MatMulKernels.DotRows(type, rows, rowBytes, rowCount, xq.AsSpan(first * xBytes), xBytes, group, n, actual,
+            info.AsSpan(first * nb), info.AsSpan((PanelKernels.PaddedTokens(tokens) + first) * nb));
+        var expected = new float[group * rowCount];
+        MatMulKernels.DotRowsReference(type, rows, rowCount, xq.AsSpan(first * xBytes), group, n, expected);
+        for (var k = 0; k < expected.Length; k++)
+            Assert.True(Math.Abs(actual[k] - expected[k]) <= PreparedVsReferenceTolerance * (1 + Math.Abs(expected[k])),
+                $"{type} output {k}: {actual[k]} vs reference {expected[k]}");
     }
 
     [Fact]
