@@ -12,6 +12,7 @@ namespace Basalt.Engine.Tensors;
 internal static class AttentionKernels
 {
     /// <summary>dst[r * ldd + d] = the half at src[offset + r * stride + 2 d] as a float, for r &lt; rows, d &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static void HalfRows(ReadOnlySpan<byte> src, int offset, int stride, int rows, int n, Span<float> dst, int ldd)
     {
         if (rows > 0 && (offset + (long)(rows - 1) * stride + 2L * n > src.Length || (long)(rows - 1) * ldd + n > dst.Length))
@@ -23,16 +24,41 @@ internal static class AttentionKernels
         }
         ref var ps = ref MemoryMarshal.GetReference(src);
         ref var pd = ref MemoryMarshal.GetReference(dst);
+        if (!Avx2.IsSupported)
+        {
+            for (var r = 0; r < rows; r++)
+            {
+                ref var h = ref Unsafe.As<byte, ushort>(ref Unsafe.Add(ref ps, offset + r * stride));
+                ref var y = ref Unsafe.Add(ref pd, r * ldd);
+                var d = 0;
+                for (; d <= n - 8; d += 8)
+                    HalfToSingle(Vector256.Create(Vector128.WidenLower(Vector128.LoadUnsafe(ref h, (nuint)d)), Vector128.WidenUpper(Vector128.LoadUnsafe(ref h, (nuint)d)))).StoreUnsafe(ref y, (nuint)d);
+                for (; d < n; d++)
+                    Unsafe.Add(ref y, d) = HalfBits.ToSingle(Unsafe.Add(ref h, d));
+            }
+            return;
+        }
+        // The finite conversion (sign-extend, shift, mask, rescale: 4 instructions per 8 halves); the largest exponent field seen tells
+        // whether an infinity or NaN was among them, which the exact path then redoes.
+        var exponentMask = Vector128.Create((ushort)0x7c00);
+        var exponents = Vector128<ushort>.Zero;
         for (var r = 0; r < rows; r++)
         {
             ref var h = ref Unsafe.As<byte, ushort>(ref Unsafe.Add(ref ps, offset + r * stride));
             ref var y = ref Unsafe.Add(ref pd, r * ldd);
             var d = 0;
             for (; d <= n - 8; d += 8)
-                HalfToSingle(WidenToUInt32(Vector128.LoadUnsafe(ref h, (nuint)d))).StoreUnsafe(ref y, (nuint)d);
+            {
+                var x = Vector128.LoadUnsafe(ref h, (nuint)d);
+                exponents = Vector128.Max(exponents, x & exponentMask);
+                ((Avx2.ConvertToVector256Int32(x.AsInt16()) << 13 & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle()
+                    * Vector256.Create(HalfBits.TwoTo112)).StoreUnsafe(ref y, (nuint)d);
+            }
             for (; d < n; d++)
                 Unsafe.Add(ref y, d) = HalfBits.ToSingle(Unsafe.Add(ref h, d));
         }
+        if (Vector128.EqualsAny(exponents, exponentMask))
+            HalfRowsScalar(src, offset, stride, rows, n, dst, ldd);
     }
 
     internal static void HalfRowsScalar(ReadOnlySpan<byte> src, int offset, int stride, int rows, int n, Span<float> dst, int ldd)
@@ -43,6 +69,7 @@ internal static class AttentionKernels
     }
 
     /// <summary>dst[r * ldd + d] = element d of the Q8_0 blocks at src[offset + r * stride], for r &lt; rows, d &lt; n (a multiple of 32).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static void Q8_0Rows(ReadOnlySpan<byte> src, int offset, int stride, int rows, int n, Span<float> dst, int ldd)
     {
         var rowBytes = n / Q8_0Block.Size * Q8_0Block.Bytes;
@@ -65,16 +92,25 @@ internal static class AttentionKernels
             {
                 ref var block = ref Unsafe.Add(ref row, b * Q8_0Block.Bytes);
                 var d = Vector256.Create(HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(ref block)));
-                var (s0, s1) = Vector256.Widen(Vector256.LoadUnsafe(ref Unsafe.Add(ref block, Q8_0Block.Qs)).AsSByte());
-                var (i0, i1) = Vector256.Widen(s0);
-                var (i2, i3) = Vector256.Widen(s1);
+                ref var qs = ref Unsafe.Add(ref block, Q8_0Block.Qs);
                 var at = (nuint)(b * Q8_0Block.Size);
-                (d * Vector256.ConvertToSingle(i0)).StoreUnsafe(ref y, at);
-                (d * Vector256.ConvertToSingle(i1)).StoreUnsafe(ref y, at + 8);
-                (d * Vector256.ConvertToSingle(i2)).StoreUnsafe(ref y, at + 16);
-                (d * Vector256.ConvertToSingle(i3)).StoreUnsafe(ref y, at + 24);
+                (d * Vector256.ConvertToSingle(Widen8(ref qs))).StoreUnsafe(ref y, at);
+                (d * Vector256.ConvertToSingle(Widen8(ref Unsafe.Add(ref qs, 8)))).StoreUnsafe(ref y, at + 8);
+                (d * Vector256.ConvertToSingle(Widen8(ref Unsafe.Add(ref qs, 16)))).StoreUnsafe(ref y, at + 16);
+                (d * Vector256.ConvertToSingle(Widen8(ref Unsafe.Add(ref qs, 24)))).StoreUnsafe(ref y, at + 24);
             }
         }
+    }
+
+    // Eight signed bytes as eight ints (one vpmovsxbd with AVX2).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Widen8(ref byte q)
+    {
+        var x = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(ref q)).AsSByte();
+        if (Avx2.IsSupported)
+            return Avx2.ConvertToVector256Int32(x);
+        var w = Vector128.WidenLower(x);
+        return Vector256.Create(Vector128.WidenLower(w), Vector128.WidenUpper(w));
     }
 
     internal static void Q8_0RowsScalar(ReadOnlySpan<byte> src, int offset, int stride, int rows, int n, Span<float> dst, int ldd)
@@ -91,6 +127,7 @@ internal static class AttentionKernels
 
     /// <summary>s[r * lds + i] = q[qOffsets[r] ..] · k[i * ldk ..] over <paramref name="dim"/> elements, for every query row r and key i &lt; keys.
     /// Two query rows against four keys at a time: each key vector loaded feeds two rows, each query vector four keys.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static void Scores(ReadOnlySpan<float> q, ReadOnlySpan<int> qOffsets, ReadOnlySpan<float> k, int ldk, int keys, int dim, Span<float> s, int lds)
     {
         var rows = qOffsets.Length;
@@ -242,6 +279,7 @@ internal static class AttentionKernels
 
     /// <summary>Scales s[0, keys) by <paramref name="scale"/>, then caps it (c tanh(x / c)) when <paramref name="softcap"/> &gt; 0, and returns
     /// the largest of s[from, to) (the positions this row may see). s must hold <paramref name="keys"/> rounded up to 8 elements.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static float ScaleAndMax(Span<float> s, int keys, int from, int to, float scale, float softcap)
     {
         var padded = (keys + 7) & ~7;
@@ -290,6 +328,7 @@ internal static class AttentionKernels
 
     /// <summary>Replaces s[i] by exp(s[i] - max) for i in [from, to) and by 0 for the other i &lt; keys; returns the sum.
     /// s must hold <paramref name="keys"/> rounded up to 8 elements.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static float ExpAndSum(Span<float> s, int keys, int from, int to, float max)
     {
         var padded = (keys + 7) & ~7;
@@ -307,11 +346,31 @@ internal static class AttentionKernels
             var at = index + Vector256.Create(i);
             var valid = Vector256.GreaterThanOrEqual(at, lo) & Vector256.LessThan(at, hi);
             // Masked lanes (other positions, or the stale tail past keys) become exact zeros whatever exp made of them.
-            var e = Vector256.ConditionalSelect(valid.AsSingle(), Vector256.Exp(Vector256.LoadUnsafe(ref ps, (nuint)i) - vm), Vector256<float>.Zero);
+            var e = Vector256.ConditionalSelect(valid.AsSingle(), ExpNonPositive(Vector256.LoadUnsafe(ref ps, (nuint)i) - vm), Vector256<float>.Zero);
             e.StoreUnsafe(ref ps, (nuint)i);
             sum += e;
         }
         return Vector256.Sum(sum);
+    }
+
+    // e^x for x <= 0 (a score minus its row's max): 2^n p(r) with n = round(x / ln 2), r = x - n ln 2 (ln 2 in two parts, as Cephes' expf),
+    // and Cephes' degree-6 polynomial for e^r on [-ln 2 / 2, ln 2 / 2], about 1 ulp; below -87.3 (under float's normal range) 0.
+    // A third of the instructions of Vector256.Exp, which widens to double.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> ExpNonPositive(Vector256<float> x)
+    {
+        var n = Vector256.Round(x * Vector256.Create(1.44269504088896341f));
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693359375f), x);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(2.12194440e-4f), r);
+        var p = Vector256.Create(1.9875691500e-4f);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.3981999507e-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(8.3334519073e-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(4.1665795894e-2f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.6666665459e-1f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(5.0000001201e-1f));
+        p = Vector256.FusedMultiplyAdd(p, r * r, r + Vector256<float>.One);
+        var scale = ((Vector256.ConvertToInt32(n) + Vector256.Create(127)) << 23).AsSingle();
+        return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256.Create(-87.3f)), p * scale, Vector256<float>.Zero);
     }
 
     internal static float ExpAndSumScalar(Span<float> s, int keys, int from, int to, float max)
@@ -327,6 +386,7 @@ internal static class AttentionKernels
 
     /// <summary>o[oOffsets[r] + d] += Σ_i p[r * ldp + i] v[i * ldv + d] for every row r, i &lt; keys, d &lt; dim: probabilities times values.
     /// Two rows by 32 columns at a time, the accumulators in registers across the keys.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static void AccumulateValues(ReadOnlySpan<float> p, int ldp, ReadOnlySpan<float> v, int ldv, int keys, int dim, Span<float> o, ReadOnlySpan<int> oOffsets)
     {
         var rows = oOffsets.Length;

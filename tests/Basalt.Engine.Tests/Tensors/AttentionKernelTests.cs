@@ -110,4 +110,23 @@ public sealed class AttentionKernelTests
             if (i < from || i >= to)
                 Assert.Equal(0f, actual[i]);
     }
+
+    [Fact]
+    public void ExpNonPositive_WholeRange_MatchesMathExp()
+    {
+        // Every 1/64 from 0 down to -100: the polynomial's ulps on [-87.3, 0], exact zeros below.
+        for (var i = 0; i <= 6400; i += 8)
+        {
+            var x = System.Runtime.Intrinsics.Vector256.Create(Enumerable.Range(i, 8).Select(k => -k / 64f).ToArray());
+            var e = AttentionKernels.ExpNonPositive(x);
+            for (var k = 0; k < 8; k++)
+            {
+                var expected = Math.Exp(x[k]);
+                if (x[k] < -87.3f)
+                    Assert.Equal(0f, e[k]);
+                else
+                    Assert.True(Math.Abs(e[k] - expected) <= ExpTolerance * expected, $"exp({x[k]}) = {e[k]}, expected {expected}");
+            }
+        }
+    }
 }
