@@ -18,6 +18,8 @@ internal static class AttentionBench
     public static int Run(string[] args)
     {
         var seconds = args.Length > 0 && double.TryParse(args[0], System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : 1.0;
+        // "decode": the decoding token only (to profile it apart from the prompt chunk).
+        var decodeOnly = Array.IndexOf(args, "decode") >= 0;
         Console.WriteLine($"attention: one layer, one thread, {Context} cached positions, ~{seconds}s per measurement");
         Console.WriteLine($"{"shape",-5} {"kv",-5} {"prompt chunk ms",16} {"GFLOP/cpu-s",12} {"decode us",10} {"KV GB/cpu-s",12}");
         using var pool = new WorkerPool(1);
@@ -50,7 +52,7 @@ internal static class AttentionBench
                     state.Positions[j] = Context - Chunk + j;
                     flops += 2.0 * heads * (Context - Chunk + j + 1) * 2 * headDim;
                 }
-                var prompt = Measure(seconds, () => state.Attention.Run(pool, 0, Chunk, 0));
+                var prompt = decodeOnly ? (Wall: double.NaN, Cpu: double.NaN) : Measure(seconds, () => state.Attention.Run(pool, 0, Chunk, 0));
                 state.Positions[0] = Context - 1;
                 var decode = Measure(seconds, () => state.Attention.Run(pool, 0, 1, 0));
                 var kvBytes = (double)Context * (cache.KeyRowBytes + cache.ValueRowBytes);

@@ -376,8 +376,10 @@ internal sealed class MatMulJob : IRangeJob
 /// (max, sum, unnormalized output) merged afterwards, as flash-decoding does.</summary>
 internal sealed class BatchAttentionJob : IRangeJob
 {
-    // Query rows (tokens x group heads) per item: the queries, their scores over a panel and their outputs stay in L1.
-    private const int QueryBlockRows = 48;
+    // Query rows (tokens x group heads) per item, at most: the queries, their scores over a panel and their outputs stay in L1.
+    private const int QueryBlockRows = 64;
+    // Tokens per item, at most: a 64-token prompt chunk makes 4 blocks per KV head (48 rows with SmolLM2's groups of 3, 64 with Llama's 4).
+    private const int QueryBlockTokens = 16;
     // Floats of one decoded key (or value) panel: 8 KiB, so the panel, the queries and the scores fit L1 together.
     private const int PanelFloats = 2048;
     // Fewer items than this leaves a thread idle for a long time: split the position ranges.
@@ -405,7 +407,7 @@ internal sealed class BatchAttentionJob : IRangeJob
         _s = s;
         _scale = c.AttentionScale > 0 ? c.AttentionScale : 1f / MathF.Sqrt(c.HeadDim);
         _group = c.Heads / c.KvHeads;
-        _blockTokens = Math.Max(1, QueryBlockRows / _group);
+        _blockTokens = Math.Clamp(QueryBlockRows / _group, 1, QueryBlockTokens);
         _maxRows = _blockTokens * _group;
         // Whole vectors of positions per panel (the softmax steps work 8 at a time), 8 to 64.
         _panel = Math.Clamp(PanelFloats / Math.Max(c.HeadDim, c.ValueHeadDim) & ~7, 8, 64);
