@@ -21,6 +21,8 @@ switch (args.FirstOrDefault())
         return await Basalt.Bench.GuardrailsBench.RunAsync(args[1..]);
     case "guard-policies":
         return Basalt.Bench.GuardPoliciesBench.Run(args[1..]);
+    case "attention":
+        return Basalt.Bench.AttentionBench.Run(args[1..]);
 }
 Console.Error.WriteLine("usage: dotnet run -c Release --project bench/Basalt.Bench -- MODE [options]");
 Console.Error.WriteLine("modes:");
@@ -30,6 +32,7 @@ Console.Error.WriteLine("  tokenize FILE.gguf [FILE.gguf...]              encode
 Console.Error.WriteLine("  kernels [SECONDS [TYPE...]]                    GB/s of weights through the dot kernels per type, one thread");
 Console.Error.WriteLine("  tiles [SECONDS [TYPE...]] [wide]                GOP per CPU-second of the prompt tile kernel (DotQ8Rows), one thread");
 Console.Error.WriteLine("  f16 [SECONDS]                                  F16 decode and tile kernels in the engine's shapes, per cpu-s, one thread");
+Console.Error.WriteLine("  attention [SECONDS]                            one layer's attention per KV type: prompt GFLOP/cpu-s, decode KV GB/cpu-s");
 Console.Error.WriteLine("  gguf-fuzz [--cases N] [--seed S] [--file F]    seeded mutation fuzzing of the GGUF reader");
 Console.Error.WriteLine("  openai-translate [ITERATIONS]                  CPU cost of the OpenAI face alone (parse + write), one thread");
 Console.Error.WriteLine("  guardrails [--iterations 2000] [--seconds 3]   ApplyGuardrail p50/p99 on 1 KB, every text policy, in process and over HTTP");
