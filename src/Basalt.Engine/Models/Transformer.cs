@@ -352,6 +352,15 @@ internal sealed class MatMulJob : IRangeJob
             RowKernels.DotQ8(w.Type, w.RowRange(rowStart, rowEnd - rowStart), rowEnd - rowStart, xq, w.Cols, y.AsSpan(Row(0) * ld + rowStart, rowEnd - rowStart));
             return;
         }
+        if (_tokens <= SmallBatchKernels.MaxTokens && SmallBatchKernels.Supports(w.Type, w.Cols))
+        {
+            // A few sequences decoding together: each weight row is unpacked once and dotted with every token while it is in L1.
+            Span<int> outputs = stackalloc int[SmallBatchKernels.MaxTokens];
+            for (var j = 0; j < _tokens; j++)
+                outputs[j] = Row(j) * ld + rowStart;
+            SmallBatchKernels.DotRows(w.Type, w.RowRange(rowStart, rowEnd - rowStart), rowEnd - rowStart, xq, xBytes, _tokens, w.Cols, y, outputs[.._tokens]);
+            return;
+        }
         for (var r0 = rowStart; r0 < rowEnd; r0 += TileRows)
         {
             var rows = Math.Min(TileRows, rowEnd - r0);
