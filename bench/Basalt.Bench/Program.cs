@@ -9,6 +9,8 @@ switch (args.FirstOrDefault())
         return Basalt.Bench.TokenizeBench.Run(args[1..]);
     case "kernels":
         return Basalt.Bench.KernelBench.Run(args[1..]);
+    case "small-batch":
+        return Basalt.Bench.SmallBatchBench.Run(args[1..]);
     case "gguf-fuzz":
         return Basalt.Bench.GgufFuzzBench.Run(args[1..]);
     case "openai-translate":
@@ -24,6 +26,7 @@ Console.Error.WriteLine("  gateway [--seconds 5] [--concurrency 1,8,32]   gatewa
 Console.Error.WriteLine("  metrics [--seconds 2] [--threads 1,2]            metrics recording throughput (requests/s)");
 Console.Error.WriteLine("  tokenize FILE.gguf [FILE.gguf...]              encode/decode speed on a ~2,000-token prompt");
 Console.Error.WriteLine("  kernels [SECONDS [TYPE...]]                    GB/s of weights through the dot kernels per type, one thread");
+Console.Error.WriteLine("  small-batch [SECONDS [TYPE...]]                matmul kernels at 1..16 tokens (concurrent decoding), one thread");
 Console.Error.WriteLine("  gguf-fuzz [--cases N] [--seed S] [--file F]    seeded mutation fuzzing of the GGUF reader");
 Console.Error.WriteLine("  openai-translate [ITERATIONS]                  CPU cost of the OpenAI face alone (parse + write), one thread");
 Console.Error.WriteLine("  guardrails [--iterations 2000] [--seconds 3]   ApplyGuardrail p50/p99 on 1 KB, every text policy, in process and over HTTP");

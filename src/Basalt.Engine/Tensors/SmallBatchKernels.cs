@@ -67,15 +67,22 @@ internal static class SmallBatchKernels
     {
         var kQuant = TensorOps.ActivationType(type) == GgmlType.Q8_K;
         var hasMin = type == GgmlType.Q4_K;
-        // Per row: |q| and q of every block, the eight lane scales of every block, the mins.
+        // One scale per block (all but Q6_K, whose 16-weight halves have their own): the products of the row's block scales with the
+        // tokens' activation scales are taken eight at a time per row, and the token loops multiply-add with a broadcast of one.
+        var uniform = type != GgmlType.Q6_K;
+        // Tokens padded to whole vectors in the block-major tables.
+        var stride = (tokens + 7) & ~7;
+        // Per row: |q| and q of every block, the eight lane scales of every block, the mins, the scale products.
         var absQ = stackalloc byte[blocks * 32];
         var q = stackalloc byte[blocks * 32];
         var scales = stackalloc float[blocks * 8];
         var mins = stackalloc float[blocks];
-        // Per call: where each activation block's bytes start, and each (token, block)'s scale and scaled sum (for the mins).
+        var products = stackalloc float[uniform ? blocks * stride : 1];
+        // Per call: where each activation block's bytes start, each (block, token)'s scale and scaled sum (for the mins).
         var xOffsets = stackalloc int[blocks];
-        var dx = stackalloc float[tokens * blocks];
+        var dx = stackalloc float[blocks * stride];
         var xSums = stackalloc float[hasMin ? tokens * blocks : 1];
+        new Span<float>(dx, blocks * stride).Clear();
         fixed (byte* pw = rows, px = xq)
         fixed (float* py = y)
         {
@@ -90,7 +97,7 @@ internal static class SmallBatchKernels
                     {
                         var sb = x + b / 8 * Q8KBlock.Bytes;
                         var d = Unsafe.ReadUnaligned<float>(sb + Q8KBlock.D);
-                        dx[j * blocks + b] = d;
+                        dx[b * stride + j] = d;
                         if (hasMin)
                         {
                             var sums = (short*)(sb + Q8KBlock.BSums) + 2 * (b % 8);
@@ -98,7 +105,7 @@ internal static class SmallBatchKernels
                         }
                     }
                     else
-                        dx[j * blocks + b] = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(x + b * Q8_0Block.Bytes));
+                        dx[b * stride + j] = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(x + b * Q8_0Block.Bytes));
                 }
             }
 
@@ -106,10 +113,28 @@ internal static class SmallBatchKernels
             {
                 Unpack(type, pw + (long)r * rowBytes, blocks, absQ, q, scales, mins);
                 var j = 0;
-                for (; j + TokenGroup <= tokens; j += TokenGroup)
-                    DotGroup4(absQ, q, scales, blocks, px + (long)j * xBytes, xBytes, xOffsets, dx + j * blocks, py, outputs.Slice(j, TokenGroup), r);
-                for (; j < tokens; j++)
-                    py[outputs[j] + r] = DotOne(absQ, q, scales, blocks, px + (long)j * xBytes, xOffsets, dx + j * blocks);
+                if (uniform)
+                {
+                    for (var b = 0; b < blocks; b++)
+                    {
+                        var w = Vector256.Create(scales[8 * b]);
+                        for (var t = 0; t < stride; t += 8)
+                            (w * Vector256.Load(dx + b * stride + t)).Store(products + b * stride + t);
+                    }
+                    for (; j + 4 <= tokens; j += 4)
+                        DotGroup4(absQ, q, blocks, px + (long)j * xBytes, xBytes, xOffsets, products + j, stride, py, outputs.Slice(j, 4), r);
+                    for (; j + 2 <= tokens; j += 2)
+                        DotGroup2(absQ, q, blocks, px + (long)j * xBytes, xBytes, xOffsets, products + j, stride, py, outputs.Slice(j, 2), r);
+                    if (j < tokens)
+                        py[outputs[j] + r] = DotOne(absQ, q, blocks, px + (long)j * xBytes, xOffsets, products + j, stride);
+                }
+                else
+                {
+                    for (; j + 4 <= tokens; j += 4)
+                        DotGroup4Lanes(absQ, q, scales, blocks, px + (long)j * xBytes, xBytes, xOffsets, dx + j, stride, py, outputs.Slice(j, 4), r);
+                    for (; j < tokens; j++)
+                        py[outputs[j] + r] = DotOneLanes(absQ, q, scales, blocks, px + (long)j * xBytes, xOffsets, dx + j, stride);
+                }
                 if (hasMin)
                     for (j = 0; j < tokens; j++)
                         py[outputs[j] + r] -= MinTerm(mins, xSums + j * blocks, blocks);
@@ -117,25 +142,25 @@ internal static class SmallBatchKernels
         }
     }
 
-    // Four tokens against one unpacked row: each block's bytes and scales are loaded once for the four.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void DotGroup4(byte* absQ, byte* q, float* scales, int blocks, byte* x, int xBytes, int* xOffsets, float* dx,
+    // Four tokens against one unpacked row: each block's bytes are loaded once for the four; p[b * stride + t] is the block's scale
+    // times token t's.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DotGroup4(byte* absQ, byte* q, int blocks, byte* x, int xBytes, int* xOffsets, float* p, int stride,
         float* y, ReadOnlySpan<int> outputs, int r)
     {
         var ones = Vector256.Create((short)1);
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         byte* x0 = x, x1 = x + xBytes, x2 = x + 2 * xBytes, x3 = x + 3 * xBytes;
-        float* d0 = dx, d1 = dx + blocks, d2 = dx + 2 * blocks, d3 = dx + 3 * blocks;
-        for (var b = 0; b < blocks; b++)
+        var pb = p;
+        for (var b = 0; b < blocks; b++, pb += stride)
         {
             var aq = Vector256.Load(absQ + 32 * b);
             var sq = Vector256.Load((sbyte*)(q + 32 * b));
-            var s = Vector256.Load(scales + 8 * b);
             var o = xOffsets[b];
-            a0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x0 + o, ones)), s * Vector256.Create(d0[b]), a0);
-            a1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x1 + o, ones)), s * Vector256.Create(d1[b]), a1);
-            a2 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x2 + o, ones)), s * Vector256.Create(d2[b]), a2);
-            a3 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x3 + o, ones)), s * Vector256.Create(d3[b]), a3);
+            a0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x0 + o, ones)), Vector256.Create(pb[0]), a0);
+            a1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x1 + o, ones)), Vector256.Create(pb[1]), a1);
+            a2 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x2 + o, ones)), Vector256.Create(pb[2]), a2);
+            a3 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x3 + o, ones)), Vector256.Create(pb[3]), a3);
         }
         y[outputs[0] + r] = Vector256.Sum(a0);
         y[outputs[1] + r] = Vector256.Sum(a1);
@@ -143,15 +168,97 @@ internal static class SmallBatchKernels
         y[outputs[3] + r] = Vector256.Sum(a3);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe float DotOne(byte* absQ, byte* q, float* scales, int blocks, byte* x, int* xOffsets, float* dx)
+    // Two tokens, two accumulators each (even and odd blocks) so the multiply-adds do not wait on each other.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DotGroup2(byte* absQ, byte* q, int blocks, byte* x, int xBytes, int* xOffsets, float* p, int stride,
+        float* y, ReadOnlySpan<int> outputs, int r)
+    {
+        var ones = Vector256.Create((short)1);
+        Vector256<float> a0 = default, a1 = default, c0 = default, c1 = default;
+        byte* x0 = x, x1 = x + xBytes;
+        var b = 0;
+        for (; b + 2 <= blocks; b += 2)
+        {
+            var o = xOffsets[b];
+            var pb = p + b * stride;
+            var aq = Vector256.Load(absQ + 32 * b);
+            var sq = Vector256.Load((sbyte*)(q + 32 * b));
+            a0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x0 + o, ones)), Vector256.Create(pb[0]), a0);
+            a1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x1 + o, ones)), Vector256.Create(pb[1]), a1);
+            o = xOffsets[b + 1];
+            pb += stride;
+            aq = Vector256.Load(absQ + 32 * b + 32);
+            sq = Vector256.Load((sbyte*)(q + 32 * b + 32));
+            c0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x0 + o, ones)), Vector256.Create(pb[0]), c0);
+            c1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x1 + o, ones)), Vector256.Create(pb[1]), c1);
+        }
+        if (b < blocks)
+        {
+            var o = xOffsets[b];
+            var pb = p + b * stride;
+            var aq = Vector256.Load(absQ + 32 * b);
+            var sq = Vector256.Load((sbyte*)(q + 32 * b));
+            a0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x0 + o, ones)), Vector256.Create(pb[0]), a0);
+            a1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x1 + o, ones)), Vector256.Create(pb[1]), a1);
+        }
+        y[outputs[0] + r] = Vector256.Sum(a0 + c0);
+        y[outputs[1] + r] = Vector256.Sum(a1 + c1);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe float DotOne(byte* absQ, byte* q, int blocks, byte* x, int* xOffsets, float* p, int stride)
+    {
+        var ones = Vector256.Create((short)1);
+        Vector256<float> a = default, c = default;
+        var b = 0;
+        for (; b + 2 <= blocks; b += 2)
+        {
+            a = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(Vector256.Load(absQ + 32 * b), Vector256.Load((sbyte*)(q + 32 * b)), x + xOffsets[b], ones)),
+                Vector256.Create(p[b * stride]), a);
+            c = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(Vector256.Load(absQ + 32 * b + 32), Vector256.Load((sbyte*)(q + 32 * b + 32)), x + xOffsets[b + 1], ones)),
+                Vector256.Create(p[(b + 1) * stride]), c);
+        }
+        if (b < blocks)
+            a = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(Vector256.Load(absQ + 32 * b), Vector256.Load((sbyte*)(q + 32 * b)), x + xOffsets[b], ones)),
+                Vector256.Create(p[b * stride]), a);
+        return Vector256.Sum(a + c);
+    }
+
+    // Q6_K: each block's two halves have their own scale, so the lane scales multiply each token's activation scale.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DotGroup4Lanes(byte* absQ, byte* q, float* scales, int blocks, byte* x, int xBytes, int* xOffsets, float* dx, int stride,
+        float* y, ReadOnlySpan<int> outputs, int r)
+    {
+        var ones = Vector256.Create((short)1);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        byte* x0 = x, x1 = x + xBytes, x2 = x + 2 * xBytes, x3 = x + 3 * xBytes;
+        for (var b = 0; b < blocks; b++)
+        {
+            var aq = Vector256.Load(absQ + 32 * b);
+            var sq = Vector256.Load((sbyte*)(q + 32 * b));
+            var s = Vector256.Load(scales + 8 * b);
+            var o = xOffsets[b];
+            var d = dx + b * stride;
+            a0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x0 + o, ones)), s * Vector256.Create(d[0]), a0);
+            a1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x1 + o, ones)), s * Vector256.Create(d[1]), a1);
+            a2 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x2 + o, ones)), s * Vector256.Create(d[2]), a2);
+            a3 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x3 + o, ones)), s * Vector256.Create(d[3]), a3);
+        }
+        y[outputs[0] + r] = Vector256.Sum(a0);
+        y[outputs[1] + r] = Vector256.Sum(a1);
+        y[outputs[2] + r] = Vector256.Sum(a2);
+        y[outputs[3] + r] = Vector256.Sum(a3);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe float DotOneLanes(byte* absQ, byte* q, float* scales, int blocks, byte* x, int* xOffsets, float* dx, int stride)
     {
         var ones = Vector256.Create((short)1);
         var a = Vector256<float>.Zero;
         for (var b = 0; b < blocks; b++)
         {
             var dot = BlockDot(Vector256.Load(absQ + 32 * b), Vector256.Load((sbyte*)(q + 32 * b)), x + xOffsets[b], ones);
-            a = Fma.MultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Load(scales + 8 * b) * Vector256.Create(dx[b]), a);
+            a = Fma.MultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Load(scales + 8 * b) * Vector256.Create(dx[b * stride]), a);
         }
         return Vector256.Sum(a);
     }
