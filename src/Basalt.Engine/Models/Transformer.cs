@@ -179,7 +179,11 @@ internal sealed class Transformer
 
     private void Run(MatMulJob job)
     {
-        if (job.Quantizer.Items > 0)
+        // A few decode tokens quantize in microseconds on this thread: a dispatch (and waiting for the other threads to take part)
+        // would cost more than the work, once per matrix set and layer.
+        if (job.Quantizer.Items is > 0 and <= SmallBatchKernels.MaxTokens)
+            job.Quantizer.Execute(0, job.Quantizer.Items);
+        else if (job.Quantizer.Items > 0)
             Pool.Run(job.Quantizer, job.Quantizer.Items, QuantizeRowsPerChunk);
         Pool.Run(job, job.TotalRows, MatMulJob.TileRows);
     }
