@@ -31,24 +31,28 @@ internal sealed class Sampler
         if (o.Temperature <= 0)
             return ArgMax(logits);
 
-        // Candidates best first (ties by id): with top-k only the k best are selected, in one pass with a heap; without it every
-        // candidate within the negligible gap is sorted. values holds negated logits, then probabilities.
+        // Candidates best first, values holding negated logits (then probabilities). With top-k only the k best are selected, in one
+        // pass with a heap (ties by id); without it every candidate within the negligible gap is sorted.
         var floor = logits[ArgMax(logits)] - NegligibleLogitGap;
-        int n;
+        var n = 0;
         if (o.TopK > 0)
+        {
             n = SelectTop(logits, floor, o.TopK);
+            for (var i = 0; i < n; i++)
+            {
+                _values[i] = -_candidates[i].Logit;
+                _ids[i] = _candidates[i].Id;
+            }
+        }
         else
         {
-            n = 0;
             for (var i = 0; i < logits.Length; i++)
                 if (logits[i] >= floor)
-                    _candidates[n++] = new Candidate(logits[i], i);
-            _candidates.AsSpan(0, n).Sort(default(BestFirst));
-        }
-        for (var i = 0; i < n; i++)
-        {
-            _values[i] = -_candidates[i].Logit;
-            _ids[i] = _candidates[i].Id;
+                {
+                    _values[n] = -logits[i];
+                    _ids[n++] = i;
+                }
+            _values.AsSpan(0, n).Sort(_ids.AsSpan(0, n));
         }
         var values = _values.AsSpan(0, n);
         var ids = _ids.AsSpan(0, n);
