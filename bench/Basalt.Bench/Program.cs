@@ -13,6 +13,8 @@ switch (args.FirstOrDefault())
         return Basalt.Bench.TileBench.Run(args[1..]);
     case "f16":
         return Basalt.Bench.F16Bench.Run(args[1..]);
+    case "small-batch":
+        return Basalt.Bench.SmallBatchBench.Run(args[1..]);
     case "gguf-fuzz":
         return Basalt.Bench.GgufFuzzBench.Run(args[1..]);
     case "openai-translate":
@@ -33,6 +35,7 @@ Console.Error.WriteLine("  kernels [SECONDS [TYPE...]]                    GB/s o
 Console.Error.WriteLine("  tiles [SECONDS [TYPE...]] [wide]                GOP per CPU-second of the prompt tile kernel (DotQ8Rows), one thread");
 Console.Error.WriteLine("  f16 [SECONDS]                                  F16 decode and tile kernels in the engine's shapes, per cpu-s, one thread");
 Console.Error.WriteLine("  attention [SECONDS]                            one layer's attention per KV type: prompt GFLOP/cpu-s, decode KV GB/cpu-s");
+Console.Error.WriteLine("  small-batch [SECONDS [TYPE...]]                matmul kernels at 1..16 tokens (concurrent decoding), one thread");
 Console.Error.WriteLine("  gguf-fuzz [--cases N] [--seed S] [--file F]    seeded mutation fuzzing of the GGUF reader");
 Console.Error.WriteLine("  openai-translate [ITERATIONS]                  CPU cost of the OpenAI face alone (parse + write), one thread");
 Console.Error.WriteLine("  guardrails [--iterations 2000] [--seconds 3]   ApplyGuardrail p50/p99 on 1 KB, every text policy, in process and over HTTP");

@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Basalt.Engine.Generation;
 
 /// <summary>Turns logits into the next token: penalties, then top-k, top-p and min-p filters, then temperature, then a seeded draw
@@ -11,12 +14,14 @@ internal sealed class Sampler
     private readonly int[] _ids;
     private readonly float[] _values;
     private readonly int[] _counts;
+    private readonly Candidate[] _candidates;
 
     public Sampler(int vocabSize)
     {
         _ids = new int[vocabSize];
         _values = new float[vocabSize];
         _counts = new int[vocabSize];
+        _candidates = new Candidate[vocabSize];
     }
 
     /// <summary>Picks a token. <paramref name="logits"/> is modified by the penalties. <paramref name="recent"/> holds the tokens the penalties consider.</summary>
@@ -26,20 +31,31 @@ internal sealed class Sampler
         if (o.Temperature <= 0)
             return ArgMax(logits);
 
-        // Candidates: (negated logit, id), negated so an ascending sort puts the best first.
-        var max = logits[ArgMax(logits)];
+        // Candidates best first, values holding negated logits (then probabilities). With top-k only the k best are selected, in one
+        // pass with a heap (ties by id); without it every candidate within the negligible gap is sorted.
+        var floor = logits[ArgMax(logits)] - NegligibleLogitGap;
         var n = 0;
-        for (var i = 0; i < logits.Length; i++)
-            if (logits[i] >= max - NegligibleLogitGap)
+        if (o.TopK > 0)
+        {
+            n = SelectTop(logits, floor, o.TopK);
+            for (var i = 0; i < n; i++)
             {
-                _values[n] = -logits[i];
-                _ids[n++] = i;
+                _values[i] = -_candidates[i].Logit;
+                _ids[i] = _candidates[i].Id;
             }
+        }
+        else
+        {
+            for (var i = 0; i < logits.Length; i++)
+                if (logits[i] >= floor)
+                {
+                    _values[n] = -logits[i];
+                    _ids[n++] = i;
+                }
+            _values.AsSpan(0, n).Sort(_ids.AsSpan(0, n));
+        }
         var values = _values.AsSpan(0, n);
         var ids = _ids.AsSpan(0, n);
-        values.Sort(ids);
-        if (o.TopK > 0 && o.TopK < n)
-            n = o.TopK;
 
         // Probabilities at temperature 1 for the filters.
         var best = -values[0];
@@ -110,14 +126,118 @@ internal sealed class Sampler
         }
     }
 
+    /// <summary>A candidate token: its logit and id.</summary>
+    private readonly record struct Candidate(float Logit, int Id);
+
+    /// <summary>Higher logit first, then lower id: the order the filters walk.</summary>
+    private readonly struct BestFirst : IComparer<Candidate>
+    {
+        public int Compare(Candidate a, Candidate b) => Worse(a, b) ? 1 : Worse(b, a) ? -1 : 0;
+    }
+
+    // True when a comes after b in the best-first order.
+    private static bool Worse(Candidate a, Candidate b) => a.Logit != b.Logit ? a.Logit < b.Logit : a.Id > b.Id;
+
+    /// <summary>The <paramref name="k"/> best logits at or above <paramref name="floor"/> into the first candidates, best first; returns
+    /// how many. One pass keeps the k best so far in a min-heap (the worst at the root): a logit that does not beat the root, nearly
+    /// every one once the heap is full, costs one comparison, eight at a time.</summary>
+    private int SelectTop(ReadOnlySpan<float> logits, float floor, int k)
+    {
+        var heap = _candidates.AsSpan();
+        var count = 0;
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref var p = ref MemoryMarshal.GetReference(logits);
+            for (; i + Vector256<float>.Count <= logits.Length; i += Vector256<float>.Count)
+            {
+                var v = Vector256.LoadUnsafe(ref p, (nuint)i);
+                // Until the heap is full anything at the floor enters; after, only what beats the root (a later id never wins a tie).
+                var enters = count < k ? Vector256.GreaterThanOrEqual(v, Vector256.Create(floor)) : Vector256.GreaterThan(v, Vector256.Create(heap[0].Logit));
+                if (enters == Vector256<float>.Zero)
+                    continue;
+                for (var lane = 0; lane < Vector256<float>.Count; lane++)
+                    count = Offer(heap, count, k, floor, logits[i + lane], i + lane);
+            }
+        }
+        for (; i < logits.Length; i++)
+            count = Offer(heap, count, k, floor, logits[i], i);
+        heap[..count].Sort(default(BestFirst));
+        return count;
+    }
+
+    private static int Offer(Span<Candidate> heap, int count, int k, float floor, float logit, int id)
+    {
+        if (!(logit >= floor))
+            return count;
+        var c = new Candidate(logit, id);
+        if (count < k)
+        {
+            var at = count++;
+            while (at > 0)
+            {
+                var parent = (at - 1) >> 1;
+                if (!Worse(c, heap[parent]))
+                    break;
+                heap[at] = heap[parent];
+                at = parent;
+            }
+            heap[at] = c;
+            return count;
+        }
+        if (!Worse(heap[0], c))
+            return count;
+        // Replace the root (the worst of the k) and sift down.
+        var i = 0;
+        while (true)
+        {
+            var child = 2 * i + 1;
+            if (child >= count)
+                break;
+            if (child + 1 < count && Worse(heap[child + 1], heap[child]))
+                child++;
+            if (!Worse(heap[child], c))
+                break;
+            heap[i] = heap[child];
+            i = child;
+        }
+        heap[i] = c;
+        return count;
+    }
+
     /// <summary>Index of the largest logit (the first on ties).</summary>
     public static int ArgMax(ReadOnlySpan<float> logits)
     {
-        var best = 0;
-        for (var i = 1; i < logits.Length; i++)
-            if (logits[i] > logits[best])
-                best = i;
-        return best;
+        if (Vector256.IsHardwareAccelerated && logits.Length >= Vector256<float>.Count)
+        {
+            // The largest value eight lanes at a time, then its first index. With a NaN anywhere the scalar loop's comparisons define
+            // the answer, so it runs instead.
+            ref var p = ref MemoryMarshal.GetReference(logits);
+            var best = Vector256.LoadUnsafe(ref p);
+            var nan = ~Vector256.Equals(best, best);
+            var i = Vector256<float>.Count;
+            for (; i + Vector256<float>.Count <= logits.Length; i += Vector256<float>.Count)
+            {
+                var v = Vector256.LoadUnsafe(ref p, (nuint)i);
+                nan |= ~Vector256.Equals(v, v);
+                best = Vector256.Max(best, v);
+            }
+            var max = best.GetElement(0);
+            for (var lane = 1; lane < Vector256<float>.Count; lane++)
+                max = MathF.Max(max, best.GetElement(lane));
+            for (; i < logits.Length; i++)
+            {
+                nan |= Vector256.Create(float.IsNaN(logits[i]) ? -1f : 0f);
+                max = MathF.Max(max, logits[i]);
+            }
+            if (nan == Vector256<float>.Zero)
+                return logits.IndexOf(max);
+        }
+        var first = 0;
+        for (var j = 1; j < logits.Length; j++)
+            if (logits[j] > logits[first])
+                first = j;
+        return first;
     }
 }
 

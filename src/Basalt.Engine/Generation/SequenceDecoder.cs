@@ -18,6 +18,7 @@ internal sealed class SequenceDecoder
     private readonly bool _stripFirstSpace;
     private Rng _rng;
     private int _emitted; // chars of text already handed to onToken
+    private char[] _tail = []; // the end of the text searched for stop sequences
 
     public SequenceDecoder(Tokenizer tokenizer, int vocabSize, GenerationOptions options, int lastPromptToken,
         Func<GeneratedToken, bool>? onToken, CancellationToken ct)
@@ -122,19 +123,28 @@ internal sealed class SequenceDecoder
         return _onToken?.Invoke(new GeneratedToken(id, piece)) ?? true;
     }
 
-    /// <summary>Earliest stop sequence occurrence that ends after <paramref name="from"/> (earlier text was already checked).</summary>
-    private static bool FindStop(StringBuilder text, IReadOnlyList<string> stops, int from, out int at, out string? stop)
+    /// <summary>Earliest stop sequence occurrence that ends after <paramref name="from"/> (earlier text was already checked). Only the
+    /// tail that such an occurrence can touch is copied out of the builder, so a long generation does not copy its whole text per token.</summary>
+    private bool FindStop(StringBuilder text, IReadOnlyList<string> stops, int from, out int at, out string? stop)
     {
         at = int.MaxValue;
         stop = null;
-        var s = text.ToString();
+        var longest = 0;
+        foreach (var candidate in stops)
+            longest = Math.Max(longest, candidate.Length);
+        var tailStart = Math.Max(0, from - longest + 1);
+        var tailLength = text.Length - tailStart;
+        if (_tail.Length < tailLength)
+            _tail = new char[Math.Max(tailLength, 2 * _tail.Length)];
+        text.CopyTo(tailStart, _tail, 0, tailLength);
+        var tail = _tail.AsSpan(0, tailLength);
         foreach (var candidate in stops)
         {
-            var start = Math.Max(0, from - candidate.Length + 1);
-            var i = s.IndexOf(candidate, start, StringComparison.Ordinal);
-            if (i >= 0 && i < at)
+            var start = Math.Max(0, from - candidate.Length + 1) - tailStart;
+            var i = tail[start..].IndexOf(candidate, StringComparison.Ordinal);
+            if (i >= 0 && tailStart + start + i < at)
             {
-                at = i;
+                at = tailStart + start + i;
                 stop = candidate;
             }
         }

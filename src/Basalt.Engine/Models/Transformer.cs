@@ -191,7 +191,11 @@ internal sealed class Transformer
 
     private void Run(MatMulJob job)
     {
-        if (job.Quantizer.Items > 0)
+        // A few decode tokens quantize in microseconds on this thread: a dispatch (and waiting for the other threads to take part)
+        // would cost more than the work, once per matrix set and layer.
+        if (job.Quantizer.Items is > 0 and <= SmallBatchKernels.MaxTokens)
+            job.Quantizer.Execute(0, job.Quantizer.Items);
+        else if (job.Quantizer.Items > 0)
             Pool.Run(job.Quantizer, job.Quantizer.Items, QuantizeRowsPerChunk);
         Pool.Run(job, job.TotalRows, MatMulJob.TileRows);
     }
@@ -446,6 +450,15 @@ internal sealed class MatMulJob : IRangeJob
         {
             // Decoding: one input row, so no tile to keep; the row-range kernels are the fastest path.
             RowKernels.DotQ8(w.Type, w.RowRange(rowStart, rowEnd - rowStart), rowEnd - rowStart, xq, w.Cols, y.AsSpan(Row(0) * ld + rowStart, rowEnd - rowStart));
+            return;
+        }
+        if (_tokens <= SmallBatchKernels.MaxTokens && SmallBatchKernels.Supports(w.Type, w.Cols))
+        {
+            // A few sequences decoding together: each weight row is unpacked once and dotted with every token while it is in L1.
+            Span<int> outputs = stackalloc int[SmallBatchKernels.MaxTokens];
+            for (var j = 0; j < _tokens; j++)
+                outputs[j] = Row(j) * ld + rowStart;
+            SmallBatchKernels.DotRows(w.Type, w.RowRange(rowStart, rowEnd - rowStart), rowEnd - rowStart, xq, xBytes, _tokens, w.Cols, y, outputs[.._tokens]);
             return;
         }
         for (var r0 = rowStart; r0 < rowEnd; r0 += TileRows)

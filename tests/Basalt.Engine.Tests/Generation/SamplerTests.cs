@@ -32,6 +32,120 @@ public sealed class SamplerTests
         Assert.NotEqual(Draw(o, 42, 50, logits), Draw(o, 43, 50, logits));
     }
 
+    [Theory]
+    [InlineData(0.8f, 40, 0.95f, 0.05f, 1f)]     // the defaults
+    [InlineData(1.0f, 5, 1f, 0f, 1f)]
+    [InlineData(0.7f, 1000, 0.9f, 0f, 1.1f)]   // k above the candidates of a 1000-token vocabulary
+    [InlineData(1.3f, 0, 0.8f, 0.02f, 1f)]     // no top-k: every candidate sorted
+    [InlineData(1.0f, 64, 1f, 0.1f, 1.3f)]
+    public void Sample_SelectionInsteadOfSort_SameTokensAsSortingEveryCandidate(float temperature, int topK, float topP, float minP, float penalty)
+    {
+        // The sampler selects the k best instead of sorting the vocabulary: it must draw exactly what the sorting definition draws.
+        var o = new GenerationOptions { Temperature = temperature, TopK = topK, TopP = topP, MinP = minP, RepetitionPenalty = penalty };
+        int[] recent = [3, 17, 17, 900];
+        for (ulong seed = 1; seed <= 6; seed++)
+        {
+            var logits = Logits(seed % 2 == 0 ? 1000 : 49_152, seed);
+            var sampler = new Sampler(logits.Length);
+            Rng fast = new(seed), reference = new(seed);
+            for (var i = 0; i < 5; i++)
+                Assert.Equal(SortingReference((float[])logits.Clone(), o, recent, ref reference), sampler.Sample((float[])logits.Clone(), o, recent, ref fast));
+        }
+    }
+
+    [Fact]
+    public void ArgMax_TiesAndOddLengths_ReturnsTheFirstLargest()
+    {
+        foreach (var n in new[] { 1, 7, 8, 9, 31, 49_152 })
+        {
+            var logits = Logits(n, (ulong)n);
+            var expected = 0;
+            for (var i = 1; i < n; i++)
+                if (logits[i] > logits[expected]) expected = i;
+            Assert.Equal(expected, Sampler.ArgMax(logits));
+            logits[n - 1] = logits[expected]; // a tie later on: the first still wins
+            Assert.Equal(expected, Sampler.ArgMax(logits));
+            logits[n / 2] = 100f;
+            logits[n - 1] = 100f;
+            Assert.Equal(n / 2, Sampler.ArgMax(logits));
+        }
+    }
+
+    // The definition the sampler keeps: penalties, every candidate within 40 of the best sorted by logit, top-k, top-p, min-p,
+    // temperature, a seeded draw (the sampler before the selection, kept here as the reference).
+    private static int SortingReference(float[] logits, GenerationOptions o, int[] recent, ref Rng rng)
+    {
+        var counts = new Dictionary<int, int>();
+        foreach (var t in recent)
+            counts[t] = counts.GetValueOrDefault(t) + 1;
+        foreach (var (t, count) in counts)
+        {
+            var l = logits[t];
+            if (o.RepetitionPenalty != 1f)
+                l = l > 0 ? l / o.RepetitionPenalty : l * o.RepetitionPenalty;
+            l -= count * o.FrequencyPenalty + o.PresencePenalty;
+            logits[t] = l;
+        }
+        var max = logits.Max();
+        var values = new List<float>();
+        var ids = new List<int>();
+        for (var i = 0; i < logits.Length; i++)
+            if (logits[i] >= max - 40f)
+            {
+                values.Add(-logits[i]);
+                ids.Add(i);
+            }
+        var v = values.ToArray();
+        var id = ids.ToArray();
+        Array.Sort(v, id);
+        var n = v.Length;
+        if (o.TopK > 0 && o.TopK < n)
+            n = o.TopK;
+        var best = -v[0];
+        var sum = 0.0;
+        for (var i = 0; i < n; i++)
+        {
+            v[i] = MathF.Exp(-v[i] - best);
+            sum += v[i];
+        }
+        if (o.TopP < 1)
+        {
+            var cumulative = 0.0;
+            for (var i = 0; i < n; i++)
+            {
+                cumulative += v[i] / sum;
+                if (cumulative >= o.TopP)
+                {
+                    n = i + 1;
+                    break;
+                }
+            }
+        }
+        if (o.MinP > 0)
+        {
+            var keep = 1;
+            while (keep < n && v[keep] >= o.MinP)
+                keep++;
+            n = keep;
+        }
+        var inv = 1.0 / o.Temperature;
+        var total = 0.0;
+        for (var i = 0; i < n; i++)
+        {
+            v[i] = (float)Math.Pow(v[i], inv);
+            total += v[i];
+        }
+        var r = rng.NextDouble() * total;
+        var acc = 0.0;
+        for (var i = 0; i < n; i++)
+        {
+            acc += v[i];
+            if (r < acc)
+                return id[i];
+        }
+        return id[n - 1];
+    }
+
     [Fact]
     public void Sample_TemperatureZero_ReturnsArgMax()
     {

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Globalization;
+using Basalt.Engine.Generation;
+using Basalt.Engine.Gguf;
+using Basalt.Engine.Tensors;
+
+namespace Basalt.Bench;
+
+/// <summary>The matmul kernels at the token counts of concurrent decoding (1 to 16 tokens), one thread, weights in L2: the row-range
+/// decode kernel at T = 1, the small-batch kernels and the prompt tiles at T = 2..16. Figures are weight-token products (multiply-adds)
+/// per CPU-second and the cost of a T-token pass relative to a one-token pass.</summary>
+internal static class SmallBatchBench
+{
+    public static int Run(string[] args)
+    {
+        var seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 0.3;
+        GgmlType[] types = args.Length > 1 ? [.. args[1..].Select(Enum.Parse<GgmlType>)] : [GgmlType.Q8_0, GgmlType.Q5_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+        int[] counts = [1, 2, 4, 8, 16];
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine("GMAC per CPU-second, one thread, 256 rows (L2); in brackets the time of a T-token pass over a one-token pass");
+        foreach (var type in types)
+        {
+            var n = TensorOps.BlockSize(type) == 256 ? 512 : 576;
+            const int rows = 256;
+            var rowBytes = TensorOps.RowSize(type, n);
+            var w = new byte[rows * rowBytes];
+            var rng = new Random(7);
+            var f = new float[n];
+            for (var r = 0; r < rows; r++)
+            {
+                for (var i = 0; i < n; i++) f[i] = (float)(rng.NextDouble() - 0.5);
+                TensorOps.QuantizeRow(type, f, w.AsSpan(r * rowBytes, rowBytes));
+            }
+            var xBytes = TensorOps.ActivationSize(type, n);
+            var xq = new byte[16 * xBytes];
+            for (var j = 0; j < 16; j++)
+            {
+                for (var i = 0; i < n; i++) f[i] = (float)(rng.NextDouble() * 2 - 1);
+                TensorOps.QuantizeActivations(type, f, xq.AsSpan(j * xBytes, xBytes));
+            }
+            var y = new float[16 * rows];
+            var outputs = new int[16];
+            for (var j = 0; j < 16; j++) outputs[j] = j * rows;
+            var line = $"{type,-5} n={n}:";
+            double one = 0;
+            foreach (var t in counts)
+            {
+                double small;
+                if (t == 1)
+                    small = Measure(seconds, () => RowKernels.DotQ8(type, w, rows, xq.AsSpan(0, xBytes), n, y));
+                else
+                    small = Measure(seconds, () => SmallBatchKernels.DotRows(type, w, rows, xq, xBytes, t, n, y, outputs));
+                if (t == 1) one = small;
+                var tile = t == 1 ? 0 : Measure(seconds, () =>
+                {
+                    for (var r0 = 0; r0 < rows; r0 += 16)
+                        TensorOps.DotQ8Rows(type, w.AsSpan(r0 * rowBytes, 16 * rowBytes), 16, xq.AsSpan(0, t * xBytes), t, n, y);
+                });
+                var macs = (double)rows * n * t;
+                line += string.Create(inv, $"  T={t}: {macs / small / 1e9:F1} [{small / one:F2}x]");
+                if (t > 1)
+                    line += string.Create(inv, $" tiles {macs / tile / 1e9:F1} [{tile / one:F2}x]");
+            }
+            Console.WriteLine(line);
+        }
+        SamplerCost(seconds);
+        return 0;
+    }
+
+    // Sampling one token from 49,152 logits (SmolLM2's vocabulary) with the default options (top-k 40 selects by a heap pass) and
+    // with top-k off (every candidate within the negligible gap sorted, what every draw cost before the selection).
+    private static void SamplerCost(double seconds)
+    {
+        const int vocab = 49_152;
+        var rng = new Rng(3);
+        var logits = new float[vocab];
+        for (var i = 0; i < vocab; i++) logits[i] = (float)(rng.NextDouble() * 8 - 4);
+        var work = new float[vocab];
+        var sampler = new Sampler(vocab);
+        foreach (var (name, o) in new[] { ("default (top-k 40)", new GenerationOptions()), ("top-k off (sorted)", new GenerationOptions { TopK = 0 }),
+            ("greedy", new GenerationOptions { Temperature = 0 }) })
+        {
+            var draw = new Rng(1);
+            var cost = Measure(seconds, () =>
+            {
+                logits.CopyTo(work, 0);
+                sampler.Sample(work, o, [], ref draw);
+            });
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sampler {name,-20} {cost * 1e6,8:F1} us per token (CPU), 49,152 logits"));
+        }
+    }
+
+    // CPU seconds per call, the best of a few rounds of at least seconds / 3 each.
+    private static double Measure(double seconds, Action call)
+    {
+        for (var i = 0; i < 20; i++) call();
+        using var process = Process.GetCurrentProcess();
+        var best = double.MaxValue;
+        for (var round = 0; round < 3; round++)
+        {
+            process.Refresh();
+            var cpu = process.TotalProcessorTime;
+            var wall = Stopwatch.StartNew();
+            var calls = 0;
+            while (wall.Elapsed.TotalSeconds < seconds / 3)
+            {
+                for (var i = 0; i < 20; i++) call();
+                calls += 20;
+            }
+            process.Refresh();
+            best = Math.Min(best, (process.TotalProcessorTime - cpu).TotalSeconds / calls);
+        }
+        return best;
+    }
+}

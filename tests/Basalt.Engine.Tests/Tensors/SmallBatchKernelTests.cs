@@ -1,0 +1,106 @@
+using Basalt.Engine.Gguf;
+using Basalt.Engine.Tensors;
+using Xunit;
+using static Basalt.Engine.Tests.Tensors.TensorTestData;
+
+namespace Basalt.Engine.Tests.Tensors;
+
+public sealed class SmallBatchKernelTests
+{
+    // The small-batch kernels scale each block's integer sums in float lanes where the reference reduces them per row first: the
+    // difference is float rounding, measured against the sum of |w_k x_k| of the pair.
+    private const double SmallBatchVsReferenceTolerance = 2e-5;
+
+    private static readonly GgmlType[] Types = [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q6_K];
+
+    public static TheoryData<GgmlType, int, int, int> Shapes()
+    {
+        var data = new TheoryData<GgmlType, int, int, int>();
+        foreach (var type in Types)
+        {
+            var block = TensorOps.BlockSize(type);
+            // Odd row counts and token counts on both sides of the group of four, several block counts per row.
+            data.Add(type, 7, 2, block == 256 ? 512 : 96);
+            data.Add(type, 5, 3, block == 256 ? 256 : 32);
+            data.Add(type, 9, 5, block == 256 ? 768 : 576);
+            data.Add(type, 3, 16, block == 256 ? 1536 : 1504);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void DotRows_OddShapes_MatchesSingleRowDots(GgmlType type, int rowCount, int tokens, int n)
+    {
+        if (!SmallBatchKernels.Supports(type, n))
+        {
+            Console.WriteLine($"skipped: the small-batch kernels need AVX2 and FMA ({type})");
+            return;
+        }
+        var rowBytes = TensorOps.RowSize(type, n);
+        var dense = new float[rowCount][];
+        var rows = new byte[rowCount * rowBytes];
+        for (var i = 0; i < rowCount; i++)
+        {
+            dense[i] = Gaussian(n, 31 * i + n, 0.05f);
+            TensorOps.QuantizeRow(type, dense[i], rows.AsSpan(i * rowBytes, rowBytes));
+            dense[i] = Decode(type, rows.AsSpan(i * rowBytes, rowBytes).ToArray(), n);
+        }
+        var xBytes = TensorOps.ActivationSize(type, n);
+        var xq = new byte[tokens * xBytes];
+        var x = new float[tokens][];
+        for (var j = 0; j < tokens; j++)
+        {
+            x[j] = Gaussian(n, 71 * j + 5);
+            TensorOps.QuantizeActivations(type, x[j], xq.AsSpan(j * xBytes, xBytes));
+        }
+        // Outputs in scattered rows of a wider matrix, as the logits rows of a step are; the cells between stay untouched.
+        var ld = rowCount + 3;
+        var outputs = new int[tokens];
+        for (var j = 0; j < tokens; j++)
+            outputs[j] = (tokens - 1 - j) * ld + 1;
+        var y = new float[tokens * ld];
+        Array.Fill(y, 42f);
+        var expected = new float[tokens * ld];
+        Array.Fill(expected, 42f);
+
+        SmallBatchKernels.DotRows(type, rows, rowCount, xq, xBytes, tokens, n, y, outputs);
+        SmallBatchKernels.Reference(type, rows, rowCount, xq, xBytes, tokens, n, expected, outputs);
+
+        for (var j = 0; j < tokens; j++)
+            for (var i = 0; i < rowCount; i++)
+            {
+                var at = outputs[j] + i;
+                var m = Magnitude(dense[i], x[j]);
+                Assert.True(Math.Abs(expected[at] - y[at]) <= SmallBatchVsReferenceTolerance * m,
+                    $"{type} row {i} token {j}: expected {expected[at]}, got {y[at]} (magnitude {m:G3})");
+            }
+        for (var k = 0; k < y.Length; k++)
+            if (expected[k] == 42f)
+                Assert.Equal(42f, y[k]);
+    }
+
+    [Fact]
+    public void DotRows_RandomBlockBits_MatchesSingleRowDots()
+    {
+        // Every quant bit pattern (Q8_0's -128 included), not only what our quantizer writes.
+        foreach (var type in Types)
+        {
+            const int tokens = 7, rowCount = 3;
+            var n = TensorOps.BlockSize(type) == 256 ? 512 : 160;
+            var rowBytes = TensorOps.RowSize(type, n);
+            var rows = RandomBlocks(type, rowCount * n / TensorOps.BlockSize(type), 97);
+            var xBytes = TensorOps.ActivationSize(type, n);
+            var xq = new byte[tokens * xBytes];
+            for (var j = 0; j < tokens; j++)
+                TensorOps.QuantizeActivations(type, Gaussian(n, 13 + j), xq.AsSpan(j * xBytes, xBytes));
+            int[] outputs = [0, 3, 6, 9, 12, 15, 18];
+            var y = new float[21];
+            var expected = new float[21];
+            SmallBatchKernels.DotRows(type, rows, rowCount, xq, xBytes, tokens, n, y, outputs);
+            SmallBatchKernels.Reference(type, rows, rowCount, xq, xBytes, tokens, n, expected, outputs);
+            for (var k = 0; k < y.Length; k++)
+                Assert.True(Math.Abs(expected[k] - y[k]) <= 1e-4 * Math.Max(1, Math.Abs(expected[k])), $"{type} cell {k}: expected {expected[k]}, got {y[k]}");
+        }
+    }
+}
