@@ -12,11 +12,12 @@ namespace Basalt.Cli.Commands;
 /// `basalt bench --make-model SHAPE --type TYPE --out FILE` writes a random-weight model of a real shape to measure.</summary>
 internal static class BenchCommand
 {
-    /// <summary>The figures of one run.</summary>
+    /// <summary>The figures of a measurement: rates are the median over the repetitions, with the slowest and fastest beside them.</summary>
     internal sealed record Report(
-        string Model, string Architecture, long WeightBytes, int Threads, int PromptTokens, int GeneratedTokens,
+        string Model, string Architecture, long WeightBytes, int Threads, int PromptTokens, int GeneratedTokens, int Repetitions,
         double LoadMs, double PromptTokensPerSecond, double TimeToFirstTokenMs, double DecodeTokensPerSecond,
         double PromptTokensPerCpuSecond, double DecodeTokensPerCpuSecond,
+        double PromptTokensPerSecondMin, double PromptTokensPerSecondMax, double DecodeTokensPerSecondMin, double DecodeTokensPerSecondMax,
         long PeakWorkingSetBytes, long ManagedHeapBytes, long BytesAllocatedWhileDecoding);
 
     public static Command Create()
@@ -26,6 +27,11 @@ internal static class BenchCommand
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length.", DefaultValueFactory = _ => 64 };
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 32 };
         var json = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var repetitions = new Option<int>("--repetitions", "-r")
+        {
+            Description = "Timed runs of the prompt and the decode on the loaded model; the median is reported with the range (a shared machine's rates swing from run to run).",
+            DefaultValueFactory = _ => 1,
+        };
         var makeModel = new Option<string?>("--make-model") { Description = "Write a random-weight model instead: smollm2-135m or llama-1b." };
         var type = new Option<string>("--type") { Description = "Tensor types for --make-model: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K_M, Q5_K_M.", DefaultValueFactory = _ => "Q8_0" };
         var output = new Option<string?>("--out") { Description = "Where --make-model writes the model." };
@@ -38,7 +44,7 @@ internal static class BenchCommand
         var trainSeq = new Option<int>("--train-seq") { Description = "Tokens per sequence for --train.", DefaultValueFactory = _ => 64 };
         var command = new Command("bench", "Measure the local engine's speed on a GGUF model, or write a random-weight model to measure.")
         {
-            file, threads, promptTokens, genTokens, json, makeModel, type, output, ttft, streams, kvType, train, trainSteps, trainBatch, trainSeq,
+            file, threads, promptTokens, genTokens, repetitions, json, makeModel, type, output, ttft, streams, kvType, train, trainSteps, trainBatch, trainSeq,
         };
         command.SetAction(parse =>
         {
@@ -57,9 +63,16 @@ internal static class BenchCommand
                 return shared < 1 ? Usage(e, "--ttft must be at least 1.") : ServingBench.TimeToFirstToken(path, parse.GetValue(threads), parse.GetValue(kvType)!, shared, o, e);
             if (parse.GetValue(streams) is { } counts)
                 return ServingBench.Streams(path, parse.GetValue(threads), parse.GetValue(kvType)!, counts, parse.GetValue(genTokens), o, e);
-            return Measure(path, parse.GetValue(threads), parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(json), o, e);
+            return Measure(path, parse.GetValue(threads), parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(json), o, e, parse.GetValue(repetitions));
         });
         return command;
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     private static int Usage(TextWriter error, string message)
@@ -105,11 +118,12 @@ internal static class BenchCommand
         return 0;
     }
 
-    internal static int Measure(string path, int? threads, int promptTokens, int genTokens, bool json, TextWriter output, TextWriter error)
+    internal static int Measure(string path, int? threads, int promptTokens, int genTokens, bool json, TextWriter output, TextWriter error,
+        int repetitions = 1)
     {
-        if (promptTokens < 1 || genTokens < 1 || threads is < 1)
+        if (promptTokens < 1 || genTokens < 1 || threads is < 1 || repetitions < 1)
         {
-            error.WriteLine("error: --prompt-tokens, --gen-tokens and --threads must be at least 1.");
+            error.WriteLine("error: --prompt-tokens, --gen-tokens, --repetitions and --threads must be at least 1.");
             return 2;
         }
         var loadTimer = Stopwatch.StartNew();
@@ -150,43 +164,57 @@ internal static class BenchCommand
             model.Transformer.Forward(state, chunk.AsSpan(0, warm));
 
             // CPU time beside wall time: on a shared machine the wall-clock rates swing with other load, CPU seconds much less.
+            // Each repetition runs the same prompt from position 0 again (overwriting the cache) and decodes after it.
             using var process = Process.GetCurrentProcess();
-            var cpuStart = process.TotalProcessorTime;
-            var timer = Stopwatch.StartNew();
-            // The prompt in chunks of MaxBatchTokens, as the generator runs it.
-            for (var pos = 0; pos < promptTokens; pos += chunk.Length)
+            var promptSeconds = new double[repetitions];
+            var decodeSeconds = new double[repetitions];
+            var promptCpu = new double[repetitions];
+            var decodeCpu = new double[repetitions];
+            long allocated = 0;
+            for (var r = 0; r < repetitions; r++)
             {
-                var count = Math.Min(chunk.Length, promptTokens - pos);
-                for (var i = 0; i < count; i++)
-                    chunk[i] = new BatchToken(cache, prompt[pos + i], pos + i, pos + i == promptTokens - 1 ? 0 : -1);
-                model.Transformer.Forward(state, chunk.AsSpan(0, count));
-            }
-            var next = Sampler.ArgMax(state.Logits(0));
-            var promptSeconds = timer.Elapsed.TotalSeconds;
-            process.Refresh();
-            var cpuAfterPrompt = process.TotalProcessorTime;
-            var promptCpu = (cpuAfterPrompt - cpuStart).TotalSeconds;
+                process.Refresh();
+                var cpuStart = process.TotalProcessorTime;
+                var timer = Stopwatch.StartNew();
+                // The prompt in chunks of MaxBatchTokens, as the generator runs it.
+                for (var pos = 0; pos < promptTokens; pos += chunk.Length)
+                {
+                    var count = Math.Min(chunk.Length, promptTokens - pos);
+                    for (var i = 0; i < count; i++)
+                        chunk[i] = new BatchToken(cache, prompt[pos + i], pos + i, pos + i == promptTokens - 1 ? 0 : -1);
+                    model.Transformer.Forward(state, chunk.AsSpan(0, count));
+                }
+                var next = Sampler.ArgMax(state.Logits(0));
+                promptSeconds[r] = timer.Elapsed.TotalSeconds;
+                process.Refresh();
+                var cpuAfterPrompt = process.TotalProcessorTime;
+                promptCpu[r] = (cpuAfterPrompt - cpuStart).TotalSeconds;
 
-            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-            timer.Restart();
-            for (var i = 1; i < genTokens; i++)
-            {
-                chunk[0] = new BatchToken(cache, next, promptTokens + i - 1, 0);
-                model.Transformer.Forward(state, chunk.AsSpan(0, 1));
-                next = Sampler.ArgMax(state.Logits(0));
+                var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+                timer.Restart();
+                for (var i = 1; i < genTokens; i++)
+                {
+                    chunk[0] = new BatchToken(cache, next, promptTokens + i - 1, 0);
+                    model.Transformer.Forward(state, chunk.AsSpan(0, 1));
+                    next = Sampler.ArgMax(state.Logits(0));
+                }
+                decodeSeconds[r] = timer.Elapsed.TotalSeconds;
+                allocated = Math.Max(allocated, GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore);
+                process.Refresh();
+                decodeCpu[r] = (process.TotalProcessorTime - cpuAfterPrompt).TotalSeconds;
             }
-            var decodeSeconds = timer.Elapsed.TotalSeconds;
-            var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
-            process.Refresh();
-            var decodeCpu = (process.TotalProcessorTime - cpuAfterPrompt).TotalSeconds;
+            var promptRates = promptSeconds.Select(t => promptTokens / t).ToArray();
+            var decodeRates = decodeSeconds.Select(t => genTokens > 1 ? (genTokens - 1) / t : 0).ToArray();
             var report = new Report(
-                Path.GetFileName(path), model.Architecture, model.WeightBytes, model.Threads, promptTokens, genTokens,
+                Path.GetFileName(path), model.Architecture, model.WeightBytes, model.Threads, promptTokens, genTokens, repetitions,
                 Math.Round(loadMs, 1),
-                Math.Round(promptTokens / promptSeconds, 2),
-                Math.Round(promptSeconds * 1000, 1),
-                genTokens > 1 ? Math.Round((genTokens - 1) / decodeSeconds, 2) : 0,
-                Math.Round(promptTokens / Math.Max(promptCpu, 1e-6), 2),
-                genTokens > 1 ? Math.Round((genTokens - 1) / Math.Max(decodeCpu, 1e-6), 2) : 0,
+                Math.Round(Median(promptRates), 2),
+                Math.Round(Median(promptSeconds) * 1000, 1),
+                Math.Round(Median(decodeRates), 2),
+                Math.Round(Median(promptCpu.Select(t => promptTokens / Math.Max(t, 1e-6)).ToArray()), 2),
+                genTokens > 1 ? Math.Round(Median(decodeCpu.Select(t => (genTokens - 1) / Math.Max(t, 1e-6)).ToArray()), 2) : 0,
+                Math.Round(promptRates.Min(), 2), Math.Round(promptRates.Max(), 2),
+                Math.Round(decodeRates.Min(), 2), Math.Round(decodeRates.Max(), 2),
                 process.PeakWorkingSet64,
                 GC.GetGCMemoryInfo().HeapSizeBytes,
                 allocated);
@@ -197,8 +225,11 @@ internal static class BenchCommand
                 var inv = CultureInfo.InvariantCulture;
                 output.WriteLine(string.Create(inv, $"model:        {report.Model} ({report.Architecture}, {report.WeightBytes / 1048576.0:F1} MiB of weights), {report.Threads} threads"));
                 output.WriteLine(string.Create(inv, $"load:         {report.LoadMs:F0} ms"));
-                output.WriteLine(string.Create(inv, $"prompt:       {promptTokens} tokens at {report.PromptTokensPerSecond:F1} tokens/s (first token after {report.TimeToFirstTokenMs:F0} ms)"));
-                output.WriteLine(string.Create(inv, $"decode:       {genTokens} tokens at {report.DecodeTokensPerSecond:F1} tokens/s"));
+                var range = repetitions > 1;
+                output.WriteLine(string.Create(inv, $"prompt:       {promptTokens} tokens at {report.PromptTokensPerSecond:F1} tokens/s (first token after {report.TimeToFirstTokenMs:F0} ms)")
+                    + (range ? string.Create(inv, $"; median of {repetitions}, range {report.PromptTokensPerSecondMin:F1}-{report.PromptTokensPerSecondMax:F1}") : ""));
+                output.WriteLine(string.Create(inv, $"decode:       {genTokens} tokens at {report.DecodeTokensPerSecond:F1} tokens/s")
+                    + (range ? string.Create(inv, $"; median of {repetitions}, range {report.DecodeTokensPerSecondMin:F1}-{report.DecodeTokensPerSecondMax:F1}") : ""));
                 output.WriteLine(string.Create(inv, $"cpu:          {report.PromptTokensPerCpuSecond:F1} prompt and {report.DecodeTokensPerCpuSecond:F1} decode tokens per CPU-second (all threads; less sensitive to other load)"));
                 output.WriteLine(string.Create(inv, $"memory:       peak working set {report.PeakWorkingSetBytes / 1048576.0:F0} MiB, managed heap {report.ManagedHeapBytes / 1048576.0:F1} MiB, {report.BytesAllocatedWhileDecoding} bytes allocated while decoding"));
             }

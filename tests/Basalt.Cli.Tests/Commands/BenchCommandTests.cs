@@ -36,6 +36,32 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void Bench_Repetitions_ReportsTheMedianBetweenTheSlowestAndFastestRun()
+    {
+        var path = SharedFiles.Path("models/stories260K.gguf");
+        if (path is null)
+            return;
+        var (exit, output, error) = Run("bench", path, "--threads", "1", "--prompt-tokens", "8", "--gen-tokens", "4", "--repetitions", "3", "--json");
+        Assert.True(exit == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var r = json.RootElement;
+        Assert.Equal(3, r.GetProperty("repetitions").GetInt32());
+        var prompt = r.GetProperty("promptTokensPerSecond").GetDouble();
+        Assert.InRange(prompt, r.GetProperty("promptTokensPerSecondMin").GetDouble(), r.GetProperty("promptTokensPerSecondMax").GetDouble());
+        var decode = r.GetProperty("decodeTokensPerSecond").GetDouble();
+        Assert.InRange(decode, r.GetProperty("decodeTokensPerSecondMin").GetDouble(), r.GetProperty("decodeTokensPerSecondMax").GetDouble());
+        Assert.Equal(0, r.GetProperty("bytesAllocatedWhileDecoding").GetInt64());
+    }
+
+    [Fact]
+    public void Bench_ZeroRepetitions_ExitsTwo()
+    {
+        var (exit, _, error) = Run("bench", "some.gguf", "--repetitions", "0");
+        Assert.Equal(2, exit);
+        Assert.Contains("--repetitions", error);
+    }
+
+    [Fact]
     public void Bench_MakeModelUnknownShape_ExitsTwoListingShapes()
     {
         var (exit, _, error) = Run("bench", "--make-model", "gpt-5", "--out", "x.gguf");
