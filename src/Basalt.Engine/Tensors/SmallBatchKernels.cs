@@ -121,6 +121,8 @@ internal static class SmallBatchKernels
                         for (var t = 0; t < stride; t += 8)
                             (w * Vector256.Load(dx + b * stride + t)).Store(products + b * stride + t);
                     }
+                    for (; j + 8 <= tokens; j += 8)
+                        DotGroup8(absQ, q, blocks, px + (long)j * xBytes, xBytes, xOffsets, products + j, stride, py, outputs.Slice(j, 8), r);
                     for (; j + 4 <= tokens; j += 4)
                         DotGroup4(absQ, q, blocks, px + (long)j * xBytes, xBytes, xOffsets, products + j, stride, py, outputs.Slice(j, 4), r);
                     for (; j + 2 <= tokens; j += 2)
@@ -140,6 +142,39 @@ internal static class SmallBatchKernels
                         py[outputs[j] + r] -= MinTerm(mins, xSums + j * blocks, blocks);
             }
         }
+    }
+
+    // Eight tokens against one unpacked row (a full step of eight sequences in one pass): each block's |q| and q are loaded once for
+    // the eight; eight accumulators, the two row vectors, the ones and a temporary fit the sixteen registers.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DotGroup8(byte* absQ, byte* q, int blocks, byte* x, int xBytes, int* xOffsets, float* p, int stride,
+        float* y, ReadOnlySpan<int> outputs, int r)
+    {
+        var ones = Vector256.Create((short)1);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        var pb = p;
+        for (var b = 0; b < blocks; b++, pb += stride)
+        {
+            var aq = Vector256.Load(absQ + 32 * b);
+            var sq = Vector256.Load((sbyte*)(q + 32 * b));
+            var xb = x + xOffsets[b];
+            a0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, xb, ones)), Vector256.Create(pb[0]), a0);
+            a1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, xb + xBytes, ones)), Vector256.Create(pb[1]), a1);
+            a2 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, xb + 2 * xBytes, ones)), Vector256.Create(pb[2]), a2);
+            a3 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, xb + 3 * xBytes, ones)), Vector256.Create(pb[3]), a3);
+            a4 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, xb + 4 * xBytes, ones)), Vector256.Create(pb[4]), a4);
+            a5 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, xb + 5 * xBytes, ones)), Vector256.Create(pb[5]), a5);
+            a6 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, xb + 6 * xBytes, ones)), Vector256.Create(pb[6]), a6);
+            a7 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, xb + 7 * xBytes, ones)), Vector256.Create(pb[7]), a7);
+        }
+        y[outputs[0] + r] = Vector256.Sum(a0);
+        y[outputs[1] + r] = Vector256.Sum(a1);
+        y[outputs[2] + r] = Vector256.Sum(a2);
+        y[outputs[3] + r] = Vector256.Sum(a3);
+        y[outputs[4] + r] = Vector256.Sum(a4);
+        y[outputs[5] + r] = Vector256.Sum(a5);
+        y[outputs[6] + r] = Vector256.Sum(a6);
+        y[outputs[7] + r] = Vector256.Sum(a7);
     }
 
     // Four tokens against one unpacked row: each block's bytes are loaded once for the four; p[b * stride + t] is the block's scale

@@ -19,11 +19,14 @@ public sealed class SmallBatchKernelTests
         foreach (var type in Types)
         {
             var block = TensorOps.BlockSize(type);
-            // Odd row counts and token counts on both sides of the group of four, several block counts per row.
+            // Odd row counts and token counts on both sides of the groups of four and eight, several block counts per row.
             data.Add(type, 7, 2, block == 256 ? 512 : 96);
             data.Add(type, 5, 3, block == 256 ? 256 : 32);
             data.Add(type, 9, 5, block == 256 ? 768 : 576);
             data.Add(type, 3, 16, block == 256 ? 1536 : 1504);
+            // A group of eight (a full eight-sequence step), and eight followed by four, two and one.
+            data.Add(type, 4, 8, block == 256 ? 512 : 160);
+            data.Add(type, 11, 15, block == 256 ? 256 : 224);
         }
         return data;
     }
