@@ -204,7 +204,7 @@ internal static partial class QuantKernels
     // A row ends with blocks % 8 leftover blocks (two of the 18 in a 576-wide row). Rows with none or two go four at a time: their four
     // accumulators are reduced together by one horizontal-add tree, and their eight leftover blocks are done as one group of eight (one
     // reduction tree, one scale conversion) instead of one block at a time. Every row's value is the same float operations in the same
-    // order whichever way it goes (RowSum, LeftoverBlock), so the single-row API and a range agree bit for bit.
+    // order whichever way it goes (RowSums4, LeftoverBlock), so the single-row API and a range agree bit for bit.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DotRows<T>(byte* w, long rowBytes, int rows, byte* x, float* xd, int* xs, int blocks, float* y)
         where T : struct, ILegacyBlock
