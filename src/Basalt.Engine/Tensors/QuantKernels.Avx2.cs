@@ -205,7 +205,9 @@ internal static partial class QuantKernels
     // accumulators are reduced together by one horizontal-add tree, and their eight leftover blocks are done as one group of eight (one
     // reduction tree, one scale conversion) instead of one block at a time. Every row's value is the same float operations in the same
     // order whichever way it goes (RowSums4, LeftoverBlock), so the single-row API and a range agree bit for bit.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // NoInlining: tier-1 compilation of the type dispatch below inlined this loop and then ran out of inlining budget for its five
+    // FullGroups, which became calls (135M Q4_K_M decode on one thread 90 -> 70-80 tokens/s); compiled on its own, everything inlines.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static unsafe void DotRows<T>(byte* w, long rowBytes, int rows, byte* x, float* xd, int* xs, int blocks, float* y)
         where T : struct, ILegacyBlock
     {
