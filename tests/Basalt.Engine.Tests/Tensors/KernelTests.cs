@@ -266,6 +266,35 @@ public sealed class KernelTests
         }
     }
 
+    public static TheoryData<GgmlType> LegacyTypes => new() { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q5_1 };
+
+    [Theory]
+    [MemberData(nameof(LegacyTypes))]
+    public void RowKernelsDotQ8_LeftoverBlocksGroupedAcrossRows_EqualSingleRowDotsAndReference(GgmlType type)
+    {
+        // Rows with 0 or 2 leftover blocks (16, 18, 2 blocks) go four at a time, others (9, 11, 12, 1, 4) one at a time; row counts
+        // that are not multiples of four leave rows to the one-row path. Each row must not depend on its neighbours.
+        foreach (var blocks in new[] { 16, 18, 2, 9, 11, 12, 1, 4 })
+        {
+            foreach (var rows in new[] { 2, 7, 8, 9, 17 })
+            {
+                var n = blocks * Q8_0Block.Size;
+                var w = RandomBlocks(type, rows * blocks, 113 * rows + blocks);
+                var x = Gaussian(n, 127 * blocks);
+                var xq = new byte[TensorOps.ActivationSize(type, n)];
+                TensorOps.QuantizeActivations(type, x, xq);
+                var (y, reference) = RangeAndReference(type, w, rows, xq, n);
+                var rowBytes = TensorOps.RowSize(type, n);
+                for (var i = 0; i < rows; i++)
+                {
+                    Assert.Equal(TensorOps.DotQ8(type, w.AsSpan(i * rowBytes, rowBytes), xq, n), y[i]);
+                    Close(reference[i], y[i], Magnitude(Decode(type, w.AsSpan(i * rowBytes, rowBytes).ToArray(), n), x) * 2, IntegerPathTolerance,
+                        $"{type} row {i} of {rows}, blocks={blocks}");
+                }
+            }
+        }
+    }
+
     /// <summary>Block scales at the edges of a half: the largest, zero, negative, subnormals (smallest and largest).</summary>
     private static readonly float[] ExtremeScales = [65504f, -65504f, 0f, 5.96e-8f, -6.1e-5f, 0.0123f, -1f, 2.4e-7f];
 
