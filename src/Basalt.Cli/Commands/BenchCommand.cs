@@ -68,6 +68,9 @@ internal static class BenchCommand
         return command;
     }
 
+    // Tokens per second of each run (0 when nothing was timed).
+    private static double[] Rates(int tokens, double[] seconds) => seconds.Select(t => tokens > 0 ? tokens / Math.Max(t, 1e-6) : 0).ToArray();
+
     private static double Median(double[] values)
     {
         var sorted = values.Order().ToArray();
@@ -203,16 +206,16 @@ internal static class BenchCommand
                 process.Refresh();
                 decodeCpu[r] = (process.TotalProcessorTime - cpuAfterPrompt).TotalSeconds;
             }
-            var promptRates = promptSeconds.Select(t => promptTokens / t).ToArray();
-            var decodeRates = decodeSeconds.Select(t => genTokens > 1 ? (genTokens - 1) / t : 0).ToArray();
+            var promptRates = Rates(promptTokens, promptSeconds);
+            var decodeRates = Rates(genTokens - 1, decodeSeconds);
             var report = new Report(
                 Path.GetFileName(path), model.Architecture, model.WeightBytes, model.Threads, promptTokens, genTokens, repetitions,
                 Math.Round(loadMs, 1),
                 Math.Round(Median(promptRates), 2),
                 Math.Round(Median(promptSeconds) * 1000, 1),
                 Math.Round(Median(decodeRates), 2),
-                Math.Round(Median(promptCpu.Select(t => promptTokens / Math.Max(t, 1e-6)).ToArray()), 2),
-                genTokens > 1 ? Math.Round(Median(decodeCpu.Select(t => (genTokens - 1) / Math.Max(t, 1e-6)).ToArray()), 2) : 0,
+                Math.Round(Median(Rates(promptTokens, promptCpu)), 2),
+                Math.Round(Median(Rates(genTokens - 1, decodeCpu)), 2),
                 Math.Round(promptRates.Min(), 2), Math.Round(promptRates.Max(), 2),
                 Math.Round(decodeRates.Min(), 2), Math.Round(decodeRates.Max(), 2),
                 process.PeakWorkingSet64,

@@ -14,14 +14,14 @@ internal sealed class Sampler
     private readonly int[] _ids;
     private readonly float[] _values;
     private readonly int[] _counts;
-    private readonly Candidate[] _candidates;
+    // The top-k heap: min(k, vocabulary) entries, grown on first use (top-k is usually tens, the vocabulary tens of thousands).
+    private Candidate[] _candidates = [];
 
     public Sampler(int vocabSize)
     {
         _ids = new int[vocabSize];
         _values = new float[vocabSize];
         _counts = new int[vocabSize];
-        _candidates = new Candidate[vocabSize];
     }
 
     /// <summary>Picks a token. <paramref name="logits"/> is modified by the penalties. <paramref name="recent"/> holds the tokens the penalties consider.</summary>
@@ -143,6 +143,9 @@ internal sealed class Sampler
     /// every one once the heap is full, costs one comparison, eight at a time.</summary>
     private int SelectTop(ReadOnlySpan<float> logits, float floor, int k)
     {
+        var capacity = Math.Min(k, logits.Length);
+        if (_candidates.Length < capacity)
+            _candidates = new Candidate[capacity];
         var heap = _candidates.AsSpan();
         var count = 0;
         var i = 0;

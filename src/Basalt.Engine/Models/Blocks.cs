@@ -120,7 +120,7 @@ internal static class Blocks
             y[i] += x[i];
     }
 
-    /// <summary>y = a * x + y for one row (attention's weighted sum of values).</summary>
+    /// <summary>y = a * x + y for one row.</summary>
     public static void AxpY(float a, ReadOnlySpan<float> x, Span<float> y)
     {
         var i = 0;

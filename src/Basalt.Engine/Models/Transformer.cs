@@ -350,7 +350,7 @@ internal sealed class MatMulJob : IRangeJob
             }
         _xBuffer[k] = k;
         // Prompt tiles of the 32-weight block types read the activations' block scales and sums, prepared once with the quantization.
-        _hasInfo[k] = _tokens > 1 && PanelKernels.Supports(w.Type);
+        _hasInfo[k] = _tokens > 1 && PanelKernels.Supports(w.Type) && !UsesSmallBatch(w);
         if (_hasInfo[k])
             PanelKernels.ClearPadding(cols, _tokens, _xInfo[k]);
         // Quantized by Quantizer across the pool before the multiplication (a batch has tens of rows to quantize).
@@ -452,7 +452,7 @@ internal sealed class MatMulJob : IRangeJob
             RowKernels.DotQ8(w.Type, w.RowRange(rowStart, rowEnd - rowStart), rowEnd - rowStart, xq, w.Cols, y.AsSpan(Row(0) * ld + rowStart, rowEnd - rowStart));
             return;
         }
-        if (_tokens <= SmallBatchKernels.MaxTokens && SmallBatchKernels.Supports(w.Type, w.Cols))
+        if (UsesSmallBatch(w))
         {
             // A few sequences decoding together: each weight row is unpacked once and dotted with every token while it is in L1.
             Span<int> outputs = stackalloc int[SmallBatchKernels.MaxTokens];
@@ -484,6 +484,9 @@ internal sealed class MatMulJob : IRangeJob
     }
 
     private int Row(int j) => _rowMap is null ? j : _rowMap[j];
+
+    // A few sequences decoding together (2..16 tokens) go through the small-batch kernels, which read no panel side information.
+    private bool UsesSmallBatch(WeightMatrix w) => _tokens > 1 && _tokens <= SmallBatchKernels.MaxTokens && SmallBatchKernels.Supports(w.Type, w.Cols);
 }
 
 /// <summary>Causal attention with grouped-query sharing for a batch; each token reads its own cache. A work item is one KV head of a block of
@@ -733,9 +736,7 @@ internal sealed class BatchAttentionJob : IRangeJob
                     continue;
                 var weight = MathF.Exp(_partialMax[at] - max);
                 sum += _partialSum[at] * weight;
-                var partial = _partial.AsSpan(at * vhd, vhd);
-                for (var d = 0; d < vhd; d++)
-                    output[d] += weight * partial[d];
+                Blocks.AxpY(weight, _partial.AsSpan(at * vhd, vhd), output);
             }
             var inv = 1f / sum;
             for (var d = 0; d < vhd; d++)

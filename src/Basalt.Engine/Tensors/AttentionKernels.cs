@@ -32,7 +32,7 @@ internal static class AttentionKernels
                 ref var y = ref Unsafe.Add(ref pd, r * ldd);
                 var d = 0;
                 for (; d <= n - 8; d += 8)
-                    HalfToSingle(Vector256.Create(Vector128.WidenLower(Vector128.LoadUnsafe(ref h, (nuint)d)), Vector128.WidenUpper(Vector128.LoadUnsafe(ref h, (nuint)d)))).StoreUnsafe(ref y, (nuint)d);
+                    FloatKernels.HalfToSingle(Vector256.Create(Vector128.WidenLower(Vector128.LoadUnsafe(ref h, (nuint)d)), Vector128.WidenUpper(Vector128.LoadUnsafe(ref h, (nuint)d)))).StoreUnsafe(ref y, (nuint)d);
                 for (; d < n; d++)
                     Unsafe.Add(ref y, d) = HalfBits.ToSingle(Unsafe.Add(ref h, d));
             }
@@ -542,22 +542,5 @@ internal static class AttentionKernels
         foreach (var offset in offsets)
             if (offset < 0 || (long)offset + dim > x.Length)
                 throw new ArgumentOutOfRangeException(nameof(offsets), $"A row at {offset} of {dim} elements is outside the {x.Length} elements.");
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> WidenToUInt32(Vector128<ushort> h) =>
-        Avx2.IsSupported ? Avx2.ConvertToVector256Int32(h).AsUInt32() : Vector256.Create(Vector128.WidenLower(h), Vector128.WidenUpper(h));
-
-    // Half to float without F16C: exponent and mantissa shifted into place and rescaled by 2^112 (exact for normals and subnormals);
-    // infinities and NaNs get the all-ones exponent back.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> HalfToSingle(Vector256<uint> h)
-    {
-        var sign = (h & Vector256.Create(0x8000u)) << 16;
-        var em = h & Vector256.Create(0x7fffu);
-        var scaled = (em << 13).AsSingle() * Vector256.Create(HalfBits.TwoTo112);
-        var special = (em << 13) | Vector256.Create(0x7f800000u);
-        var isSpecial = Vector256.GreaterThanOrEqual(em, Vector256.Create(0x7c00u));
-        return (Vector256.ConditionalSelect(isSpecial, special, scaled.AsUInt32()) | sign).AsSingle();
     }
 }

@@ -26,13 +26,6 @@ internal static class Dequantize
         }
     }
 
-    public static void F16(ReadOnlySpan<byte> row, Span<float> dst)
-    {
-        var h = MemoryMarshal.Cast<byte, Half>(row);
-        for (var i = 0; i < dst.Length; i++)
-            dst[i] = (float)h[i];
-    }
-
     public static void BF16(ReadOnlySpan<byte> row, Span<float> dst)
     {
         var b = MemoryMarshal.Cast<byte, ushort>(row);

@@ -22,7 +22,6 @@ internal static unsafe class F16Kernels
     /// <summary>Keeps a float's sign and the 15 bits of a half's exponent and mantissa after the sign-extended shift by 13.</summary>
     private const int SignExponentMantissa = unchecked((int)0x8FFFE000);
 
-    private const float TwoTo112 = 5192296858534827628530496329220096f;
 
     /// <summary>Half of the 2^112 rescale, applied to the activations; the other half is applied to each sum. Products of weights and
     /// activations stay normal floats down to 2^-70 in magnitude (smaller ones are below any sum's rounding).</summary>
@@ -59,7 +58,7 @@ internal static unsafe class F16Kernels
         {
             var keep = Vector256.Create(SignExponentMantissa);
             var exponent = Vector256.Create(HalfExponent);
-            var scale = Vector256.Create(TwoTo112);
+            var scale = Vector256.Create(HalfBits.TwoTo112);
             for (; k <= n - 16; k += 16)
             {
                 if (Vector256.EqualsAny(Avx.LoadVector256(h + k) & exponent, exponent))
@@ -236,7 +235,7 @@ internal static unsafe class F16Kernels
             var exponents = Vector256<ushort>.Zero;
             var exponent = Vector256.Create(HalfExponent);
             var keep = Vector256.Create(SignExponentMantissa);
-            var scale = Vector256.Create(TwoTo112);
+            var scale = Vector256.Create(HalfBits.TwoTo112);
             var k = 0;
             for (; k <= n - 16; k += 16)
             {

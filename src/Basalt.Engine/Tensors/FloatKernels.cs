@@ -88,14 +88,13 @@ internal static class FloatKernels
     // and subnormals alike; infinities and NaNs get the all-ones exponent back.
     private const uint HalfMagnitudeMask = 0x7fff;
     private const uint HalfInfNan = 0x7c00;
-    private static readonly float TwoTo112 = BitConverter.UInt32BitsToSingle((127 + 112) << 23);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> HalfToSingle(Vector256<uint> h)
     {
         var sign = (h & Vector256.Create(0x8000u)) << 16;
         var em = h & Vector256.Create(HalfMagnitudeMask);
-        var scaled = (em << 13).AsSingle() * Vector256.Create(TwoTo112);
+        var scaled = (em << 13).AsSingle() * Vector256.Create(HalfBits.TwoTo112);
         var special = (em << 13) | Vector256.Create(0x7f800000u);
         var isSpecial = Vector256.GreaterThanOrEqual(em, Vector256.Create(HalfInfNan));
         return (Vector256.ConditionalSelect(isSpecial, special, scaled.AsUInt32()) | sign).AsSingle();
@@ -106,7 +105,7 @@ internal static class FloatKernels
     {
         var sign = (h & Vector512.Create(0x8000u)) << 16;
         var em = h & Vector512.Create(HalfMagnitudeMask);
-        var scaled = (em << 13).AsSingle() * Vector512.Create(TwoTo112);
+        var scaled = (em << 13).AsSingle() * Vector512.Create(HalfBits.TwoTo112);
         var special = (em << 13) | Vector512.Create(0x7f800000u);
         var isSpecial = Vector512.GreaterThanOrEqual(em, Vector512.Create(HalfInfNan));
         return (Vector512.ConditionalSelect(isSpecial, special, scaled.AsUInt32()) | sign).AsSingle();

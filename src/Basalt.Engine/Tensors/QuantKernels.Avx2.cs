@@ -24,15 +24,7 @@ internal static partial class QuantKernels
 
     // Eight halves as floats, exact for every bit pattern (zeros, subnormals, infinities and NaNs included).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> HalvesToSingles(Vector128<ushort> h)
-    {
-        var bits = Avx2.ConvertToVector256Int32(h).AsUInt32();
-        var em = bits & Vector256.Create(0x7fffu);
-        var scaled = (em << 13).AsSingle() * Vector256.Create(HalfBits.TwoTo112);
-        var special = (em << 13) | Vector256.Create(0x7f800000u);
-        var value = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(em, Vector256.Create(0x7c00u)), special, scaled.AsUInt32());
-        return (value | ((bits & Vector256.Create(0x8000u)) << 16)).AsSingle();
-    }
+    private static Vector256<float> HalvesToSingles(Vector128<ushort> h) => FloatKernels.HalfToSingle(Avx2.ConvertToVector256Int32(h).AsUInt32());
 
     // The halves at p, p + stride, ..., p + 7·stride as floats.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -58,7 +50,7 @@ internal static partial class QuantKernels
     // 16 packed bytes → 32 nibbles in element order: low nibbles (elements 0..15), then high nibbles (16..31). The bytes are loaded into
     // both halves at once and the upper half shifted by 4 (vbroadcasti128, vpsrlvd, vpand: two ALU ops instead of four and an insert).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<byte> Nibbles32(byte* qs) =>
+    internal static unsafe Vector256<byte> Nibbles32(byte* qs) =>
         Avx2.ShiftRightLogicalVariable(Avx2.BroadcastVector128ToVector256(qs).AsUInt32(), Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4)).AsByte()
         & Vector256.Create((byte)0x0F);
 

@@ -331,7 +331,7 @@ internal static class SmallBatchKernels
                 for (var b = 0; b < blocks; b++)
                 {
                     var blk = row + b * Q4_0Block.Bytes;
-                    Store((Nibbles(blk + Q4_0Block.Qs) - Vector256.Create((byte)8)).AsSByte(), absQ, q, b);
+                    Store((QuantKernels.Nibbles32(blk + Q4_0Block.Qs) - Vector256.Create((byte)8)).AsSByte(), absQ, q, b);
                     Vector256.Create(HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(blk + Q4_0Block.D))).Store(scales + 8 * b);
                 }
                 break;
@@ -398,12 +398,4 @@ internal static class SmallBatchKernels
         values.AsByte().Store(q + 32 * b);
     }
 
-    // 16 packed bytes → 32 nibbles in element order: low nibbles (elements 0..15), then high nibbles (16..31).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<byte> Nibbles(byte* qs)
-    {
-        var raw = Vector128.Load(qs);
-        var mask = Vector128.Create((byte)0x0F);
-        return Vector256.Create(raw & mask, Vector128.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & mask);
-    }
 }

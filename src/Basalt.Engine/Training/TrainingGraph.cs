@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using Basalt.Engine.Models;
 using Basalt.Engine.Threading;
 
 namespace Basalt.Engine.Training;
@@ -440,7 +441,7 @@ internal sealed unsafe class TrainingGraph
                         for (var j = 0; j <= t; j++)
                         {
                             probs[j] *= inv;
-                            AxpY(probs[j], v.AsSpan((b * _t + j) * s.KvDim + kvh * hd, hd), output);
+                            Blocks.AxpY(probs[j], v.AsSpan((b * _t + j) * s.KvDim + kvh * hd, hd), output);
                         }
                     }
                 }
@@ -485,7 +486,7 @@ internal sealed unsafe class TrainingGraph
                         for (var j = 0; j <= t; j++)
                         {
                             var row = (b * _t + j) * s.KvDim + kvh * hd;
-                            AxpY(probs[j], new ReadOnlySpan<float>(dOut, hd), _dv.AsSpan(row, hd));
+                            Blocks.AxpY(probs[j], new ReadOnlySpan<float>(dOut, hd), _dv.AsSpan(row, hd));
                             dot += probs[j] * MatMulJob.Dot(dOut, pv + row, hd);
                         }
                         for (var j = 0; j <= t; j++)
@@ -493,8 +494,8 @@ internal sealed unsafe class TrainingGraph
                             var row = (b * _t + j) * s.KvDim + kvh * hd;
                             var dpj = MatMulJob.Dot(dOut, pv + row, hd);
                             var ds = probs[j] * (dpj - dot) * _scale;
-                            AxpY(ds, k.AsSpan(row, hd), dq);
-                            AxpY(ds, qr, _dk.AsSpan(row, hd));
+                            Blocks.AxpY(ds, k.AsSpan(row, hd), dq);
+                            Blocks.AxpY(ds, qr, _dk.AsSpan(row, hd));
                         }
                     }
                 }
@@ -565,19 +566,6 @@ internal sealed unsafe class TrainingGraph
     }
 
     // ---- small vector helpers ----
-
-    private static void AxpY(float a, ReadOnlySpan<float> x, Span<float> y)
-    {
-        var i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var va = Vector256.Create(a);
-            for (; i <= y.Length - 8; i += 8)
-                Vector256.FusedMultiplyAdd(va, Vector256.Create(x.Slice(i, 8)), Vector256.Create(y.Slice(i, 8))).CopyTo(y[i..]);
-        }
-        for (; i < y.Length; i++)
-            y[i] += a * x[i];
-    }
 
     private static void Add(Span<float> y, ReadOnlySpan<float> x)
     {
