@@ -6,20 +6,23 @@ using Basalt.Engine.Gguf;
 
 namespace Basalt.Engine.Tensors;
 
-/// <summary>Prompt-processing tiles for the 32-weight block types (Q8_0, Q4_0, Q5_0, Q5_1) against Q8_0 activations.
-/// The weight rows are decoded once per call into a panel of row pairs interleaved block by block, so the micro-kernel streams one
-/// pointer: Q4_0, Q5_0 and Q5_1 as unsigned bytes (their offsets, 8, 16 or -m, become one correction per row and token: offset x the
-/// activations' block sums), Q8_0 as |w| and w (the sign moves onto the activations: AVX2 multiplies unsigned by signed bytes only, and
-/// w + 128 would saturate the pairwise 16-bit sums). Each block of each (row, token) pair costs one u8 x s8 multiply-add, one pairwise
-/// add to int32, one conversion and one FMA by the product of the two block scales, read from a table built per 2 x 4 tile.</summary>
+/// <summary>Prompt-processing tiles for the 32-weight block types (Q8_0, Q4_0, Q5_0, Q5_1) against Q8_0 activations, with weight rows
+/// as vector lanes (as llama.cpp's repacked 8-row gemm kernels): each tile of 8 rows is decoded once per call into a panel where one
+/// 256-bit vector holds 4 consecutive elements of each of the 8 rows, and a token's matching 4 activation bytes are broadcast to every
+/// lane, so vpmaddubsw / vpmaddwd leave the 8 rows' dots as int32 lanes: no horizontal sums, one conversion and FMA per block for 8 rows.
+/// Q4_0, Q5_0 and Q5_1 are decoded as unsigned bytes (their offsets, 8, 16 or -m, are subtracted per block as offset x the activations'
+/// block sums); Q8_0 as |w| and w (AVX2 multiplies unsigned by signed bytes only: the sign moves onto the broadcast activations).
+/// The micro-kernel is 8 rows x 4 tokens: four float accumulators of 8 rows each.</summary>
 internal static unsafe class PanelKernels
 {
     private const int Block = 32;
-    private const int RowTile = 2;
+    private const int RowTile = 8;
     private const int TokenTile = 4;
+    // Panel bytes per block of an 8-row tile (one byte per weight; Q8_0 holds twice as many: |w|, then w).
+    private const int OctetBlockBytes = RowTile * Block;
 
     [ThreadStatic] private static byte[]? t_panel;
-    [ThreadStatic] private static float[]? t_rowScales, t_offsets, t_info, t_corrections, t_tile, t_sums;
+    [ThreadStatic] private static float[]? t_rowScales, t_offsets, t_info;
 
     private static T[] Scratch<T>(ref T[]? buffer, int length) => buffer is { } b && b.Length >= length ? b : buffer = new T[Math.Max(length, 1024)];
 
@@ -82,9 +85,8 @@ internal static unsafe class PanelKernels
             return;
         var nb = n / Block;
         var signed = type == GgmlType.Q8_0;
-        var stride = signed ? 4 * Block : 2 * Block;
-        var pairs = (rowCount + 1) / RowTile;
-        var quads = (tokens + TokenTile - 1) / TokenTile;
+        var stride = signed ? 2 * OctetBlockBytes : OctetBlockBytes;
+        var octets = (rowCount + RowTile - 1) / RowTile;
         var paddedTokens = PaddedTokens(tokens);
         if (scales.IsEmpty)
         {
@@ -95,124 +97,266 @@ internal static unsafe class PanelKernels
             scales = info.AsSpan(0, paddedTokens * nb);
             blockSums = info.AsSpan(paddedTokens * nb, paddedTokens * nb);
         }
-        var panel = Scratch(ref t_panel, pairs * nb * stride);
-        var rowScales = Scratch(ref t_rowScales, pairs * nb * 8);
-        var offsets = Scratch(ref t_offsets, pairs * RowTile * nb);
-        var tile = Scratch(ref t_tile, nb * 8);
-        var sums = Scratch(ref t_sums, RowTile * TokenTile);
+        var panel = Scratch(ref t_panel, octets * nb * stride);
+        var rowScales = Scratch(ref t_rowScales, octets * nb * RowTile);
+        var offsets = Scratch(ref t_offsets, octets * nb * RowTile);
+        for (var o = 0; o < octets; o++)
+            DecodeOctet(type, rows, rowBytes, rowCount, o * RowTile, nb, panel.AsSpan(o * nb * stride, nb * stride),
+                rowScales.AsSpan(o * nb * RowTile, nb * RowTile), offsets.AsSpan(o * nb * RowTile, nb * RowTile));
 
-        for (var p = 0; p < pairs; p++)
-            for (var a = 0; a < RowTile; a++)
-            {
-                // An odd last row is decoded twice; the second copy's results are dropped.
-                var r = Math.Min(p * RowTile + a, rowCount - 1);
-                DecodeRow(type, rows.Slice(r * rowBytes, rowBytes), nb, panel.AsSpan(p * nb * stride), stride, a,
-                    rowScales.AsSpan(p * nb * 8, nb * 8), offsets.AsSpan((p * RowTile + a) * nb, nb));
-            }
-        float[]? corrections = null;
-        if (!signed)
-        {
-            corrections = Scratch(ref t_corrections, pairs * RowTile * paddedTokens);
-            Corrections(offsets, blockSums, pairs * RowTile, nb, paddedTokens, corrections);
-        }
-
+        var results = stackalloc float[RowTile * TokenTile];
         fixed (byte* pw = panel, px = xq)
-        fixed (float* pr = rowScales, pt = scales, ps = tile, psum = sums)
+        fixed (float* pr = rowScales, po = offsets, pt = scales, pb = blockSums)
         {
-            for (var p = 0; p < pairs; p++)
+            for (var o = 0; o < octets; o++)
             {
-                var w = pw + p * nb * stride;
-                var rs = pr + p * nb * 8;
-                for (var q = 0; q < quads; q++)
+                var w = pw + o * nb * stride;
+                var rs = pr + o * nb * RowTile;
+                var os = po + o * nb * RowTile;
+                var r0 = o * RowTile;
+                var live = Math.Min(RowTile, rowCount - r0);
+                for (var j = 0; j < tokens; j += TokenTile)
                 {
-                    var j = q * TokenTile;
-                    // Ragged edges reuse the last token and drop its results: the kernel always runs a full 2 x 4 tile.
+                    // Ragged edges reuse the last token and drop its results: the kernel always runs a full 8 x 4 tile.
                     int j1 = Math.Min(j + 1, tokens - 1), j2 = Math.Min(j + 2, tokens - 1), j3 = Math.Min(j + 3, tokens - 1);
-                    var ts = pt + q * nb * 4;
-                    for (var b = 0; b < nb; b++)
+                    byte* x0 = px + j * xBytes, x1 = px + j1 * xBytes, x2 = px + j2 * xBytes, x3 = px + j3 * xBytes;
+                    var ts = pt + j * nb; // the quad's block scales: (j / 4) nb 4 + 4 b + c
+                    var bs = pb + j / 8 * nb * 8 + j % 8; // the quad's block sums: (j / 8) nb 8 + 8 b + j % 8 + c
+                    switch (type)
                     {
-                        var dx = Sse.LoadVector128(ts + b * 4);
-                        Avx.Store(ps + b * 8, Avx.Multiply(Avx.LoadVector256(rs + b * 8), Vector256.Create(dx, dx)));
-                    }
-                    if (signed)
-                        KernelSigned(w, ps, px + j * xBytes, px + j1 * xBytes, px + j2 * xBytes, px + j3 * xBytes, nb, psum);
-                    else
-                        KernelUnsigned(w, ps, px + j * xBytes, px + j1 * xBytes, px + j2 * xBytes, px + j3 * xBytes, nb, psum);
-                    for (var a = 0; a < RowTile; a++)
-                    {
-                        var r = p * RowTile + a;
-                        if (r >= rowCount)
+                        case GgmlType.Q8_0:
+                            KernelQ8(w, rs, ts, x0, x1, x2, x3, nb, results);
                             break;
-                        for (var c = 0; c < TokenTile && j + c < tokens; c++)
-                        {
-                            var v = psum[a * TokenTile + c];
-                            if (corrections is not null)
-                                v -= corrections[r * paddedTokens + j + c];
-                            y[(j + c) * rowCount + r] = v;
-                        }
+                        case GgmlType.Q4_0:
+                            Kernel4Bit(w, rs, os, ts, bs, x0, x1, x2, x3, nb, results);
+                            break;
+                        default:
+                            Kernel5Bit(w, rs, os, ts, bs, x0, x1, x2, x3, nb, results);
+                            break;
                     }
+                    var count = Math.Min(TokenTile, tokens - j);
+                    for (var c = 0; c < count; c++)
+                        new ReadOnlySpan<float>(results + c * RowTile, live).CopyTo(y.Slice((j + c) * rowCount + r0, live));
                 }
             }
         }
     }
 
-    // Two rows by four tokens, unsigned weights: per block, the 32 bytes of each row meet each token's 32 activation bytes in one
-    // vpmaddubsw; vpmaddwd by ones sums pairs to int32, then one FMA adds them times the block's scale product (s[8b + 4a + c]).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void KernelUnsigned(byte* w, float* s, byte* x0, byte* x1, byte* x2, byte* x3, int nb, float* sums)
+    // The 4-byte group of activations at x (four consecutive elements of one block) in every 32-bit lane: one per weight row.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Broadcast(byte* x) => Avx2.BroadcastScalarToVector256((int*)x).AsSByte();
+
+    // Eight rows by four tokens, 4-bit unsigned weights: panel vector g of a block holds elements 4g..4g+3 of each of the eight rows, which
+    // meet the token's elements 4g..4g+3 broadcast to every lane in one vpmaddubsw. The int16 pair sums of all eight groups are added
+    // before one vpmaddwd (each at most 2 x 15 x 128, eight of them 30720 < 32767), which leaves the block's eight row dots as int32 in
+    // lanes; one FMA adds them times the row scales times the token's scale, one more subtracts the offsets times the token's block sum.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void Kernel4Bit(byte* w, float* rs, float* os, float* ts, float* bs, byte* x0, byte* x1, byte* x2, byte* x3, int nb, float* results)
     {
-        Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
-        Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
-        var ones = Vector256.Create((short)1);
-        var o = Q8_0Block.Qs;
-        for (var b = 0; b < nb; b++, o += Q8_0Block.Bytes, w += 2 * Block, s += 8)
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        var ones = Vector256<short>.One;
+        for (var b = 0; b < nb; b++, w += OctetBlockBytes, rs += RowTile, os += RowTile, ts += TokenTile, bs += 8,
+            x0 += Q8_0Block.Bytes, x1 += Q8_0Block.Bytes, x2 += Q8_0Block.Bytes, x3 += Q8_0Block.Bytes)
         {
-            var u0 = Avx.LoadVector256(w);
-            var u1 = Avx.LoadVector256(w + Block);
-            var x = Avx.LoadVector256((sbyte*)(x0 + o));
-            a00 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u0, x), ones)), Vector256.Create(s[0]), a00);
-            a10 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, x), ones)), Vector256.Create(s[4]), a10);
-            x = Avx.LoadVector256((sbyte*)(x1 + o));
-            a01 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u0, x), ones)), Vector256.Create(s[1]), a01);
-            a11 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, x), ones)), Vector256.Create(s[5]), a11);
-            x = Avx.LoadVector256((sbyte*)(x2 + o));
-            a02 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u0, x), ones)), Vector256.Create(s[2]), a02);
-            a12 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, x), ones)), Vector256.Create(s[6]), a12);
-            x = Avx.LoadVector256((sbyte*)(x3 + o));
-            a03 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u0, x), ones)), Vector256.Create(s[3]), a03);
-            a13 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, x), ones)), Vector256.Create(s[7]), a13);
+            Vector256<short> s0, s1, s2, s3;
+            Vector256<byte> u;
+            u = Avx.LoadVector256(w + 0);
+            s0 = Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 2));
+            s1 = Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 2));
+            s2 = Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 2));
+            s3 = Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 2));
+            u = Avx.LoadVector256(w + 32);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 6));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 6));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 6));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 6));
+            u = Avx.LoadVector256(w + 64);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 10));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 10));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 10));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 10));
+            u = Avx.LoadVector256(w + 96);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 14));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 14));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 14));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 14));
+            u = Avx.LoadVector256(w + 128);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 18));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 18));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 18));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 18));
+            u = Avx.LoadVector256(w + 160);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 22));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 22));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 22));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 22));
+            u = Avx.LoadVector256(w + 192);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 26));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 26));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 26));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 26));
+            u = Avx.LoadVector256(w + 224);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 30));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 30));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 30));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 30));
+            Accumulate(rs, os, ts, bs, Avx2.MultiplyAddAdjacent(s0, ones), Avx2.MultiplyAddAdjacent(s1, ones),
+                Avx2.MultiplyAddAdjacent(s2, ones), Avx2.MultiplyAddAdjacent(s3, ones), ref f0, ref f1, ref f2, ref f3);
         }
-        Store(sums, a00, a01, a02, a03, a10, a11, a12, a13);
+        Avx.Store(results, f0);
+        Avx.Store(results + 8, f1);
+        Avx.Store(results + 16, f2);
+        Avx.Store(results + 24, f3);
     }
 
-    // As KernelUnsigned for Q8_0: the panel holds |w| of both rows, then w of both; vpsignb gives each token's bytes the weight's sign.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void KernelSigned(byte* w, float* s, byte* x0, byte* x1, byte* x2, byte* x3, int nb, float* sums)
+    // As Kernel4Bit for the 5-bit types (Q5_0, Q5_1): four groups' int16 sums at most (4 x 2 x 31 x 128 = 31744), so two vpmaddwd per block.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void Kernel5Bit(byte* w, float* rs, float* os, float* ts, float* bs, byte* x0, byte* x1, byte* x2, byte* x3, int nb, float* results)
     {
-        Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
-        Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
-        var ones = Vector256.Create((short)1);
-        var o = Q8_0Block.Qs;
-        for (var b = 0; b < nb; b++, o += Q8_0Block.Bytes, w += 4 * Block, s += 8)
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        var ones = Vector256<short>.One;
+        for (var b = 0; b < nb; b++, w += OctetBlockBytes, rs += RowTile, os += RowTile, ts += TokenTile, bs += 8,
+            x0 += Q8_0Block.Bytes, x1 += Q8_0Block.Bytes, x2 += Q8_0Block.Bytes, x3 += Q8_0Block.Bytes)
         {
-            var u0 = Avx.LoadVector256(w);
-            var u1 = Avx.LoadVector256(w + Block);
-            var w0 = Avx.LoadVector256((sbyte*)(w + 2 * Block));
-            var w1 = Avx.LoadVector256((sbyte*)(w + 3 * Block));
-            var x = Avx.LoadVector256((sbyte*)(x0 + o));
-            a00 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u0, Avx2.Sign(x, w0)), ones)), Vector256.Create(s[0]), a00);
-            a10 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, Avx2.Sign(x, w1)), ones)), Vector256.Create(s[4]), a10);
-            x = Avx.LoadVector256((sbyte*)(x1 + o));
-            a01 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u0, Avx2.Sign(x, w0)), ones)), Vector256.Create(s[1]), a01);
-            a11 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, Avx2.Sign(x, w1)), ones)), Vector256.Create(s[5]), a11);
-            x = Avx.LoadVector256((sbyte*)(x2 + o));
-            a02 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u0, Avx2.Sign(x, w0)), ones)), Vector256.Create(s[2]), a02);
-            a12 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, Avx2.Sign(x, w1)), ones)), Vector256.Create(s[6]), a12);
-            x = Avx.LoadVector256((sbyte*)(x3 + o));
-            a03 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u0, Avx2.Sign(x, w0)), ones)), Vector256.Create(s[3]), a03);
-            a13 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, Avx2.Sign(x, w1)), ones)), Vector256.Create(s[7]), a13);
+            Vector256<short> s0, s1, s2, s3;
+            Vector256<byte> u;
+            u = Avx.LoadVector256(w + 0);
+            s0 = Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 2));
+            s1 = Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 2));
+            s2 = Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 2));
+            s3 = Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 2));
+            u = Avx.LoadVector256(w + 32);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 6));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 6));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 6));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 6));
+            u = Avx.LoadVector256(w + 64);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 10));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 10));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 10));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 10));
+            u = Avx.LoadVector256(w + 96);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 14));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 14));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 14));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 14));
+            var i0 = Avx2.MultiplyAddAdjacent(s0, ones);
+            var i1 = Avx2.MultiplyAddAdjacent(s1, ones);
+            var i2 = Avx2.MultiplyAddAdjacent(s2, ones);
+            var i3 = Avx2.MultiplyAddAdjacent(s3, ones);
+            u = Avx.LoadVector256(w + 128);
+            s0 = Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 18));
+            s1 = Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 18));
+            s2 = Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 18));
+            s3 = Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 18));
+            u = Avx.LoadVector256(w + 160);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 22));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 22));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 22));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 22));
+            u = Avx.LoadVector256(w + 192);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 26));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 26));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 26));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 26));
+            u = Avx.LoadVector256(w + 224);
+            s0 += Avx2.MultiplyAddAdjacent(u, Broadcast(x0 + 30));
+            s1 += Avx2.MultiplyAddAdjacent(u, Broadcast(x1 + 30));
+            s2 += Avx2.MultiplyAddAdjacent(u, Broadcast(x2 + 30));
+            s3 += Avx2.MultiplyAddAdjacent(u, Broadcast(x3 + 30));
+            Accumulate(rs, os, ts, bs, i0 + Avx2.MultiplyAddAdjacent(s0, ones), i1 + Avx2.MultiplyAddAdjacent(s1, ones),
+                i2 + Avx2.MultiplyAddAdjacent(s2, ones), i3 + Avx2.MultiplyAddAdjacent(s3, ones), ref f0, ref f1, ref f2, ref f3);
         }
-        Store(sums, a00, a01, a02, a03, a10, a11, a12, a13);
+        Avx.Store(results, f0);
+        Avx.Store(results + 8, f1);
+        Avx.Store(results + 16, f2);
+        Avx.Store(results + 24, f3);
+    }
+
+    // f_c += i_c x row scales x token c's scale - offsets x token c's block sum.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(float* rs, float* os, float* ts, float* bs, Vector256<int> i0, Vector256<int> i1, Vector256<int> i2, Vector256<int> i3,
+        ref Vector256<float> f0, ref Vector256<float> f1, ref Vector256<float> f2, ref Vector256<float> f3)
+    {
+        var d = Avx.LoadVector256(rs);
+        var m = Avx.LoadVector256(os);
+        f0 = Fma.MultiplyAddNegated(m, Vector256.Create(bs[0]), Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), d * Vector256.Create(ts[0]), f0));
+        f1 = Fma.MultiplyAddNegated(m, Vector256.Create(bs[1]), Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), d * Vector256.Create(ts[1]), f1));
+        f2 = Fma.MultiplyAddNegated(m, Vector256.Create(bs[2]), Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2), d * Vector256.Create(ts[2]), f2));
+        f3 = Fma.MultiplyAddNegated(m, Vector256.Create(bs[3]), Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3), d * Vector256.Create(ts[3]), f3));
+    }
+
+    // As Kernel4Bit for Q8_0: the panel holds |w| (first 256 bytes of a block) and w (next 256); vpsignb gives the token's broadcast bytes
+    // the weights' signs, and each group's int16 pair sums (up to 2 x 127 x 128) go to int32 at once.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void KernelQ8(byte* w, float* rs, float* ts, byte* x0, byte* x1, byte* x2, byte* x3, int nb, float* results)
+    {
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        var ones = Vector256<short>.One;
+        for (var b = 0; b < nb; b++, w += 2 * OctetBlockBytes, rs += RowTile, ts += TokenTile,
+            x0 += Q8_0Block.Bytes, x1 += Q8_0Block.Bytes, x2 += Q8_0Block.Bytes, x3 += Q8_0Block.Bytes)
+        {
+            Vector256<int> i0, i1, i2, i3;
+            Vector256<byte> u;
+            Vector256<sbyte> v;
+            u = Avx.LoadVector256(w + 0);
+            v = Avx.LoadVector256((sbyte*)(w + 256));
+            i0 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 2), v)), ones);
+            i1 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 2), v)), ones);
+            i2 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 2), v)), ones);
+            i3 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 2), v)), ones);
+            u = Avx.LoadVector256(w + 32);
+            v = Avx.LoadVector256((sbyte*)(w + 288));
+            i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 6), v)), ones);
+            i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 6), v)), ones);
+            i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 6), v)), ones);
+            i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 6), v)), ones);
+            u = Avx.LoadVector256(w + 64);
+            v = Avx.LoadVector256((sbyte*)(w + 320));
+            i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 10), v)), ones);
+            i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 10), v)), ones);
+            i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 10), v)), ones);
+            i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 10), v)), ones);
+            u = Avx.LoadVector256(w + 96);
+            v = Avx.LoadVector256((sbyte*)(w + 352));
+            i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 14), v)), ones);
+            i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 14), v)), ones);
+            i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 14), v)), ones);
+            i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 14), v)), ones);
+            u = Avx.LoadVector256(w + 128);
+            v = Avx.LoadVector256((sbyte*)(w + 384));
+            i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 18), v)), ones);
+            i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 18), v)), ones);
+            i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 18), v)), ones);
+            i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 18), v)), ones);
+            u = Avx.LoadVector256(w + 160);
+            v = Avx.LoadVector256((sbyte*)(w + 416));
+            i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 22), v)), ones);
+            i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 22), v)), ones);
+            i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 22), v)), ones);
+            i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 22), v)), ones);
+            u = Avx.LoadVector256(w + 192);
+            v = Avx.LoadVector256((sbyte*)(w + 448));
+            i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 26), v)), ones);
+            i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 26), v)), ones);
+            i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 26), v)), ones);
+            i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 26), v)), ones);
+            u = Avx.LoadVector256(w + 224);
+            v = Avx.LoadVector256((sbyte*)(w + 480));
+            i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 30), v)), ones);
+            i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 30), v)), ones);
+            i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 30), v)), ones);
+            i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 30), v)), ones);
+            var d = Avx.LoadVector256(rs);
+            f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), d * Vector256.Create(ts[0]), f0);
+            f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), d * Vector256.Create(ts[1]), f1);
+            f2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i2), d * Vector256.Create(ts[2]), f2);
+            f3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3), d * Vector256.Create(ts[3]), f3);
+        }
+        Avx.Store(results, f0);
+        Avx.Store(results + 8, f1);
+        Avx.Store(results + 16, f2);
+        Avx.Store(results + 24, f3);
     }
 
     /// <summary>sums[4a + c] = the lane sum of a_ac: a tree of horizontal adds reduces all eight accumulators at once.</summary>
@@ -226,76 +370,97 @@ internal static unsafe class PanelKernels
         Avx.Store(sums, Avx.Add(Avx.Permute2x128(g0, g1, 0x20), Avx.Permute2x128(g0, g1, 0x31)));
     }
 
-    /// <summary>corrections[r * paddedTokens + j] = sum over blocks of offsets[r, b] x sums[j, b] (sums by octets of tokens: eight per vector).</summary>
-    private static void Corrections(ReadOnlySpan<float> offsets, ReadOnlySpan<float> sums, int rows, int nb, int paddedTokens, Span<float> corrections)
+    /// <summary>Rows [first, first + 8) (the last row repeated past <paramref name="rowCount"/>; those results are dropped) into one octet
+    /// of the panel: per block, 8 vectors of 32 bytes, vector g holding elements 4g..4g+3 of row 0, then of row 1, ... (unsigned values, or
+    /// |w| for Q8_0 followed by 8 more vectors of w), the rows' block scales at <paramref name="scales"/>[8b..8b+7] and the offsets to
+    /// subtract per unit of activation (8d for Q4_0, 16d for Q5_0, -m for Q5_1) at <paramref name="offsets"/>[8b..]. Element = scale x value - offset.</summary>
+    private static void DecodeOctet(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, int first, int nb, Span<byte> panel, Span<float> scales, Span<float> offsets)
     {
-        fixed (float* po = offsets, ps = sums, pc = corrections)
-            for (var r = 0; r < rows; r++)
-                for (var j = 0; j < paddedTokens; j += 8)
-                {
-                    var acc = Vector256<float>.Zero;
-                    var s = ps + j * nb;
-                    for (var b = 0; b < nb; b++)
-                        acc = Fma.MultiplyAdd(Vector256.Create(po[r * nb + b]), Avx.LoadVector256(s + b * 8), acc);
-                    Avx.Store(pc + r * paddedTokens + j, acc);
-                }
-    }
-
-    /// <summary>One weight row into slot <paramref name="slot"/> (0 or 1) of its pair's panel: per block, the bytes at
-    /// <c>b * stride + 32 * slot</c> (unsigned values, or |w| for Q8_0, with w at <c>64 + 32 * slot</c>), the block scale into lanes
-    /// 4 slot .. 4 slot + 3 of <paramref name="scales"/>[8b..], and the offset subtracted from each element. Element = scale x value - offset.</summary>
-    private static void DecodeRow(GgmlType type, ReadOnlySpan<byte> row, int nb, Span<byte> panel, int stride, int slot, Span<float> scales, Span<float> offsets)
-    {
-        switch (type)
+        var rowStart = stackalloc byte*[RowTile];
+        var values = stackalloc byte[OctetBlockBytes];
+        var signs = stackalloc byte[OctetBlockBytes];
+        fixed (byte* pr = rows, pp = panel)
+        fixed (float* ps = scales, po = offsets)
         {
-            case GgmlType.Q8_0:
-                for (var b = 0; b < nb; b++)
+            for (var a = 0; a < RowTile; a++)
+                rowStart[a] = pr + Math.Min(first + a, rowCount - 1) * rowBytes;
+            for (var b = 0; b < nb; b++)
+            {
+                for (var a = 0; a < RowTile; a++)
                 {
-                    var blk = row.Slice(b * Q8_0Block.Bytes, Q8_0Block.Bytes);
-                    var v = Vector256.Create(blk.Slice(Q8_0Block.Qs, Block)).AsSByte();
-                    Vector256.Abs(v).AsByte().CopyTo(panel.Slice(b * stride + Block * slot, Block));
-                    v.AsByte().CopyTo(panel.Slice(b * stride + 2 * Block + Block * slot, Block));
-                    SetScale(scales, b, slot, HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk)));
-                    offsets[b] = 0;
+                    var blk = rowStart[a];
+                    float d;
+                    switch (type)
+                    {
+                        case GgmlType.Q8_0:
+                            blk += b * Q8_0Block.Bytes;
+                            d = HalfBits.ToSingle(*(ushort*)blk);
+                            var q = Avx.LoadVector256((sbyte*)(blk + Q8_0Block.Qs));
+                            Avx.Store(values + a * Block, Avx2.Abs(q));
+                            Avx.Store(signs + a * Block, q.AsByte());
+                            po[b * RowTile + a] = 0;
+                            break;
+                        case GgmlType.Q4_0:
+                            blk += b * Q4_0Block.Bytes;
+                            d = HalfBits.ToSingle(*(ushort*)blk);
+                            Avx.Store(values + a * Block, QuantKernels.Nibbles32(blk + Q4_0Block.Qs));
+                            po[b * RowTile + a] = 8 * d;
+                            break;
+                        case GgmlType.Q5_0:
+                            blk += b * Q5_0Block.Bytes;
+                            d = HalfBits.ToSingle(*(ushort*)blk);
+                            Avx.Store(values + a * Block, QuantKernels.Unpack5Bit(ref *blk, Q5_0Block.Qs, Q5_0Block.Qh));
+                            po[b * RowTile + a] = 16 * d;
+                            break;
+                        case GgmlType.Q5_1:
+                            blk += b * Q5_1Block.Bytes;
+                            d = HalfBits.ToSingle(*(ushort*)blk);
+                            Avx.Store(values + a * Block, QuantKernels.Unpack5Bit(ref *blk, Q5_1Block.Qs, Q5_1Block.Qh));
+                            po[b * RowTile + a] = -HalfBits.ToSingle(*(ushort*)(blk + Q5_1Block.M));
+                            break;
+                        default:
+                            throw new NotSupportedException($"No panel kernel for {type}.");
+                    }
+                    ps[b * RowTile + a] = d;
                 }
-                break;
-            case GgmlType.Q4_0:
-                var mask = Vector128.Create((byte)0x0F);
-                for (var b = 0; b < nb; b++)
-                {
-                    var blk = row.Slice(b * Q4_0Block.Bytes, Q4_0Block.Bytes);
-                    var raw = Vector128.Create(blk.Slice(Q4_0Block.Qs, 16));
-                    Vector256.Create(raw & mask, Vector128.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & mask).CopyTo(panel.Slice(b * stride + Block * slot, Block));
-                    var d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk));
-                    SetScale(scales, b, slot, d);
-                    offsets[b] = 8 * d;
-                }
-                break;
-            case GgmlType.Q5_0 or GgmlType.Q5_1:
-                var q51 = type == GgmlType.Q5_1;
-                var bb = q51 ? Q5_1Block.Bytes : Q5_0Block.Bytes;
-                var nib = Vector128.Create((byte)0x0F);
-                // Byte i of the spread takes bit i of qh: each lane broadcasts the qh byte holding its bit, then tests it.
-                var spread = Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-                var bits = Vector256.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
-                for (var b = 0; b < nb; b++)
-                {
-                    var blk = row.Slice(b * bb, bb);
-                    var raw = Vector128.Create(blk.Slice(q51 ? Q5_1Block.Qs : Q5_0Block.Qs, 16));
-                    var q = Vector256.Create(raw & nib, Vector128.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & nib);
-                    var qh = Vector256.Create(MemoryMarshal.Read<uint>(blk[(q51 ? Q5_1Block.Qh : Q5_0Block.Qh)..])).AsByte();
-                    var high = Vector256.Equals(Vector256.Shuffle(qh, spread) & bits, bits) & Vector256.Create((byte)16);
-                    (q | high).CopyTo(panel.Slice(b * stride + Block * slot, Block));
-                    var d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk));
-                    SetScale(scales, b, slot, d);
-                    offsets[b] = q51 ? -HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk[Q5_1Block.M..])) : 16 * d;
-                }
-                break;
-            default:
-                throw new NotSupportedException($"No panel kernel for {type}.");
+                var dst = pp + b * (type == GgmlType.Q8_0 ? 2 * OctetBlockBytes : OctetBlockBytes);
+                Transpose(values, dst);
+                if (type == GgmlType.Q8_0)
+                    Transpose(signs, dst + OctetBlockBytes);
+            }
         }
     }
 
-    private static void SetScale(Span<float> scales, int block, int slot, float scale) =>
-        Vector128.Create(scale).CopyTo(scales.Slice(block * 8 + TokenTile * slot, TokenTile));
+    /// <summary>The 8 x 8 matrix of 32-bit words at <paramref name="src"/> (row a = 32 bytes of weight row a) transposed into <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(byte* src, byte* dst)
+    {
+        var r = (uint*)src;
+        var t0 = Avx2.UnpackLow(Avx.LoadVector256(r), Avx.LoadVector256(r + 8));
+        var t1 = Avx2.UnpackHigh(Avx.LoadVector256(r), Avx.LoadVector256(r + 8));
+        var t2 = Avx2.UnpackLow(Avx.LoadVector256(r + 16), Avx.LoadVector256(r + 24));
+        var t3 = Avx2.UnpackHigh(Avx.LoadVector256(r + 16), Avx.LoadVector256(r + 24));
+        var t4 = Avx2.UnpackLow(Avx.LoadVector256(r + 32), Avx.LoadVector256(r + 40));
+        var t5 = Avx2.UnpackHigh(Avx.LoadVector256(r + 32), Avx.LoadVector256(r + 40));
+        var t6 = Avx2.UnpackLow(Avx.LoadVector256(r + 48), Avx.LoadVector256(r + 56));
+        var t7 = Avx2.UnpackHigh(Avx.LoadVector256(r + 48), Avx.LoadVector256(r + 56));
+        // u0: words 0 of rows 0-3 | words 4 of rows 0-3; u4 the same for rows 4-7; u1/u5 words 1 | 5, u2/u6 words 2 | 6, u3/u7 words 3 | 7.
+        var u0 = Avx2.UnpackLow(t0.AsUInt64(), t2.AsUInt64());
+        var u1 = Avx2.UnpackHigh(t0.AsUInt64(), t2.AsUInt64());
+        var u2 = Avx2.UnpackLow(t1.AsUInt64(), t3.AsUInt64());
+        var u3 = Avx2.UnpackHigh(t1.AsUInt64(), t3.AsUInt64());
+        var u4 = Avx2.UnpackLow(t4.AsUInt64(), t6.AsUInt64());
+        var u5 = Avx2.UnpackHigh(t4.AsUInt64(), t6.AsUInt64());
+        var u6 = Avx2.UnpackLow(t5.AsUInt64(), t7.AsUInt64());
+        var u7 = Avx2.UnpackHigh(t5.AsUInt64(), t7.AsUInt64());
+        var d = (ulong*)dst;
+        Avx.Store(d, Avx2.Permute2x128(u0, u4, 0x20));
+        Avx.Store(d + 4, Avx2.Permute2x128(u1, u5, 0x20));
+        Avx.Store(d + 8, Avx2.Permute2x128(u2, u6, 0x20));
+        Avx.Store(d + 12, Avx2.Permute2x128(u3, u7, 0x20));
+        Avx.Store(d + 16, Avx2.Permute2x128(u0, u4, 0x31));
+        Avx.Store(d + 20, Avx2.Permute2x128(u1, u5, 0x31));
+        Avx.Store(d + 24, Avx2.Permute2x128(u2, u6, 0x31));
+        Avx.Store(d + 28, Avx2.Permute2x128(u3, u7, 0x31));
+    }
 }

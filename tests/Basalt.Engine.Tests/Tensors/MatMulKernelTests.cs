@@ -23,6 +23,9 @@ public sealed class MatMulKernelTests
             data.Add(type, 16, 13, block == 256 ? 768 : 576);
             // More tokens than one engine token group, an odd number of rows.
             data.Add(type, 33, 70, block == 256 ? 256 : 64);
+            // Rows not a multiple of the 8-row tile on both sides of it, token counts around the 4-token tile.
+            data.Add(type, 9, 3, block == 256 ? 256 : 160);
+            data.Add(type, 23, 6, block == 256 ? 512 : 64);
         }
         return data;
     }
@@ -98,6 +101,51 @@ public sealed class MatMulKernelTests
         MatMulKernels.DotRowsReference(type, rows, rowCount, xq.AsSpan(first * xBytes), group, n, expected);
         for (var k = 0; k < expected.Length; k++)
             Assert.True(Math.Abs(actual[k] - expected[k]) <= PreparedVsReferenceTolerance * (1 + Math.Abs(expected[k])),
+                $"{type} output {k}: {actual[k]} vs reference {expected[k]}");
+    }
+
+    // Every value at its extreme, scales 1: the sums are integers far below 2^24, so the kernel must give them exactly (no int16 saturation).
+    private const double ExtremeValuesTolerance = 0;
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q5_1)]
+    public void DotQ8Rows_ExtremeWeightsAndActivations_SumWithoutSaturating(GgmlType type)
+    {
+        // The lanes-as-rows kernels add the int16 pair products of several 4-byte groups before widening them: 8 groups of 4-bit weights,
+        // 4 of 5-bit ones. Weights at their largest stored value (nibbles 15, high bits set: 31; Q8_0 -127) against activations of 127 and
+        // -127 reach those bounds in every lane.
+        const int n = 256, rowCount = 11, tokens = 6;
+        var rowBytes = TensorOps.RowSize(type, n);
+        var rows = new byte[rowCount * rowBytes];
+        var blockBytes = rowBytes / (n / 32);
+        for (var b = 0; b < rows.Length / blockBytes; b++)
+        {
+            var blk = rows.AsSpan(b * blockBytes, blockBytes);
+            blk.Fill(type == GgmlType.Q8_0 ? (byte)0x81 : (byte)0xFF);
+            BitConverter.TryWriteBytes(blk, (Half)1);
+            if (type == GgmlType.Q5_1)
+                BitConverter.TryWriteBytes(blk[2..], (Half)(-3));
+        }
+        var xBytes = TensorOps.ActivationSize(type, n);
+        var xq = new byte[tokens * xBytes];
+        for (var j = 0; j < tokens; j++)
+            for (var b = 0; b < n / 32; b++)
+            {
+                var blk = xq.AsSpan(j * xBytes + b * 34, 34);
+                blk.Fill(j % 2 == 0 ? (byte)127 : (byte)0x81);
+                BitConverter.TryWriteBytes(blk, (Half)1);
+            }
+
+        var actual = new float[tokens * rowCount];
+        TensorOps.DotQ8Rows(type, rows, rowCount, xq, tokens, n, actual);
+        var expected = new float[tokens * rowCount];
+        MatMulKernels.DotRowsReference(type, rows, rowCount, xq, tokens, n, expected);
+
+        for (var k = 0; k < expected.Length; k++)
+            Assert.True(Math.Abs(actual[k] - expected[k]) <= ExtremeValuesTolerance * Math.Abs(expected[k]),
                 $"{type} output {k}: {actual[k]} vs reference {expected[k]}");
     }
 
