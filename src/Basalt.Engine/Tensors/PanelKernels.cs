@@ -11,14 +11,14 @@ namespace Basalt.Engine.Tensors;
 /// 256-bit vector holds 4 consecutive elements of each of the 8 rows, and a token's matching 4 activation bytes are broadcast to every
 /// lane, so vpmaddubsw / vpmaddwd leave the 8 rows' dots as int32 lanes: no horizontal sums, one conversion and FMA per block for 8 rows.
 /// Q4_0, Q5_0 and Q5_1 are decoded as unsigned bytes (their offsets, 8, 16 or -m, are subtracted per block as offset x the activations'
-/// block sums); Q8_0 as |w| and w (AVX2 multiplies unsigned by signed bytes only: the sign moves onto the broadcast activations).
+/// block sums); Q8_0 as w, whose |w| the kernel takes (AVX2 multiplies unsigned by signed bytes only: the sign moves onto the broadcast activations).
 /// The micro-kernel is 8 rows x 4 tokens: four float accumulators of 8 rows each.</summary>
 internal static unsafe class PanelKernels
 {
     private const int Block = 32;
     private const int RowTile = 8;
     private const int TokenTile = 4;
-    // Panel bytes per block of an 8-row tile (one byte per weight; Q8_0 holds twice as many: |w|, then w).
+    // Panel bytes per block of an 8-row tile: one byte per weight.
     private const int OctetBlockBytes = RowTile * Block;
 
     [ThreadStatic] private static byte[]? t_panel;
@@ -84,8 +84,7 @@ internal static unsafe class PanelKernels
         if (rowCount == 0 || tokens == 0)
             return;
         var nb = n / Block;
-        var signed = type == GgmlType.Q8_0;
-        var stride = signed ? 2 * OctetBlockBytes : OctetBlockBytes;
+        var stride = OctetBlockBytes;
         var octets = (rowCount + RowTile - 1) / RowTile;
         var paddedTokens = PaddedTokens(tokens);
         if (scales.IsEmpty)
@@ -136,7 +135,10 @@ internal static unsafe class PanelKernels
                     }
                     var count = Math.Min(TokenTile, tokens - j);
                     for (var c = 0; c < count; c++)
-                        new ReadOnlySpan<float>(results + c * RowTile, live).CopyTo(y.Slice((j + c) * rowCount + r0, live));
+                        if (live == RowTile)
+                            Avx.LoadVector256(results + c * RowTile).StoreUnsafe(ref y[(j + c) * rowCount + r0]);
+                        else
+                            new ReadOnlySpan<float>(results + c * RowTile, live).CopyTo(y.Slice((j + c) * rowCount + r0, live));
                 }
             }
         }
@@ -286,63 +288,63 @@ internal static unsafe class PanelKernels
         f3 = Fma.MultiplyAddNegated(m, Vector256.Create(bs[3]), Fma.MultiplyAdd(Avx.ConvertToVector256Single(i3), d * Vector256.Create(ts[3]), f3));
     }
 
-    // As Kernel4Bit for Q8_0: the panel holds |w| (first 256 bytes of a block) and w (next 256); vpsignb gives the token's broadcast bytes
-    // the weights' signs, and each group's int16 pair sums (up to 2 x 127 x 128) go to int32 at once.
+    // As Kernel4Bit for Q8_0: vpmaddubsw multiplies |w| (one vpabsb per group, shared by the four tokens) by the token's broadcast bytes
+    // given the weights' signs (vpsignb); each group's int16 pair sums (up to 2 x 127 x 127) go to int32 at once.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void KernelQ8(byte* w, float* rs, float* ts, byte* x0, byte* x1, byte* x2, byte* x3, int nb, float* results)
     {
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
         var ones = Vector256<short>.One;
-        for (var b = 0; b < nb; b++, w += 2 * OctetBlockBytes, rs += RowTile, ts += TokenTile,
+        for (var b = 0; b < nb; b++, w += OctetBlockBytes, rs += RowTile, ts += TokenTile,
             x0 += Q8_0Block.Bytes, x1 += Q8_0Block.Bytes, x2 += Q8_0Block.Bytes, x3 += Q8_0Block.Bytes)
         {
             Vector256<int> i0, i1, i2, i3;
             Vector256<byte> u;
             Vector256<sbyte> v;
-            u = Avx.LoadVector256(w + 0);
-            v = Avx.LoadVector256((sbyte*)(w + 256));
+            v = Avx.LoadVector256((sbyte*)(w + 0));
+            u = Avx2.Abs(v);
             i0 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 2), v)), ones);
             i1 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 2), v)), ones);
             i2 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 2), v)), ones);
             i3 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 2), v)), ones);
-            u = Avx.LoadVector256(w + 32);
-            v = Avx.LoadVector256((sbyte*)(w + 288));
+            v = Avx.LoadVector256((sbyte*)(w + 32));
+            u = Avx2.Abs(v);
             i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 6), v)), ones);
             i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 6), v)), ones);
             i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 6), v)), ones);
             i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 6), v)), ones);
-            u = Avx.LoadVector256(w + 64);
-            v = Avx.LoadVector256((sbyte*)(w + 320));
+            v = Avx.LoadVector256((sbyte*)(w + 64));
+            u = Avx2.Abs(v);
             i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 10), v)), ones);
             i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 10), v)), ones);
             i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 10), v)), ones);
             i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 10), v)), ones);
-            u = Avx.LoadVector256(w + 96);
-            v = Avx.LoadVector256((sbyte*)(w + 352));
+            v = Avx.LoadVector256((sbyte*)(w + 96));
+            u = Avx2.Abs(v);
             i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 14), v)), ones);
             i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 14), v)), ones);
             i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 14), v)), ones);
             i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 14), v)), ones);
-            u = Avx.LoadVector256(w + 128);
-            v = Avx.LoadVector256((sbyte*)(w + 384));
+            v = Avx.LoadVector256((sbyte*)(w + 128));
+            u = Avx2.Abs(v);
             i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 18), v)), ones);
             i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 18), v)), ones);
             i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 18), v)), ones);
             i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 18), v)), ones);
-            u = Avx.LoadVector256(w + 160);
-            v = Avx.LoadVector256((sbyte*)(w + 416));
+            v = Avx.LoadVector256((sbyte*)(w + 160));
+            u = Avx2.Abs(v);
             i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 22), v)), ones);
             i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 22), v)), ones);
             i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 22), v)), ones);
             i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 22), v)), ones);
-            u = Avx.LoadVector256(w + 192);
-            v = Avx.LoadVector256((sbyte*)(w + 448));
+            v = Avx.LoadVector256((sbyte*)(w + 192));
+            u = Avx2.Abs(v);
             i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 26), v)), ones);
             i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 26), v)), ones);
             i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 26), v)), ones);
             i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x3 + 26), v)), ones);
-            u = Avx.LoadVector256(w + 224);
-            v = Avx.LoadVector256((sbyte*)(w + 480));
+            v = Avx.LoadVector256((sbyte*)(w + 224));
+            u = Avx2.Abs(v);
             i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x0 + 30), v)), ones);
             i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x1 + 30), v)), ones);
             i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(x2 + 30), v)), ones);
@@ -371,62 +373,76 @@ internal static unsafe class PanelKernels
     }
 
     /// <summary>Rows [first, first + 8) (the last row repeated past <paramref name="rowCount"/>; those results are dropped) into one octet
-    /// of the panel: per block, 8 vectors of 32 bytes, vector g holding elements 4g..4g+3 of row 0, then of row 1, ... (unsigned values, or
-    /// |w| for Q8_0 followed by 8 more vectors of w), the rows' block scales at <paramref name="scales"/>[8b..8b+7] and the offsets to
-    /// subtract per unit of activation (8d for Q4_0, 16d for Q5_0, -m for Q5_1) at <paramref name="offsets"/>[8b..]. Element = scale x value - offset.</summary>
+    /// of the panel: per block, 8 vectors of 32 bytes, vector g holding elements 4g..4g+3 of row 0, then of row 1, ... (unsigned values,
+    /// or w for Q8_0), the rows' block scales at <paramref name="scales"/>[8b..8b+7] and the offsets to subtract per unit of activation
+    /// (8d for Q4_0, 16d for Q5_0, -m for Q5_1) at <paramref name="offsets"/>[8b..]. Element = scale x value - offset.</summary>
     private static void DecodeOctet(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, int first, int nb, Span<byte> panel, Span<float> scales, Span<float> offsets)
     {
         var rowStart = stackalloc byte*[RowTile];
         var values = stackalloc byte[OctetBlockBytes];
-        var signs = stackalloc byte[OctetBlockBytes];
         fixed (byte* pr = rows, pp = panel)
         fixed (float* ps = scales, po = offsets)
         {
             for (var a = 0; a < RowTile; a++)
                 rowStart[a] = pr + Math.Min(first + a, rowCount - 1) * rowBytes;
-            for (var b = 0; b < nb; b++)
+            switch (type)
             {
-                for (var a = 0; a < RowTile; a++)
-                {
-                    var blk = rowStart[a];
-                    float d;
-                    switch (type)
+                case GgmlType.Q8_0:
+                    for (var b = 0; b < nb; b++)
                     {
-                        case GgmlType.Q8_0:
-                            blk += b * Q8_0Block.Bytes;
-                            d = HalfBits.ToSingle(*(ushort*)blk);
-                            var q = Avx.LoadVector256((sbyte*)(blk + Q8_0Block.Qs));
-                            Avx.Store(values + a * Block, Avx2.Abs(q));
-                            Avx.Store(signs + a * Block, q.AsByte());
+                        for (var a = 0; a < RowTile; a++)
+                        {
+                            var blk = rowStart[a] + b * Q8_0Block.Bytes;
+                            ps[b * RowTile + a] = HalfBits.ToSingle(*(ushort*)blk);
                             po[b * RowTile + a] = 0;
-                            break;
-                        case GgmlType.Q4_0:
-                            blk += b * Q4_0Block.Bytes;
-                            d = HalfBits.ToSingle(*(ushort*)blk);
-                            Avx.Store(values + a * Block, QuantKernels.Nibbles32(blk + Q4_0Block.Qs));
-                            po[b * RowTile + a] = 8 * d;
-                            break;
-                        case GgmlType.Q5_0:
-                            blk += b * Q5_0Block.Bytes;
-                            d = HalfBits.ToSingle(*(ushort*)blk);
-                            Avx.Store(values + a * Block, QuantKernels.Unpack5Bit(ref *blk, Q5_0Block.Qs, Q5_0Block.Qh));
-                            po[b * RowTile + a] = 16 * d;
-                            break;
-                        case GgmlType.Q5_1:
-                            blk += b * Q5_1Block.Bytes;
-                            d = HalfBits.ToSingle(*(ushort*)blk);
-                            Avx.Store(values + a * Block, QuantKernels.Unpack5Bit(ref *blk, Q5_1Block.Qs, Q5_1Block.Qh));
-                            po[b * RowTile + a] = -HalfBits.ToSingle(*(ushort*)(blk + Q5_1Block.M));
-                            break;
-                        default:
-                            throw new NotSupportedException($"No panel kernel for {type}.");
+                            Avx.Store(values + a * Block, Avx.LoadVector256(blk + Q8_0Block.Qs));
+                        }
+                        Transpose(values, pp + b * OctetBlockBytes);
                     }
-                    ps[b * RowTile + a] = d;
-                }
-                var dst = pp + b * (type == GgmlType.Q8_0 ? 2 * OctetBlockBytes : OctetBlockBytes);
-                Transpose(values, dst);
-                if (type == GgmlType.Q8_0)
-                    Transpose(signs, dst + OctetBlockBytes);
+                    break;
+                case GgmlType.Q4_0:
+                    for (var b = 0; b < nb; b++)
+                    {
+                        for (var a = 0; a < RowTile; a++)
+                        {
+                            var blk = rowStart[a] + b * Q4_0Block.Bytes;
+                            var d = HalfBits.ToSingle(*(ushort*)blk);
+                            ps[b * RowTile + a] = d;
+                            po[b * RowTile + a] = 8 * d;
+                            Avx.Store(values + a * Block, QuantKernels.Nibbles32(blk + Q4_0Block.Qs));
+                        }
+                        Transpose(values, pp + b * OctetBlockBytes);
+                    }
+                    break;
+                case GgmlType.Q5_0:
+                    for (var b = 0; b < nb; b++)
+                    {
+                        for (var a = 0; a < RowTile; a++)
+                        {
+                            var blk = rowStart[a] + b * Q5_0Block.Bytes;
+                            var d = HalfBits.ToSingle(*(ushort*)blk);
+                            ps[b * RowTile + a] = d;
+                            po[b * RowTile + a] = 16 * d;
+                            Avx.Store(values + a * Block, QuantKernels.Unpack5Bit(ref *blk, Q5_0Block.Qs, Q5_0Block.Qh));
+                        }
+                        Transpose(values, pp + b * OctetBlockBytes);
+                    }
+                    break;
+                case GgmlType.Q5_1:
+                    for (var b = 0; b < nb; b++)
+                    {
+                        for (var a = 0; a < RowTile; a++)
+                        {
+                            var blk = rowStart[a] + b * Q5_1Block.Bytes;
+                            ps[b * RowTile + a] = HalfBits.ToSingle(*(ushort*)blk);
+                            po[b * RowTile + a] = -HalfBits.ToSingle(*(ushort*)(blk + Q5_1Block.M));
+                            Avx.Store(values + a * Block, QuantKernels.Unpack5Bit(ref *blk, Q5_1Block.Qs, Q5_1Block.Qh));
+                        }
+                        Transpose(values, pp + b * OctetBlockBytes);
+                    }
+                    break;
+                default:
+                    throw new NotSupportedException($"No panel kernel for {type}.");
             }
         }
     }
