@@ -477,8 +477,19 @@ internal sealed class MatMulJob : IRangeJob
                 }
                 else
                     TensorOps.DotQ8Rows(w.Type, weights, rows, xq.Slice(j0 * xBytes, tokens * xBytes), tokens, w.Cols, tile);
-                for (var j = 0; j < tokens; j++)
-                    tile.Slice(j * rows, rows).CopyTo(y.AsSpan(Row(j0 + j) * ld + r0, rows));
+                if (rows == TileRows)
+                    // Full tiles (nearly all): two vector copies per token instead of a Memmove call each (2-3% of a 135M prompt pass).
+                    for (var j = 0; j < tokens; j++)
+                    {
+                        ref var dst = ref y[Row(j0 + j) * ld + r0 + TileRows - 1];
+                        ref var src = ref tile[j * TileRows];
+                        ref var first = ref System.Runtime.CompilerServices.Unsafe.Subtract(ref dst, TileRows - 1);
+                        System.Runtime.Intrinsics.Vector256.StoreUnsafe(System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref src), ref first);
+                        System.Runtime.Intrinsics.Vector256.StoreUnsafe(System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref src, 8), ref first, 8);
+                    }
+                else
+                    for (var j = 0; j < tokens; j++)
+                        tile.Slice(j * rows, rows).CopyTo(y.AsSpan(Row(j0 + j) * ld + r0, rows));
             }
         }
     }
