@@ -212,7 +212,7 @@ internal sealed class MatMulJob : IRangeJob
     /// <summary>Weight rows per tile: 16 rows of the widest matrices used here stay well inside L1/L2 while the batch passes over them.</summary>
     public const int TileRows = 16;
     // Input rows per kernel call: bounds the stack tile of results (TileRows x TokenGroup floats).
-    private const int TokenGroup = 64;
+    private const int TokenGroup = 128;
 
     private readonly WeightMatrix[] _w = new WeightMatrix[3];
     private readonly float[][] _y = new float[3][];

@@ -280,6 +280,11 @@ internal static unsafe class F16Kernels
         if (type == GgmlType.F16 && tokens <= MaxFewTokens && n >= 16
             && DotRowsFewTokens(MemoryMarshal.Cast<byte, ushort>(rows[..(rowCount * rowBytes)]), rowCount, x, xs, tokens, n, y))
             return;
+        if (type != GgmlType.F32 && tokens >= LaneTokens)
+        {
+            DotRowsLanes(type, rows, rowBytes, rowCount, x, xs, tokens, n, y);
+            return;
+        }
         ReadOnlySpan<float> w;
         if (type == GgmlType.F32)
             w = MemoryMarshal.Cast<byte, float>(rows);
@@ -322,6 +327,103 @@ internal static unsafe class F16Kernels
                 j += group;
             }
         }
+    }
+
+    // Rows as lanes: 16 rows (two octets of 8) by 6 tokens per micro-kernel step.
+    private const int LaneRows = 16;
+    private const int LaneTokens = 6;
+
+    // Per-thread transposed panel and its widening scratch; grown on first use, then reused.
+    [ThreadStatic] private static float[]? t_lanes, t_wide;
+
+    // F16 and BF16 rows widened (exactly) and transposed into octets: element k of rows 8o..8o+7 at lanes[o n 8 + 8k ..] (rows past the
+    // end zero), so a weight load gives one element of 8 rows and each token's element is broadcast: twelve accumulators hold 16 rows x
+    // 6 tokens with no horizontal sums, and each token's 16 results are stored as two vectors.
+    private static void DotRowsLanes(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<float> x, int xs, int tokens, int n, Span<float> y)
+    {
+        var strips = (rowCount + LaneRows - 1) / LaneRows;
+        var lanes = t_lanes is { } l && l.Length >= strips * LaneRows * n ? l : t_lanes = new float[Math.Max(strips * LaneRows * n, 1024)];
+        var wide = t_wide is { } wd && wd.Length >= 8 * n ? wd : t_wide = new float[Math.Max(8 * n, 1024)];
+        var n8 = n & ~7;
+        fixed (float* pl = lanes, pwide = wide, px = x)
+        {
+            for (var o = 0; o < strips * 2; o++)
+            {
+                for (var a = 0; a < 8; a++)
+                {
+                    var r = o * 8 + a;
+                    var dst = wide.AsSpan(a * n, n);
+                    if (r >= rowCount)
+                        dst.Clear();
+                    else if (type == GgmlType.F16)
+                        ToSingle(MemoryMarshal.Cast<byte, ushort>(rows.Slice(r * rowBytes, rowBytes)), dst);
+                    else
+                        TensorOps.DequantizeRow(type, rows.Slice(r * rowBytes, rowBytes), dst);
+                }
+                var octet = pl + (long)o * n * 8;
+                for (var k = 0; k < n8; k += 8)
+                    PanelKernels.Transpose8x8((uint*)(pwide + k), n, (uint*)(octet + 8 * k));
+                for (var k = n8; k < n; k++)
+                    for (var a = 0; a < 8; a++)
+                        octet[8 * k + a] = pwide[a * n + k];
+            }
+            var results = stackalloc float[LaneRows * LaneTokens];
+            var xt = stackalloc float*[LaneTokens];
+            for (var j = 0; j < tokens; j += LaneTokens)
+            {
+                // Ragged edges reuse the last token and drop its results.
+                for (var c = 0; c < LaneTokens; c++)
+                    xt[c] = px + (long)Math.Min(j + c, tokens - 1) * xs;
+                var count = Math.Min(LaneTokens, tokens - j);
+                for (var s = 0; s < strips; s++)
+                {
+                    var a = pl + (long)2 * s * n * 8;
+                    KernelLanes(a, a + (long)n * 8, n, xt[0], xt[1], xt[2], xt[3], xt[4], xt[5], results);
+                    var r0 = s * LaneRows;
+                    var live = Math.Min(LaneRows, rowCount - r0);
+                    for (var c = 0; c < count; c++)
+                        new ReadOnlySpan<float>(results + c * LaneRows, live).CopyTo(y.Slice((j + c) * rowCount + r0, live));
+                }
+            }
+        }
+    }
+
+    // Sixteen rows by six tokens over the transposed panel: per element, two weight loads (rows 0-7 at a, 8-15 at b), six broadcasts and
+    // twelve FMAs. results[16 c + i] = row i · token c.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void KernelLanes(float* a, float* b, int n, float* x0, float* x1, float* x2, float* x3, float* x4, float* x5, float* results)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (var k = 0; k < n; k++, a += 8, b += 8)
+        {
+            var wa = Avx.LoadVector256(a);
+            var wb = Avx.LoadVector256(b);
+            var v = Vector256.Create(x0[k]);
+            c00 = Fma.MultiplyAdd(wa, v, c00);
+            c01 = Fma.MultiplyAdd(wb, v, c01);
+            v = Vector256.Create(x1[k]);
+            c10 = Fma.MultiplyAdd(wa, v, c10);
+            c11 = Fma.MultiplyAdd(wb, v, c11);
+            v = Vector256.Create(x2[k]);
+            c20 = Fma.MultiplyAdd(wa, v, c20);
+            c21 = Fma.MultiplyAdd(wb, v, c21);
+            v = Vector256.Create(x3[k]);
+            c30 = Fma.MultiplyAdd(wa, v, c30);
+            c31 = Fma.MultiplyAdd(wb, v, c31);
+            v = Vector256.Create(x4[k]);
+            c40 = Fma.MultiplyAdd(wa, v, c40);
+            c41 = Fma.MultiplyAdd(wb, v, c41);
+            v = Vector256.Create(x5[k]);
+            c50 = Fma.MultiplyAdd(wa, v, c50);
+            c51 = Fma.MultiplyAdd(wb, v, c51);
+        }
+        Avx.Store(results, c00); Avx.Store(results + 8, c01);
+        Avx.Store(results + 16, c10); Avx.Store(results + 24, c11);
+        Avx.Store(results + 32, c20); Avx.Store(results + 40, c21);
+        Avx.Store(results + 48, c30); Avx.Store(results + 56, c31);
+        Avx.Store(results + 64, c40); Avx.Store(results + 72, c41);
+        Avx.Store(results + 80, c50); Avx.Store(results + 88, c51);
     }
 
     /// <summary>Up to this many tokens, F16 rows are dotted straight from the halves (as in decoding) instead of through a widened panel,

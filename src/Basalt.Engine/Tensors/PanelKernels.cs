@@ -449,17 +449,20 @@ internal static unsafe class PanelKernels
 
     /// <summary>The 8 x 8 matrix of 32-bit words at <paramref name="src"/> (row a = 32 bytes of weight row a) transposed into <paramref name="dst"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose(byte* src, byte* dst)
+    private static void Transpose(byte* src, byte* dst) => Transpose8x8((uint*)src, 8, (uint*)dst);
+
+    /// <summary>dst[8i + a] = src[a stride + i] for an 8 x 8 block of 32-bit words (rows <paramref name="stride"/> words apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose8x8(uint* r, nint stride, uint* dst)
     {
-        var r = (uint*)src;
-        var t0 = Avx2.UnpackLow(Avx.LoadVector256(r), Avx.LoadVector256(r + 8));
-        var t1 = Avx2.UnpackHigh(Avx.LoadVector256(r), Avx.LoadVector256(r + 8));
-        var t2 = Avx2.UnpackLow(Avx.LoadVector256(r + 16), Avx.LoadVector256(r + 24));
-        var t3 = Avx2.UnpackHigh(Avx.LoadVector256(r + 16), Avx.LoadVector256(r + 24));
-        var t4 = Avx2.UnpackLow(Avx.LoadVector256(r + 32), Avx.LoadVector256(r + 40));
-        var t5 = Avx2.UnpackHigh(Avx.LoadVector256(r + 32), Avx.LoadVector256(r + 40));
-        var t6 = Avx2.UnpackLow(Avx.LoadVector256(r + 48), Avx.LoadVector256(r + 56));
-        var t7 = Avx2.UnpackHigh(Avx.LoadVector256(r + 48), Avx.LoadVector256(r + 56));
+        var t0 = Avx2.UnpackLow(Avx.LoadVector256(r), Avx.LoadVector256(r + stride));
+        var t1 = Avx2.UnpackHigh(Avx.LoadVector256(r), Avx.LoadVector256(r + stride));
+        var t2 = Avx2.UnpackLow(Avx.LoadVector256(r + 2 * stride), Avx.LoadVector256(r + 3 * stride));
+        var t3 = Avx2.UnpackHigh(Avx.LoadVector256(r + 2 * stride), Avx.LoadVector256(r + 3 * stride));
+        var t4 = Avx2.UnpackLow(Avx.LoadVector256(r + 4 * stride), Avx.LoadVector256(r + 5 * stride));
+        var t5 = Avx2.UnpackHigh(Avx.LoadVector256(r + 4 * stride), Avx.LoadVector256(r + 5 * stride));
+        var t6 = Avx2.UnpackLow(Avx.LoadVector256(r + 6 * stride), Avx.LoadVector256(r + 7 * stride));
+        var t7 = Avx2.UnpackHigh(Avx.LoadVector256(r + 6 * stride), Avx.LoadVector256(r + 7 * stride));
         // u0: words 0 of rows 0-3 | words 4 of rows 0-3; u4 the same for rows 4-7; u1/u5 words 1 | 5, u2/u6 words 2 | 6, u3/u7 words 3 | 7.
         var u0 = Avx2.UnpackLow(t0.AsUInt64(), t2.AsUInt64());
         var u1 = Avx2.UnpackHigh(t0.AsUInt64(), t2.AsUInt64());

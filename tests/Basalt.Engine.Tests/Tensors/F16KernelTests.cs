@@ -144,6 +144,7 @@ public sealed class F16KernelTests
     [InlineData(1, 2, 17)]
     [InlineData(13, 16, 1031)]
     [InlineData(7, 17, 8)]
+    [InlineData(21, 9, 40)]
     public void DotQ8Rows_F16TileShapes_MatchScalarReference(int rowCount, int tokens, int n)
     {
         var rows = Rows(rowCount, n, rowCount * 31 + tokens);
