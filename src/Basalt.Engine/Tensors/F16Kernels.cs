@@ -346,7 +346,9 @@ internal static unsafe class F16Kernels
         var wide = t_wide is { } wd && wd.Length >= 8 * n ? wd : t_wide = new float[Math.Max(8 * n, 1024)];
         var n8 = n & ~7;
         fixed (float* pl = lanes, pwide = wide, px = x)
+        fixed (byte* pn = rows)
         {
+            var next = pn + (long)rowCount * rowBytes;
             for (var o = 0; o < strips * 2; o++)
             {
                 for (var a = 0; a < 8; a++)
@@ -369,6 +371,11 @@ internal static unsafe class F16Kernels
             }
             var results = stackalloc float[LaneRows * LaneTokens];
             var xt = stackalloc float*[LaneTokens];
+            // As PanelKernels.DotRows: the next tile's rows (the bytes after these) are prefetched into L2 while this tile's kernels run.
+            var calls = strips * ((tokens + LaneTokens - 1) / LaneTokens);
+            var lines = (rowCount * rowBytes + 63) / 64;
+            var perCall = (lines + calls - 1) / calls;
+            var line = 0;
             for (var j = 0; j < tokens; j += LaneTokens)
             {
                 // Ragged edges reuse the last token and drop its results.
@@ -379,6 +386,8 @@ internal static unsafe class F16Kernels
                 {
                     var a = pl + (long)2 * s * n * 8;
                     KernelLanes(a, a + (long)n * 8, n, xt[0], xt[1], xt[2], xt[3], xt[4], xt[5], results);
+                    for (var end = Math.Min(line + perCall, lines); line < end; line++)
+                        Sse.Prefetch1(next + 64L * line);
                     var r0 = s * LaneRows;
                     var live = Math.Min(LaneRows, rowCount - r0);
                     for (var c = 0; c < count; c++)
