@@ -13,7 +13,8 @@ namespace Basalt.Engine.Tensors;
 /// That gives the value times 2^-112 for every finite half (normals and subnormals alike). Decode folds the 2^112 into the activations
 /// (2^56 there, 2^56 on the sum), so a weight costs three integer operations and one FMA; infinities and NaNs, which the shift gets
 /// wrong, are detected per row and send that row to the exact scalar path.
-/// Prompt tiles widen their rows exactly into a per-thread panel once and run F32 micro-kernels of 4 rows x 3 tokens (6 x 2 for pairs) over it.
+/// Prompt tiles of 6+ tokens widen their rows exactly into a per-thread panel transposed by octets of rows (rows as vector lanes) and run a
+/// 16 rows x 6 tokens F32 micro-kernel over it; 4-5 tokens (and F32 weights) take 4 rows x 3 tokens (6 x 2 for pairs) over row-major rows.
 /// Every path has its scalar reference (<see cref="FloatKernels.DotF16Scalar"/>, <see cref="MatMulKernels.DotRowsReference"/>) for the tests.</summary>
 internal static unsafe class F16Kernels
 {
@@ -271,8 +272,8 @@ internal static unsafe class F16Kernels
     // Per-thread panel of widened rows; grown on first use, then reused (no allocation per call).
     [ThreadStatic] private static float[]? t_panel;
 
-    // The rows are widened to F32 once per call (F32 rows are used in place), then FMA micro-kernels of twelve accumulators run over the
-    // panel, tokens outermost so a group's activation rows stay in L1 while the panel's rows pass.
+    // 6+ tokens of F16 / BF16 weights: DotRowsLanes. Otherwise the rows are widened to F32 once per call (F32 rows are used in place), then
+    // FMA micro-kernels of twelve accumulators run over the panel, tokens outermost so a group's activation rows stay in L1 while the rows pass.
     private static void DotRowsFma(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int xBytes, int tokens, int n, Span<float> y)
     {
         var x = MemoryMarshal.Cast<byte, float>(xq);
@@ -364,7 +365,7 @@ internal static unsafe class F16Kernels
                 }
                 var octet = pl + (long)o * n * 8;
                 for (var k = 0; k < n8; k += 8)
-                    PanelKernels.Transpose8x8((uint*)(pwide + k), n, (uint*)(octet + 8 * k));
+                    PanelKernels.Transpose8x8((byte*)(pwide + k), (nint)n * sizeof(float), (byte*)(octet + 8 * k));
                 for (var k = n8; k < n; k++)
                     for (var a = 0; a < 8; a++)
                         octet[8 * k + a] = pwide[a * n + k];

@@ -398,6 +398,8 @@ internal static unsafe class PanelKernels
             switch (type)
             {
                 case GgmlType.Q8_0:
+                    // A full octet's blocks are rowBytes apart: transposed straight from the rows.
+                    var direct = first + RowTile <= rowCount;
                     for (var b = 0; b < nb; b++)
                     {
                         for (var a = 0; a < RowTile; a++)
@@ -405,9 +407,13 @@ internal static unsafe class PanelKernels
                             var blk = rowStart[a] + b * Q8_0Block.Bytes;
                             ps[b * RowTile + a] = HalfBits.ToSingle(*(ushort*)blk);
                             po[b * RowTile + a] = 0;
-                            Avx.Store(values + a * Block, Avx.LoadVector256(blk + Q8_0Block.Qs));
+                            if (!direct)
+                                Avx.Store(values + a * Block, Avx.LoadVector256(blk + Q8_0Block.Qs));
                         }
-                        Transpose(values, pp + b * OctetBlockBytes);
+                        if (direct)
+                            Transpose8x8(rowStart[0] + b * Q8_0Block.Bytes + Q8_0Block.Qs, rowBytes, pp + b * OctetBlockBytes);
+                        else
+                            Transpose(values, pp + b * OctetBlockBytes);
                     }
                     break;
                 case GgmlType.Q4_0:
@@ -459,20 +465,29 @@ internal static unsafe class PanelKernels
 
     /// <summary>The 8 x 8 matrix of 32-bit words at <paramref name="src"/> (row a = 32 bytes of weight row a) transposed into <paramref name="dst"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose(byte* src, byte* dst) => Transpose8x8((uint*)src, 8, (uint*)dst);
+    private static void Transpose(byte* src, byte* dst) => Transpose8x8(src, Block, dst);
 
-    /// <summary>dst[8i + a] = src[a stride + i] for an 8 x 8 block of 32-bit words (rows <paramref name="stride"/> words apart).</summary>
+    /// <summary>An 8 x 8 block of 32-bit words transposed: word i of row a (rows <paramref name="stride"/> bytes apart from
+    /// <paramref name="src"/>) to word 8i + a of <paramref name="dst"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Transpose8x8(uint* r, nint stride, uint* dst)
+    internal static void Transpose8x8(byte* src, nint stride, byte* dst)
     {
-        var t0 = Avx2.UnpackLow(Avx.LoadVector256(r), Avx.LoadVector256(r + stride));
-        var t1 = Avx2.UnpackHigh(Avx.LoadVector256(r), Avx.LoadVector256(r + stride));
-        var t2 = Avx2.UnpackLow(Avx.LoadVector256(r + 2 * stride), Avx.LoadVector256(r + 3 * stride));
-        var t3 = Avx2.UnpackHigh(Avx.LoadVector256(r + 2 * stride), Avx.LoadVector256(r + 3 * stride));
-        var t4 = Avx2.UnpackLow(Avx.LoadVector256(r + 4 * stride), Avx.LoadVector256(r + 5 * stride));
-        var t5 = Avx2.UnpackHigh(Avx.LoadVector256(r + 4 * stride), Avx.LoadVector256(r + 5 * stride));
-        var t6 = Avx2.UnpackLow(Avx.LoadVector256(r + 6 * stride), Avx.LoadVector256(r + 7 * stride));
-        var t7 = Avx2.UnpackHigh(Avx.LoadVector256(r + 6 * stride), Avx.LoadVector256(r + 7 * stride));
+        var r0 = Avx.LoadVector256((uint*)src);
+        var r1 = Avx.LoadVector256((uint*)(src + stride));
+        var r2 = Avx.LoadVector256((uint*)(src + 2 * stride));
+        var r3 = Avx.LoadVector256((uint*)(src + 3 * stride));
+        var r4 = Avx.LoadVector256((uint*)(src + 4 * stride));
+        var r5 = Avx.LoadVector256((uint*)(src + 5 * stride));
+        var r6 = Avx.LoadVector256((uint*)(src + 6 * stride));
+        var r7 = Avx.LoadVector256((uint*)(src + 7 * stride));
+        var t0 = Avx2.UnpackLow(r0, r1);
+        var t1 = Avx2.UnpackHigh(r0, r1);
+        var t2 = Avx2.UnpackLow(r2, r3);
+        var t3 = Avx2.UnpackHigh(r2, r3);
+        var t4 = Avx2.UnpackLow(r4, r5);
+        var t5 = Avx2.UnpackHigh(r4, r5);
+        var t6 = Avx2.UnpackLow(r6, r7);
+        var t7 = Avx2.UnpackHigh(r6, r7);
         // u0: words 0 of rows 0-3 | words 4 of rows 0-3; u4 the same for rows 4-7; u1/u5 words 1 | 5, u2/u6 words 2 | 6, u3/u7 words 3 | 7.
         var u0 = Avx2.UnpackLow(t0.AsUInt64(), t2.AsUInt64());
         var u1 = Avx2.UnpackHigh(t0.AsUInt64(), t2.AsUInt64());
