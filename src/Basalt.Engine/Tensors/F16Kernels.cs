@@ -392,7 +392,15 @@ internal static unsafe class F16Kernels
                     var r0 = s * LaneRows;
                     var live = Math.Min(LaneRows, rowCount - r0);
                     for (var c = 0; c < count; c++)
-                        new ReadOnlySpan<float>(results + c * LaneRows, live).CopyTo(y.Slice((j + c) * rowCount + r0, live));
+                        if (live == LaneRows)
+                        {
+                            ref var dst = ref y[(j + c) * rowCount + r0 + LaneRows - 1];
+                            ref var first = ref Unsafe.Subtract(ref dst, LaneRows - 1);
+                            Avx.LoadVector256(results + c * LaneRows).StoreUnsafe(ref first);
+                            Avx.LoadVector256(results + c * LaneRows + 8).StoreUnsafe(ref first, 8);
+                        }
+                        else
+                            new ReadOnlySpan<float>(results + c * LaneRows, live).CopyTo(y.Slice((j + c) * rowCount + r0, live));
                 }
             }
         }
