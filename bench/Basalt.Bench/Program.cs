@@ -31,7 +31,7 @@ Console.Error.WriteLine("modes:");
 Console.Error.WriteLine("  gateway [--seconds 5] [--concurrency 1,8,32]   gateway overhead over a fast loopback upstream");
 Console.Error.WriteLine("  metrics [--seconds 2] [--threads 1,2]            metrics recording throughput (requests/s)");
 Console.Error.WriteLine("  tokenize FILE.gguf [FILE.gguf...]              encode/decode speed on a ~2,000-token prompt");
-Console.Error.WriteLine("  kernels [SECONDS [TYPE...]]                    GB/s of weights through the dot kernels per type, one thread");
+Console.Error.WriteLine("  kernels [SECONDS [cached] [ranges] [best] [TYPE...]]  GB/s of weights through the dot kernels per type, one thread");
 Console.Error.WriteLine("  tiles [SECONDS [TYPE...]] [wide]                GOP per CPU-second of the prompt tile kernel (DotQ8Rows), one thread");
 Console.Error.WriteLine("  f16 [SECONDS]                                  F16 decode and tile kernels in the engine's shapes, per cpu-s, one thread");
 Console.Error.WriteLine("  attention [SECONDS]                            one layer's attention per KV type: prompt GFLOP/cpu-s, decode KV GB/cpu-s");

@@ -75,6 +75,9 @@ internal static class FloatKernels
     // ---- F16 ----
 
     /// <summary>Dot of <paramref name="h"/> (IEEE halves as raw bits) with <paramref name="x"/>.</summary>
+    // Summation order: on AVX-512 hardware the Vector512 path, which does not sum in the order of F16Kernels' AVX2 range kernel; there
+    // RowKernels.DotQ8 takes its per-row Reference path (one DotF16 per row), so a decoded range still equals row-by-row dots on every
+    // machine. Without AVX-512, DotF16V256 is F16Kernels' row kernel itself.
     public static float DotF16(ReadOnlySpan<ushort> h, ReadOnlySpan<float> x)
     {
         if (Vector512.IsHardwareAccelerated && h.Length >= Vector512<ushort>.Count)
@@ -131,7 +134,8 @@ internal static class FloatKernels
         return sum;
     }
 
-    // With AVX2 and FMA the row kernel of F16Kernels, so that a single row and a range of rows sum in the same order.
+    // With AVX2 and FMA the row kernel of F16Kernels, so that a single row and a range of rows sum in the same order (on machines
+    // without AVX-512, where DotF16 comes here; see DotF16).
     internal static float DotF16V256(ReadOnlySpan<ushort> h, ReadOnlySpan<float> x) =>
         Avx2.IsSupported && Fma.IsSupported ? F16Kernels.DotRow(h, x[..h.Length]) : DotF16V256Portable(h, x);
 

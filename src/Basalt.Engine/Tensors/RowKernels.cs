@@ -29,15 +29,10 @@ internal static class RowKernels
         switch (type)
         {
             case GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1:
-                Legacy(type, rows, rowBytes, rowCount, xq, n / Q8_0Block.Size, y);
+                QuantKernels.DotRows(type, rows, rowBytes, rowCount, xq, n / Q8_0Block.Size, y);
                 break;
-            case GgmlType.Q4_K:
-                for (var i = 0; i < rowCount; i++)
-                    y[i] = QuantKernels.DotQ4_KV256(rows.Slice(i * rowBytes, rowBytes), xq, n / Q4KBlock.Size);
-                break;
-            case GgmlType.Q5_K:
-                for (var i = 0; i < rowCount; i++)
-                    y[i] = QuantKernels.DotQ5_KV256(rows.Slice(i * rowBytes, rowBytes), xq, n / Q5KBlock.Size);
+            case GgmlType.Q4_K or GgmlType.Q5_K:
+                KQuant(type, rows, rowBytes, rowCount, xq, n / Q8KBlock.Size, y);
                 break;
             case GgmlType.Q6_K:
                 for (var i = 0; i < rowCount; i++)
@@ -59,20 +54,10 @@ internal static class RowKernels
             y[i] = TensorOps.DotQ8(type, rows.Slice(i * rowBytes, rowBytes), xq, n);
     }
 
-    // Prepared activations (block scales and sums) of rows up to this many blocks live on the stack (a 64K-wide row), else in arrays.
-    private const int MaxStackBlocks = QuantKernels.MaxStackBlocks;
-
-    [SkipLocalsInit]
-    private static unsafe void Legacy(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int blocks, Span<float> y)
+    private static unsafe void KQuant(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int blocks, Span<float> y)
     {
-        var xd = blocks <= MaxStackBlocks ? stackalloc float[blocks] : new float[blocks];
-        var xs = blocks <= MaxStackBlocks ? stackalloc int[blocks] : new int[blocks];
         fixed (byte* pw = rows, px = xq)
-        fixed (float* pd = xd, py = y)
-        fixed (int* ps = xs)
-        {
-            QuantKernels.PrepareActivations(px, blocks, pd, ps);
-            QuantKernels.DotRows(type, pw, rowBytes, rowCount, px, pd, ps, blocks, py);
-        }
+        fixed (float* py = y)
+            QuantKernels.DotRowsK(type, pw, rowBytes, rowCount, px, blocks, py);
     }
 }

@@ -295,6 +295,34 @@ public sealed class KernelTests
         }
     }
 
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
+    public void RowKernelsDotQ8_KQuantRowGroups_EqualSingleRowDotsAndReference(GgmlType type)
+    {
+        // Rows go four at a time, one lane each; a last group of 1-3 rows fills the other lanes with zeros. No row may depend on its
+        // neighbours or on where the group ends.
+        foreach (var blocks in new[] { 1, 3, 8 })
+        {
+            foreach (var rows in new[] { 1, 2, 3, 4, 5, 8, 11 })
+            {
+                var n = blocks * Q8KBlock.Size;
+                var w = RandomBlocks(type, rows * blocks, 131 * rows + blocks);
+                var x = Gaussian(n, 137 * blocks);
+                var xq = new byte[TensorOps.ActivationSize(type, n)];
+                TensorOps.QuantizeActivations(type, x, xq);
+                var (y, reference) = RangeAndReference(type, w, rows, xq, n);
+                var rowBytes = TensorOps.RowSize(type, n);
+                for (var i = 0; i < rows; i++)
+                {
+                    Assert.Equal(TensorOps.DotQ8(type, w.AsSpan(i * rowBytes, rowBytes), xq, n), y[i]);
+                    Close(reference[i], y[i], Magnitude(Decode(type, w.AsSpan(i * rowBytes, rowBytes).ToArray(), n), x) * 2, IntegerPathTolerance,
+                        $"{type} row {i} of {rows}, blocks={blocks}");
+                }
+            }
+        }
+    }
+
     /// <summary>Block scales at the edges of a half: the largest, zero, negative, subnormals (smallest and largest).</summary>
     private static readonly float[] ExtremeScales = [65504f, -65504f, 0f, 5.96e-8f, -6.1e-5f, 0.0123f, -1f, 2.4e-7f];
 
