@@ -87,16 +87,36 @@ internal static class Blocks
     /// <summary>gate = act(gate) * up.</summary>
     public static void GatedActivation(Span<float> gate, ReadOnlySpan<float> up, FfnActivation activation)
     {
-        if (activation == FfnActivation.Silu)
-            for (var i = 0; i < gate.Length; i++)
-            {
-                var g = gate[i];
-                gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
-            }
-        else
+        if (up.Length < gate.Length)
+            throw new ArgumentException($"up holds {up.Length} values for {gate.Length} gate values.", nameof(up));
+        if (activation != FfnActivation.Silu)
+        {
             for (var i = 0; i < gate.Length; i++)
                 gate[i] = GeluTanh(gate[i]) * up[i];
+            return;
+        }
+        var j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // SiLU through e = exp(-|g|) (a non-positive argument, the attention's float exp): g / (1 + e) for g >= 0, and
+            // g e / (1 + e) for g < 0 (the same value as g / (1 + exp(-g)) without overflow). The scalar MathF.Exp was 5-7% of a
+            // 135M prompt pass on the calling thread alone (Stopwatch split, s-step in bench/ENGINE.md).
+            ref var pg = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(gate);
+            ref var pu = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(up);
+            for (; j <= gate.Length - 8; j += 8)
+            {
+                var g = Vector256.LoadUnsafe(ref pg, (nuint)j);
+                var e = AttentionKernels.ExpNonPositive(-Vector256.Abs(g));
+                var numerator = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(g, Vector256<float>.Zero), g, g * e);
+                (numerator / (Vector256<float>.One + e) * Vector256.LoadUnsafe(ref pu, (nuint)j)).StoreUnsafe(ref pg, (nuint)j);
+            }
+        }
+        for (; j < gate.Length; j++)
+            gate[j] = Silu(gate[j]) * up[j];
     }
+
+    /// <summary>x / (1 + e^-x), the reference of the vector SiLU.</summary>
+    public static float Silu(float x) => x / (1f + MathF.Exp(-x));
 
     /// <summary>GELU, tanh approximation.</summary>
     public static float GeluTanh(float x) => 0.5f * x * (1f + MathF.Tanh(0.7978845608f * (x + 0.044715f * x * x * x)));

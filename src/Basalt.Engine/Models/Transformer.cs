@@ -18,6 +18,15 @@ internal sealed class Transformer
         LocalInverseFrequencies = config.RopeBaseLocal > 0
             ? Blocks.RopeInverseFrequencies(config, config.RopeBaseLocal, null)
             : InverseFrequencies;
+        // A fused gate/up matrix as its two halves, sliced once here (a slice is an object: none is made per step).
+        _gates = new WeightMatrix[config.Layers];
+        _ups = new WeightMatrix[config.Layers];
+        for (var l = 0; l < config.Layers; l++)
+        {
+            var layer = weights.Layers[l];
+            _gates[l] = layer.FusedGateUp ? layer.Up.Slice(0, config.FfnDim) : layer.Gate;
+            _ups[l] = layer.FusedGateUp ? layer.Up.Slice(config.FfnDim, config.FfnDim) : layer.Up;
+        }
     }
 
     public ModelConfig Config { get; }
@@ -26,6 +35,7 @@ internal sealed class Transformer
     public WorkerPool Pool { get; }
     private float[] InverseFrequencies { get; }
     private float[] LocalInverseFrequencies { get; }
+    private readonly WeightMatrix[] _gates, _ups;
 
     /// <summary>Runs every token of <paramref name="batch"/> through the model, appending each one's keys and values to its own cache at its
     /// position, and fills the logits row of each token that asks for one. Tokens may come from different sequences; within one sequence
@@ -133,36 +143,15 @@ internal sealed class Transformer
                 Blocks.RmsNorm(x, layer.FfnNorm, s.Xn.AsSpan(j * dim, dim), c.NormEpsilon);
             }
 
-            // Decoding: each chunk of the gate/up dispatch applies the activation to its rows and quantizes them for the down
-            // projection, so the hidden vector never passes through the calling thread alone.
-            var gated = t == 1 && !mm.ExactActivations;
-            var downLd = ffn;
-            if (gated)
-            {
-                var gate = layer.FusedGateUp ? layer.Up.Slice(0, ffn) : layer.Gate;
-                var up = layer.FusedGateUp ? layer.Up.Slice(ffn, ffn) : layer.Up;
-                mm.SetGated(s.Xn, gate, s.Hb, up, s.Hb2, c.Activation, layer.Down.Type);
-                Run(mm);
+            // Each chunk of the gate/up dispatch applies the activation to its rows of every token, so the hidden vectors never pass
+            // through the calling thread alone; decoding, the chunks also quantize them for the down projection.
+            var quantizeNext = t == 1 && !mm.ExactActivations;
+            mm.SetGated(t, s.Xn, dim, _gates[l], s.Hb, _ups[l], s.Hb2, ffn, c.Activation, quantizeNext ? layer.Down.Type : null);
+            Run(mm);
+            if (quantizeNext)
                 mm.SetQuantizedInput(layer.Down, s.Proj, dim);
-            }
-            else if (layer.FusedGateUp)
-            {
-                mm.Set(t, s.Xn, dim, layer.Up, s.Hb, 2 * ffn);
-                Run(mm);
-                for (var j = 0; j < t; j++)
-                    Blocks.GatedActivation(s.Hb.AsSpan(j * 2 * ffn, ffn), s.Hb.AsSpan(j * 2 * ffn + ffn, ffn), c.Activation);
-                downLd = 2 * ffn;
-            }
             else
-            {
-                mm.Set(t, s.Xn, dim, layer.Gate, s.Hb, ffn, layer.Up, s.Hb2, ffn);
-                Run(mm);
-                for (var j = 0; j < t; j++)
-                    Blocks.GatedActivation(s.Hb.AsSpan(j * ffn, ffn), s.Hb2.AsSpan(j * ffn, ffn), c.Activation);
-                downLd = ffn;
-            }
-            if (!gated)
-                mm.Set(t, s.Hb, downLd, layer.Down, s.Proj, dim);
+                mm.Set(t, s.Hb, ffn, layer.Down, s.Proj, dim);
             Run(mm);
             for (var j = 0; j < t; j++)
             {
@@ -231,6 +220,7 @@ internal sealed class MatMulJob : IRangeJob
     // Set by SetGated: rows [0, ffn) of matrices 0 (gate) and 1 (up) are paired, and each chunk activates its rows; the chunk that
     // completes a block of the next multiplication's activations quantizes it (_blockRows counts the rows done per block).
     private FfnActivation? _gatedActivation;
+    private bool _quantizeNext;
     private GgmlType _nextType;
     private int _nextBlock;
     private readonly int[] _blockRows;
@@ -278,29 +268,34 @@ internal sealed class MatMulJob : IRangeJob
         Add(x, ldx, w2, y2, ld2);
     }
 
-    /// <summary>One input row (decoding): hGate = act(W_gate · x) * (W_up · x) and hUp = W_up · x, and hGate quantized as the input
-    /// of a <paramref name="nextType"/> matrix for <see cref="SetQuantizedInput"/>. Not with <see cref="ExactActivations"/>.</summary>
-    public void SetGated(float[] x, WeightMatrix gate, float[] hGate, WeightMatrix up, float[] hUp, FfnActivation activation, GgmlType nextType)
+    /// <summary>For each input row j: hGate[j] = act(W_gate · x[j]) * (W_up · x[j]) and hUp[j] = W_up · x[j] (row stride
+    /// <paramref name="ld"/>), a gate row and its up row being one item. With <paramref name="nextType"/> (one input row, not with
+    /// <see cref="ExactActivations"/>) hGate is also quantized as the input of a matrix of that type for <see cref="SetQuantizedInput"/>.</summary>
+    public void SetGated(int tokens, float[] x, int ldx, WeightMatrix gate, float[] hGate, WeightMatrix up, float[] hUp, int ld,
+        FfnActivation activation, GgmlType? nextType)
     {
-        if (ExactActivations)
-            throw new InvalidOperationException("A gated multiplication quantizes its output; it cannot run with exact activations.");
         if (gate.Rows != up.Rows || gate.Cols != up.Cols)
             throw new ArgumentException($"Gate ({gate.Rows} x {gate.Cols}) and up ({up.Rows} x {up.Cols}) must have one shape.", nameof(up));
-        Begin(1, null);
-        Add(x, gate.Cols, gate, hGate, gate.Rows);
-        Add(x, up.Cols, up, hUp, up.Rows);
+        if (nextType is not null && (ExactActivations || tokens != 1))
+            throw new InvalidOperationException("Only a one-row gated multiplication with quantized activations quantizes its output.");
+        Begin(tokens, null);
+        Add(x, ldx, gate, hGate, ld);
+        Add(x, ldx, up, hUp, ld);
         _gatedActivation = activation;
-        _nextType = nextType;
-        _nextBlock = TensorOps.BlockSize(TensorOps.ActivationType(nextType));
+        _quantizeNext = nextType is not null;
+        if (nextType is not { } next)
+            return;
+        _nextType = next;
+        _nextBlock = TensorOps.BlockSize(TensorOps.ActivationType(next));
         if (gate.Rows % _nextBlock != 0)
-            throw new ArgumentException($"{gate.Rows} rows do not split into {TensorOps.ActivationType(nextType)} blocks of {_nextBlock}.", nameof(gate));
+            throw new ArgumentException($"{gate.Rows} rows do not split into {TensorOps.ActivationType(next)} blocks of {_nextBlock}.", nameof(gate));
         _blockRows.AsSpan(0, gate.Rows / _nextBlock).Clear();
     }
 
     /// <summary>One input row (decoding): Y = W · h, where h was activated and quantized by the gated multiplication just run.</summary>
     public void SetQuantizedInput(WeightMatrix w, float[] y, int ld)
     {
-        if (_gatedActivation is null || _nextType != w.Type || _start[1] != w.Cols)
+        if (_gatedActivation is null || !_quantizeNext || _nextType != w.Type || _start[1] != w.Cols)
             throw new InvalidOperationException($"'{w.Name}' needs the input a gated multiplication of {w.Cols} rows quantized for {w.Type} weights.");
         Begin(1, null);
         _w[0] = w;
@@ -320,6 +315,7 @@ internal sealed class MatMulJob : IRangeJob
         _count = 0;
         _start[0] = 0;
         _gatedActivation = null;
+        _quantizeNext = false;
     }
 
     private void Add(float[] x, int ldx, WeightMatrix w, float[] y, int ld)
@@ -399,7 +395,10 @@ internal sealed class MatMulJob : IRangeJob
         {
             Compute(0, start, end, tile);
             Compute(1, start, end, tile);
-            Blocks.GatedActivation(_y[0].AsSpan(start, end - start), _y[1].AsSpan(start, end - start), activation);
+            for (var j = 0; j < _tokens; j++)
+                Blocks.GatedActivation(_y[0].AsSpan(j * _ld[0] + start, end - start), _y[1].AsSpan(j * _ld[1] + start, end - start), activation);
+            if (!_quantizeNext)
+                return;
             // Chunks are tiles, not blocks (a block of 256 rows would leave one thread idle at the end of a small dispatch): whichever
             // chunk brings a block's row count to full quantizes it; the interlocked add orders the other chunk's writes before it.
             var block = _nextBlock;
