@@ -9,17 +9,44 @@ namespace Basalt.Engine.Tensors;
 /// (<see cref="HalfRows"/>, <see cref="Q8_0Rows"/>), scores of a block of query rows against the key panel (<see cref="Scores"/>), the online
 /// softmax steps of one score row (<see cref="ScaleAndMax"/>, <see cref="ExpAndSum"/>) and the probabilities times the value panel
 /// (<see cref="AccumulateValues"/>). Vector256 paths with the scalar reference beside each.</summary>
-internal static class AttentionKernels
+internal static unsafe class AttentionKernels
 {
-    /// <summary>dst[r * ldd + d] = the half at src[offset + r * stride + 2 d] as a float, for r &lt; rows, d &lt; n: each row through
-    /// the engine's one half-to-float conversion (<see cref="F16Kernels.ToSingle(ReadOnlySpan{ushort}, Span{float})"/>, exact for infinities and NaNs).</summary>
+    /// <summary>dst[r * ldd + d] = the half at src[offset + r * stride + 2 d] as a float, for r &lt; rows, d &lt; n.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void HalfRows(ReadOnlySpan<byte> src, int offset, int stride, int rows, int n, Span<float> dst, int ldd)
     {
         if (rows > 0 && (offset + (long)(rows - 1) * stride + 2L * n > src.Length || (long)(rows - 1) * ldd + n > dst.Length))
             throw new ArgumentOutOfRangeException(nameof(rows));
-        for (var r = 0; r < rows; r++)
-            F16Kernels.ToSingle(MemoryMarshal.Cast<byte, ushort>(src.Slice(offset + r * stride, 2 * n)), dst.Slice(r * ldd, n));
+        if (!Avx2.IsSupported)
+        {
+            HalfRowsScalar(src, offset, stride, rows, n, dst, ldd);
+            return;
+        }
+        // F16Kernels' finite conversion, with one check of the largest exponent field for the whole panel: if an infinity or NaN was
+        // among the halves, the exact path redoes it. Checking every 16 halves (F16Kernels.ToSingle per row) measured 15-20% fewer
+        // KV bytes per CPU-second decoding (bench attention).
+        var exponentMask = Vector256.Create((ushort)0x7c00);
+        var exponents = Vector256<ushort>.Zero;
+        var keep = F16Kernels.FiniteHalfMask;
+        var scale = Vector256.Create(HalfBits.TwoTo112);
+        fixed (byte* ps = src)
+        fixed (float* pd = dst)
+            for (var r = 0; r < rows; r++)
+            {
+                var h = (ushort*)(ps + offset + (long)r * stride);
+                var y = pd + (long)r * ldd;
+                var d = 0;
+                for (; d <= n - 16; d += 16)
+                {
+                    exponents = Vector256.Max(exponents, Vector256.Load(h + d) & exponentMask);
+                    (F16Kernels.RawHalves(h + d, keep) * scale).Store(y + d);
+                    (F16Kernels.RawHalves(h + d + 8, keep) * scale).Store(y + d + 8);
+                }
+                for (; d < n; d++)
+                    y[d] = HalfBits.ToSingle(h[d]);
+            }
+        if (Vector256.EqualsAny(exponents, exponentMask))
+            HalfRowsScalar(src, offset, stride, rows, n, dst, ldd);
     }
 
     internal static void HalfRowsScalar(ReadOnlySpan<byte> src, int offset, int stride, int rows, int n, Span<float> dst, int ldd)
