@@ -579,8 +579,6 @@ internal sealed class BatchAttentionJob : IRangeJob
     private const int MaxSplitItems = 32;
     // A split shorter than this costs less than the merge it adds.
     private const int MinSplitPositions = 128;
-    // Shortest split made only to even out the threads' items.
-    private const int MinBalanceSplitPositions = 32;
 
     private readonly ModelConfig _c;
     private readonly BatchState _s;
@@ -648,19 +646,9 @@ internal sealed class BatchAttentionJob : IRangeJob
             var pFirst = _s.Positions[first];
             var from = window > 0 ? Math.Max(0, pFirst - window + 1) : 0;
             var to = pFirst + n - 1;
-            var range = to - from + 1;
-            var splits = 1;
-            if (baseItems < MinItems)
-            {
-                splits = Math.Clamp(Math.Min(MaxSplitItems / baseItems, range / MinSplitPositions), 1, MaxSplitItems);
-                // A count of items that is not a multiple of the threads leaves a thread idle for a whole item at the end: decoding
-                // SmolLM2's 3 KV heads on 2 threads took 2 items' time; 6 halves take 3 halves'.
-                if (baseItems * splits % pool.Threads != 0 && (splits + 1) * baseItems <= MaxSplitItems && range >= (splits + 1) * MinBalanceSplitPositions)
-                    splits++;
-            }
-            // Splits of equal length in whole vectors of positions (the softmax steps work 8 at a time): whole panels would split 160
-            // positions as 128 + 32.
-            var length = ((range + splits - 1) / splits + 7) & ~7;
+            var splits = baseItems < MinItems ? Math.Clamp(Math.Min(MaxSplitItems / baseItems, (to - from + 1) / MinSplitPositions), 1, MaxSplitItems) : 1;
+            // Whole panels per split.
+            var length = ((to - from + 1 + splits - 1) / splits + _panel - 1) / _panel * _panel;
             for (var h = 0; h < _c.KvHeads; h++)
             {
                 if (splits == 1)
