@@ -129,7 +129,7 @@ internal sealed class BatchState
         V = new float[t * c.VDim];
         Qkv = new float[t * (c.QDim + c.KDim + c.VDim)];
         Att = new float[t * AttnWidth];
-        Hb = new float[t * 2 * c.FfnDim];
+        Hb = new float[t * c.FfnDim];
         Hb2 = new float[t * c.FfnDim];
         LogitsBuffer = new float[(long)LogitsRows * c.VocabSize <= Array.MaxLength ? LogitsRows * c.VocabSize : throw new ArgumentOutOfRangeException(nameof(logitsRows))];
         var pairs = c.RopeDim / 2;

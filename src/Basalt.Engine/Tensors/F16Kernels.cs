@@ -23,6 +23,9 @@ internal static unsafe class F16Kernels
     /// <summary>Keeps a float's sign and the 15 bits of a half's exponent and mantissa after the sign-extended shift by 13.</summary>
     private const int SignExponentMantissa = unchecked((int)0x8FFFE000);
 
+    /// <summary>The <see cref="RawHalves"/> mask.</summary>
+    internal static Vector256<int> FiniteHalfMask => Vector256.Create(SignExponentMantissa);
+
 
     /// <summary>Half of the 2^112 rescale, applied to the activations; the other half is applied to each sum. Products of weights and
     /// activations stay normal floats down to 2^-70 in magnitude (smaller ones are below any sum's rounding).</summary>
@@ -39,7 +42,7 @@ internal static unsafe class F16Kernels
 
     /// <summary>Eight halves at <paramref name="p"/> as floats times 2^-112 (exact for finite halves; wrong for infinities and NaNs).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> RawHalves(ushort* p, Vector256<int> keep) =>
+    internal static Vector256<float> RawHalves(ushort* p, Vector256<int> keep) =>
         Avx2.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)p), 13), keep).AsSingle();
 
     /// <summary>Halves to floats, exact for every input (infinities, NaNs, subnormals): 16 at a time in software, a block of 16 holding

@@ -258,7 +258,7 @@ internal static partial class QuantKernels
 
     // Lane i: the sum of the eight lanes of a_i, ((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7)).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> RowSums4(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
+    internal static Vector128<float> RowSums4(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
     {
         var h = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));
         return h.GetLower() + h.GetUpper();
