@@ -1,0 +1,381 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Basalt.Engine.Gguf;
+
+namespace Basalt.Engine.Tensors;
+
+/// <summary>Prompt tiles of the K-quants (Q4_K, Q5_K, Q6_K) against Q8_K activations, with weight rows as vector lanes: per group of eight
+/// rows and one super-block, the rows' unsigned values are unpacked into a panel where each 32-byte vector holds four consecutive values of
+/// each of the eight rows, and the rows' sub-block scales and offsets into int16 vectors of the same lane order. Each token then broadcasts
+/// four activation bytes against a panel vector (vpmaddubsw), sums the int16 products over a run of vectors that cannot overflow int16,
+/// applies the sub-block scale in the pairwise 16-bit multiply-add into int32 per row, and converts to float once per super-block.
+/// The offsets (the Q4_K/Q5_K sub-block mins, Q6_K's 32 x scale) meet the activations' sums of 16 (bsums) in eight multiply-adds per
+/// super-block. No horizontal reduction anywhere: the eight lanes of a token's accumulator are the eight rows' outputs.
+/// The layout follows the idea of llama.cpp's interleaved "repack" of 8 rows, unpacked per call here, so the weights keep their file layout.</summary>
+internal static unsafe class KQuantTiles
+{
+    private const int Lanes = 8;
+    // Tokens per micro-kernel call: four int16 sums, four int32 sums, a panel vector and a broadcast fit the 16 ymm registers.
+    private const int Group = 4;
+    // Tokens per accumulator pass; the float sums (Lanes per token) live on the stack.
+    private const int Chunk = 64;
+    private const int PanelVectors = Q8KBlock.Size / 4;
+
+    public static bool Supports(GgmlType type) => Avx2.IsSupported && Fma.IsSupported && type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+
+    /// <summary>y[j * rowCount + i] = row_i · x_j for K-quant rows; arguments already checked.</summary>
+    public static void DotRows(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int xBytes, int tokens, int n, Span<float> y)
+    {
+        switch (type)
+        {
+            case GgmlType.Q4_K: DotRows<Q4K>(rows, rowBytes, rowCount, xq, xBytes, tokens, n, y); break;
+            case GgmlType.Q5_K: DotRows<Q5K>(rows, rowBytes, rowCount, xq, xBytes, tokens, n, y); break;
+            case GgmlType.Q6_K: DotRows<Q6K>(rows, rowBytes, rowCount, xq, xBytes, tokens, n, y); break;
+            default: throw new ArgumentException($"{type} is not a K-quant.", nameof(type));
+        }
+    }
+
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotRows<TQ>(ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int xBytes, int tokens, int n, Span<float> y)
+        where TQ : struct, IKQuant
+    {
+        if (rowCount == 0 || tokens == 0)
+            return;
+        var nsb = n / Q8KBlock.Size;
+        byte* panel = stackalloc byte[PanelVectors * 32 + 32];
+        panel = (byte*)(((nint)panel + 31) & ~(nint)31);
+        short* scales = stackalloc short[16 * 16];
+        short* offsets = stackalloc short[8 * 16];
+        float* e = stackalloc float[2 * Lanes];
+        float* acc = stackalloc float[(Chunk + Group) * Lanes];
+        byte** rp = stackalloc byte*[Lanes];
+        byte** xp = stackalloc byte*[Group];
+        ulong* scratch = stackalloc ulong[2 * Lanes];
+        fixed (byte* pw = rows, px = xq)
+        fixed (float* py = y)
+        {
+            for (var r0 = 0; r0 < rowCount; r0 += Lanes)
+            {
+                var live = Math.Min(Lanes, rowCount - r0);
+                // A short last group repeats its last row in the spare lanes, whose sums are not stored.
+                for (var r = 0; r < Lanes; r++)
+                    rp[r] = pw + (long)(r0 + Math.Min(r, live - 1)) * rowBytes;
+                for (var j0 = 0; j0 < tokens; j0 += Chunk)
+                {
+                    var count = Math.Min(Chunk, tokens - j0);
+                    var padded = (count + Group - 1) / Group * Group;
+                    for (var i = 0; i < padded * Lanes; i += Lanes)
+                        Avx.Store(acc + i, Vector256<float>.Zero);
+                    for (var sb = 0; sb < nsb; sb++)
+                    {
+                        TQ.Unpack(rp, sb, panel, scales, offsets, e, scratch);
+                        var xo = (long)sb * Q8KBlock.Bytes;
+                        for (var j = 0; j < count; j += Group)
+                        {
+                            // A short last group repeats its last token into spare accumulator slots.
+                            for (var g = 0; g < Group; g++)
+                                xp[g] = px + (long)(j0 + Math.Min(j + g, count - 1)) * xBytes + xo;
+                            Kernel<TQ>(panel, scales, offsets, e, xp[0], xp[1], xp[2], xp[3], acc + j * Lanes);
+                        }
+                    }
+                    for (var j = 0; j < count; j++)
+                    {
+                        var dst = py + (long)(j0 + j) * rowCount + r0;
+                        if (live == Lanes)
+                            Avx.Store(dst, Avx.LoadVector256(acc + j * Lanes));
+                        else
+                            for (var r = 0; r < live; r++)
+                                dst[r] = acc[j * Lanes + r];
+                    }
+                }
+            }
+        }
+    }
+
+    // Four tokens against one super-block of the panel. Each run of TQ.RunLength panel vectors sums its u8 x s8 products in int16 (the
+    // run is short enough that they cannot overflow: 8 vectors of 4-bit values, 4 of 5-bit, 2 of 6-bit against |x| <= 128), then one
+    // vpmaddwd applies the run's sub-block scale and widens to int32.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void Kernel<TQ>(byte* panel, short* scales, short* offsets, float* e, byte* x0, byte* x1, byte* x2, byte* x3, float* acc)
+        where TQ : struct, IKQuant
+    {
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        var q0 = x0 + Q8KBlock.Qs;
+        var q1 = x1 + Q8KBlock.Qs;
+        var q2 = x2 + Q8KBlock.Qs;
+        var q3 = x3 + Q8KBlock.Qs;
+        for (var run = 0; run < PanelVectors / TQ.RunLength; run++)
+        {
+            var w = Avx.LoadVector256(panel);
+            var h0 = Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)q0).AsSByte());
+            var h1 = Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)q1).AsSByte());
+            var h2 = Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)q2).AsSByte());
+            var h3 = Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)q3).AsSByte());
+            for (var v = 1; v < TQ.RunLength; v++)
+            {
+                w = Avx.LoadVector256(panel + 32 * v);
+                h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)(q0 + 4 * v)).AsSByte()));
+                h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)(q1 + 4 * v)).AsSByte()));
+                h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)(q2 + 4 * v)).AsSByte()));
+                h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)(q3 + 4 * v)).AsSByte()));
+            }
+            var sc = Avx.LoadVector256(scales + run / TQ.RunsPerScale * 16);
+            a0 = Avx2.Add(a0, Avx2.MultiplyAddAdjacent(h0, sc));
+            a1 = Avx2.Add(a1, Avx2.MultiplyAddAdjacent(h1, sc));
+            a2 = Avx2.Add(a2, Avx2.MultiplyAddAdjacent(h2, sc));
+            a3 = Avx2.Add(a3, Avx2.MultiplyAddAdjacent(h3, sc));
+            panel += 32 * TQ.RunLength;
+            q0 += 4 * TQ.RunLength;
+            q1 += 4 * TQ.RunLength;
+            q2 += 4 * TQ.RunLength;
+            q3 += 4 * TQ.RunLength;
+        }
+        var d = Avx.LoadVector256(e);
+        var dmin = Avx.LoadVector256(e + Lanes);
+        Flush<TQ>(acc, a0, d, dmin, offsets, x0);
+        Flush<TQ>(acc + Lanes, a1, d, dmin, offsets, x1);
+        Flush<TQ>(acc + 2 * Lanes, a2, d, dmin, offsets, x2);
+        Flush<TQ>(acc + 3 * Lanes, a3, d, dmin, offsets, x3);
+    }
+
+    // acc += d x d_x x sums - d_min x d_x x (offsets . bsums) for the eight rows of one token (x: its Q8_K super-block).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Flush<TQ>(float* acc, Vector256<int> sums, Vector256<float> d, Vector256<float> dmin, short* offsets, byte* x)
+        where TQ : struct, IKQuant
+    {
+        var bsums = (int*)(x + Q8KBlock.BSums);
+        var bias = Avx2.MultiplyAddAdjacent(Avx.LoadVector256(offsets), Avx2.BroadcastScalarToVector256(bsums).AsInt16());
+        for (var j = 1; j < 8; j++)
+            bias = Avx2.Add(bias, Avx2.MultiplyAddAdjacent(Avx.LoadVector256(offsets + 16 * j), Avx2.BroadcastScalarToVector256(bsums + j).AsInt16()));
+        var dx = Vector256.Create(*(float*)(x + Q8KBlock.D));
+        var a = Avx.LoadVector256(acc);
+        if (TQ.OffsetsShareScale)
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(sums, bias)), Avx.Multiply(d, dx), a);
+        else
+        {
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Avx.Multiply(d, dx), a);
+            a = Fma.MultiplyAddNegated(Avx.ConvertToVector256Single(bias), Avx.Multiply(dmin, dx), a);
+        }
+        Avx.Store(acc, a);
+    }
+
+    /// <summary>One K-quant encoding: how its super-block unpacks into the panel, and how long an int16 run of its values may be.</summary>
+    private interface IKQuant
+    {
+        /// <summary>Panel vectors summed in int16 before the scale is applied.</summary>
+        static abstract int RunLength { get; }
+
+        /// <summary>Runs sharing one scale vector.</summary>
+        static abstract int RunsPerScale { get; }
+
+        /// <summary>Whether the offsets are in units of d (Q6_K) rather than of d_min.</summary>
+        static abstract bool OffsetsShareScale { get; }
+
+        /// <summary>Unpacks super-block <paramref name="sb"/> of the eight rows: the panel (vector v: values 4v..4v+3 of each row, row r in
+        /// bytes 4r..4r+3), the scale vectors (int16 lanes 2r and 2r+1: row r's scale), the eight offset vectors (lanes 2r, 2r+1: row r's
+        /// offsets of the groups of 16 that the activations' bsums 2j, 2j+1 cover), and d, d_min per row (<paramref name="e"/>[r], [8 + r]);
+        /// <paramref name="scratch"/> holds 16 ulongs.</summary>
+        static abstract void Unpack(byte** rows, int sb, byte* panel, short* scales, short* offsets, float* e, ulong* scratch);
+    }
+
+    private struct Q4K : IKQuant
+    {
+        // 4-bit values against |x| <= 128: a pair sums to at most 3,840 in magnitude, eight vectors (a sub-block of 32) to 30,720.
+        public static int RunLength => 8;
+        public static int RunsPerScale => 1;
+        public static bool OffsetsShareScale => false;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Unpack(byte** rows, int sb, byte* panel, short* scales, short* offsets, float* e, ulong* scratch) =>
+            UnpackQ4Q5(rows, sb * Q4KBlock.Bytes, Q4KBlock.Qs, -1, panel, scales, offsets, e, scratch);
+    }
+
+    private struct Q5K : IKQuant
+    {
+        // 5-bit values: a pair sums to at most 7,936, four vectors (half a sub-block) to 31,744.
+        public static int RunLength => 4;
+        public static int RunsPerScale => 2;
+        public static bool OffsetsShareScale => false;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Unpack(byte** rows, int sb, byte* panel, short* scales, short* offsets, float* e, ulong* scratch) =>
+            UnpackQ4Q5(rows, sb * Q5KBlock.Bytes, Q5KBlock.Qs, Q5KBlock.Qh, panel, scales, offsets, e, scratch);
+    }
+
+    private struct Q6K : IKQuant
+    {
+        // 6-bit values (stored + 32): a pair sums to at most 16,128, two vectors (half a group of 16) to 32,256.
+        public static int RunLength => 2;
+        public static int RunsPerScale => 2;
+        public static bool OffsetsShareScale => true;
+
+        public static void Unpack(byte** rows, int sb, byte* panel, short* scales, short* offsets, float* e, ulong* scratch)
+        {
+            var at = sb * Q6KBlock.Bytes;
+            for (var r = 0; r < Lanes; r++)
+                e[r] = e[Lanes + r] = HalfBits.ToSingle(*(ushort*)(rows[r] + at + Q6KBlock.D));
+            for (var half = 0; half < 2; half++)
+            {
+                var dst = panel + half * 32 * 32;
+                var ql = at + Q6KBlock.Ql + 64 * half;
+                var qh = at + Q6KBlock.Qh + 32 * half;
+                // Values 128 half + [0, 32): low nibbles of ql[0..32) with qh bits 0-1, then [32, 64): of ql[32..64) with bits 2-3,
+                // [64, 96): high nibbles of ql[0..32) with bits 4-5, [96, 128): high nibbles of ql[32..64) with bits 6-7.
+                Transpose(
+                    Low(rows[0], ql, qh, 4), Low(rows[1], ql, qh, 4), Low(rows[2], ql, qh, 4), Low(rows[3], ql, qh, 4),
+                    Low(rows[4], ql, qh, 4), Low(rows[5], ql, qh, 4), Low(rows[6], ql, qh, 4), Low(rows[7], ql, qh, 4), dst);
+                Transpose(
+                    Low(rows[0], ql + 32, qh, 2), Low(rows[1], ql + 32, qh, 2), Low(rows[2], ql + 32, qh, 2), Low(rows[3], ql + 32, qh, 2),
+                    Low(rows[4], ql + 32, qh, 2), Low(rows[5], ql + 32, qh, 2), Low(rows[6], ql + 32, qh, 2), Low(rows[7], ql + 32, qh, 2), dst + 8 * 32);
+                Transpose(
+                    High(rows[0], ql, qh, 0), High(rows[1], ql, qh, 0), High(rows[2], ql, qh, 0), High(rows[3], ql, qh, 0),
+                    High(rows[4], ql, qh, 0), High(rows[5], ql, qh, 0), High(rows[6], ql, qh, 0), High(rows[7], ql, qh, 0), dst + 16 * 32);
+                Transpose(
+                    High(rows[0], ql + 32, qh, 2), High(rows[1], ql + 32, qh, 2), High(rows[2], ql + 32, qh, 2), High(rows[3], ql + 32, qh, 2),
+                    High(rows[4], ql + 32, qh, 2), High(rows[5], ql + 32, qh, 2), High(rows[6], ql + 32, qh, 2), High(rows[7], ql + 32, qh, 2), dst + 24 * 32);
+            }
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            static Vector256<byte> Low(byte* row, int ql, int qh, int up) =>
+                (Avx.LoadVector256(row + ql) & Vector256.Create((byte)0x0F)) | (Vector256.ShiftLeft(Avx.LoadVector256((ushort*)(row + qh)), up).AsByte() & Vector256.Create((byte)0x30));
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            static Vector256<byte> High(byte* row, int ql, int qh, int down) =>
+                (Avx2.ShiftRightLogical(Avx.LoadVector256((ushort*)(row + ql)), 4).AsByte() & Vector256.Create((byte)0x0F))
+                | (Vector256.ShiftRightLogical(Avx.LoadVector256((ushort*)(row + qh)), down).AsByte() & Vector256.Create((byte)0x30));
+
+            // Sixteen int8 scales per row: scale vector g (0..15) holds row r's scale g twice; offset vector j holds 32 x scales 2j, 2j+1.
+            Vector256<int> s0, s1, s2, s3, s4, s5, s6, s7;
+            for (var hi = 0; hi < 2; hi++)
+            {
+                s0 = Pair(rows[0] + at + Q6KBlock.Scales + 8 * hi);
+                s1 = Pair(rows[1] + at + Q6KBlock.Scales + 8 * hi);
+                s2 = Pair(rows[2] + at + Q6KBlock.Scales + 8 * hi);
+                s3 = Pair(rows[3] + at + Q6KBlock.Scales + 8 * hi);
+                s4 = Pair(rows[4] + at + Q6KBlock.Scales + 8 * hi);
+                s5 = Pair(rows[5] + at + Q6KBlock.Scales + 8 * hi);
+                s6 = Pair(rows[6] + at + Q6KBlock.Scales + 8 * hi);
+                s7 = Pair(rows[7] + at + Q6KBlock.Scales + 8 * hi);
+                Transpose(s0.AsByte(), s1.AsByte(), s2.AsByte(), s3.AsByte(), s4.AsByte(), s5.AsByte(), s6.AsByte(), s7.AsByte(), (byte*)(scales + 8 * 16 * hi));
+            }
+            Transpose(Offsets(rows[0] + at), Offsets(rows[1] + at), Offsets(rows[2] + at), Offsets(rows[3] + at),
+                Offsets(rows[4] + at), Offsets(rows[5] + at), Offsets(rows[6] + at), Offsets(rows[7] + at), (byte*)offsets);
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            static Vector256<int> Pair(byte* s)
+            {
+                var v = Avx2.ConvertToVector256Int32((sbyte*)s);
+                return (v & Vector256.Create(0xFFFF)) | Avx2.ShiftLeftLogical(v, 16);
+            }
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            static Vector256<byte> Offsets(byte* blk) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int16((sbyte*)(blk + Q6KBlock.Scales)), 5).AsByte();
+        }
+    }
+
+    // Q4_K and Q5_K (qh < 0: no fifth bit): the 128 bytes of nibbles hold, per chunk c of 32 bytes, values 64c + [0, 32) in the low nibbles and
+    // 64c + [32, 64) in the high ones; Q5_K's fifth bits are bits 2c and 2c + 1 of the 32 qh bytes.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UnpackQ4Q5(byte** rows, int at, int qs, int qh, byte* panel, short* scales, short* offsets, float* e, ulong* scratch)
+    {
+        ulong* sc = scratch;
+        ulong* mn = scratch + Lanes;
+        for (var r = 0; r < Lanes; r++)
+        {
+            var blk = rows[r] + at;
+            e[r] = HalfBits.ToSingle(*(ushort*)(blk + Q4KBlock.D));
+            e[Lanes + r] = HalfBits.ToSingle(*(ushort*)(blk + Q4KBlock.DMin));
+            // The 12 bytes of 6-bit scales and mins, four at a time: scales 0-3 and mins 0-3 are the low six bits of bytes 0-3 and 4-7;
+            // scales 4-7 are the low nibbles of bytes 8-11 with the top two bits of bytes 0-3 above them, mins 4-7 the high nibbles with those of 4-7.
+            var p = (uint*)(blk + Q4KBlock.Scales);
+            uint w0 = p[0], w1 = p[1], w2 = p[2];
+            sc[r] = (w0 & 0x3F3F3F3Fu) | ((ulong)((w2 & 0x0F0F0F0Fu) | ((w0 >> 2) & 0x30303030u)) << 32);
+            mn[r] = (w1 & 0x3F3F3F3Fu) | ((ulong)(((w2 >> 4) & 0x0F0F0F0Fu) | ((w1 >> 2) & 0x30303030u)) << 32);
+        }
+        Transpose(Pair(sc[0]), Pair(sc[1]), Pair(sc[2]), Pair(sc[3]), Pair(sc[4]), Pair(sc[5]), Pair(sc[6]), Pair(sc[7]), (byte*)scales);
+        Transpose(Pair(mn[0]), Pair(mn[1]), Pair(mn[2]), Pair(mn[3]), Pair(mn[4]), Pair(mn[5]), Pair(mn[6]), Pair(mn[7]), (byte*)offsets);
+        for (var c = 0; c < 4; c++)
+        {
+            var off = at + qs + 32 * c;
+            var dst = panel + c * 16 * 32;
+            if (qh < 0)
+            {
+                Transpose(Lo(rows[0], off), Lo(rows[1], off), Lo(rows[2], off), Lo(rows[3], off),
+                    Lo(rows[4], off), Lo(rows[5], off), Lo(rows[6], off), Lo(rows[7], off), dst);
+                Transpose(Hi(rows[0], off), Hi(rows[1], off), Hi(rows[2], off), Hi(rows[3], off),
+                    Hi(rows[4], off), Hi(rows[5], off), Hi(rows[6], off), Hi(rows[7], off), dst + 8 * 32);
+            }
+            else
+            {
+                var h = at + qh;
+                var b0 = Vector256.Create((byte)(1 << (2 * c)));
+                var b1 = Vector256.Create((byte)(2 << (2 * c)));
+                Transpose(Lo5(rows[0], off, h, b0), Lo5(rows[1], off, h, b0), Lo5(rows[2], off, h, b0), Lo5(rows[3], off, h, b0),
+                    Lo5(rows[4], off, h, b0), Lo5(rows[5], off, h, b0), Lo5(rows[6], off, h, b0), Lo5(rows[7], off, h, b0), dst);
+                Transpose(Hi5(rows[0], off, h, b1), Hi5(rows[1], off, h, b1), Hi5(rows[2], off, h, b1), Hi5(rows[3], off, h, b1),
+                    Hi5(rows[4], off, h, b1), Hi5(rows[5], off, h, b1), Hi5(rows[6], off, h, b1), Hi5(rows[7], off, h, b1), dst + 8 * 32);
+            }
+        }
+
+        // Eight 6-bit values as int32 lanes, each holding the value in both int16 halves.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector256<byte> Pair(ulong bytes)
+        {
+            var v = Avx2.ConvertToVector256Int32(Vector128.CreateScalar(bytes).AsByte());
+            return (v | Avx2.ShiftLeftLogical(v, 16)).AsByte();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector256<byte> Lo(byte* row, int off) => Avx.LoadVector256(row + off) & Vector256.Create((byte)0x0F);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector256<byte> Hi(byte* row, int off) => Avx2.ShiftRightLogical(Avx.LoadVector256((ushort*)(row + off)), 4).AsByte() & Vector256.Create((byte)0x0F);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector256<byte> Lo5(byte* row, int off, int qh, Vector256<byte> bit)
+        {
+            var h = Avx.LoadVector256(row + qh);
+            return Lo(row, off) | (Avx2.CompareEqual(h & bit, bit) & Vector256.Create((byte)16));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector256<byte> Hi5(byte* row, int off, int qh, Vector256<byte> bit)
+        {
+            var h = Avx.LoadVector256(row + qh);
+            return Hi(row, off) | (Avx2.CompareEqual(h & bit, bit) & Vector256.Create((byte)16));
+        }
+    }
+
+    // 8 x 8 transpose of 32-bit elements: output vector i (stored at dst + 32 i) holds element i of a0..a7 in that order.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(Vector256<byte> a0, Vector256<byte> a1, Vector256<byte> a2, Vector256<byte> a3,
+        Vector256<byte> a4, Vector256<byte> a5, Vector256<byte> a6, Vector256<byte> a7, byte* dst)
+    {
+        var t0 = Avx2.UnpackLow(a0.AsInt32(), a1.AsInt32());
+        var t1 = Avx2.UnpackHigh(a0.AsInt32(), a1.AsInt32());
+        var t2 = Avx2.UnpackLow(a2.AsInt32(), a3.AsInt32());
+        var t3 = Avx2.UnpackHigh(a2.AsInt32(), a3.AsInt32());
+        var t4 = Avx2.UnpackLow(a4.AsInt32(), a5.AsInt32());
+        var t5 = Avx2.UnpackHigh(a4.AsInt32(), a5.AsInt32());
+        var t6 = Avx2.UnpackLow(a6.AsInt32(), a7.AsInt32());
+        var t7 = Avx2.UnpackHigh(a6.AsInt32(), a7.AsInt32());
+        var u0 = Avx2.UnpackLow(t0.AsInt64(), t2.AsInt64());
+        var u1 = Avx2.UnpackHigh(t0.AsInt64(), t2.AsInt64());
+        var u2 = Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64());
+        var u3 = Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64());
+        var u4 = Avx2.UnpackLow(t4.AsInt64(), t6.AsInt64());
+        var u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64());
+        var u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64());
+        var u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64());
+        Avx.Store((long*)dst, Avx2.Permute2x128(u0, u4, 0x20));
+        Avx.Store((long*)(dst + 32), Avx2.Permute2x128(u1, u5, 0x20));
+        Avx.Store((long*)(dst + 64), Avx2.Permute2x128(u2, u6, 0x20));
+        Avx.Store((long*)(dst + 96), Avx2.Permute2x128(u3, u7, 0x20));
+        Avx.Store((long*)(dst + 128), Avx2.Permute2x128(u0, u4, 0x31));
+        Avx.Store((long*)(dst + 160), Avx2.Permute2x128(u1, u5, 0x31));
+        Avx.Store((long*)(dst + 192), Avx2.Permute2x128(u2, u6, 0x31));
+        Avx.Store((long*)(dst + 224), Avx2.Permute2x128(u3, u7, 0x31));
+    }
+}
