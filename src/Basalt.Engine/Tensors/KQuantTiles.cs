@@ -52,32 +52,49 @@ internal static unsafe class KQuantTiles
         float* acc = stackalloc float[(Chunk + Group) * Lanes];
         byte** rp = stackalloc byte*[Lanes];
         byte** xp = stackalloc byte*[Group];
-        ulong* scratch = stackalloc ulong[2 * Lanes];
-        fixed (byte* pw = rows, px = xq)
+        ulong* scratch = stackalloc ulong[2 * Lanes + 32];
+        // Per super-block and token of the chunk, the activations' sums over each sub-block of 32 (Q4_K, Q5_K) as vphaddw leaves them in a
+        // 32-byte vector: made once per chunk for every group of rows. Per-thread, grown on first use (no allocation per call).
+        var sumsBytes = TQ.OffsetsShareScale ? 0 : nsb * (Chunk + Group) * 32;
+        if (t_pairSums is null || t_pairSums.Length < sumsBytes)
+            t_pairSums = new byte[Math.Max(sumsBytes, 64 * 1024)];
+        fixed (byte* pw = rows, px = xq, pairSums = t_pairSums)
         fixed (float* py = y)
         {
-            for (var r0 = 0; r0 < rowCount; r0 += Lanes)
+            for (var j0 = 0; j0 < tokens; j0 += Chunk)
             {
-                var live = Math.Min(Lanes, rowCount - r0);
-                // A short last group repeats its last row in the spare lanes, whose sums are not stored.
-                for (var r = 0; r < Lanes; r++)
-                    rp[r] = pw + (long)(r0 + Math.Min(r, live - 1)) * rowBytes;
-                for (var j0 = 0; j0 < tokens; j0 += Chunk)
+                var count = Math.Min(Chunk, tokens - j0);
+                var padded = (count + Group - 1) / Group * Group;
+                if (!TQ.OffsetsShareScale)
+                    for (var sb = 0; sb < nsb; sb++)
+                    {
+                        var src = px + (long)j0 * xBytes + (long)sb * Q8KBlock.Bytes + Q8KBlock.BSums;
+                        var dst = pairSums + (long)sb * (Chunk + Group) * 32;
+                        for (var j = 0; j < padded; j++)
+                        {
+                            var bsums = Avx.LoadVector256((short*)(src + (long)Math.Min(j, count - 1) * xBytes));
+                            Avx.Store((short*)(dst + 32 * j), Avx2.HorizontalAdd(bsums, bsums));
+                        }
+                    }
+                for (var r0 = 0; r0 < rowCount; r0 += Lanes)
                 {
-                    var count = Math.Min(Chunk, tokens - j0);
-                    var padded = (count + Group - 1) / Group * Group;
+                    var live = Math.Min(Lanes, rowCount - r0);
+                    // A short last group repeats its last row in the spare lanes, whose sums are not stored.
+                    for (var r = 0; r < Lanes; r++)
+                        rp[r] = pw + (long)(r0 + Math.Min(r, live - 1)) * rowBytes;
                     for (var i = 0; i < padded * Lanes; i += Lanes)
                         Avx.Store(acc + i, Vector256<float>.Zero);
                     for (var sb = 0; sb < nsb; sb++)
                     {
                         TQ.Unpack(rp, sb, panel, scales, offsets, e, scratch);
                         var xo = (long)sb * Q8KBlock.Bytes;
+                        var sums = pairSums + (long)sb * (Chunk + Group) * 32;
                         for (var j = 0; j < count; j += Group)
                         {
                             // A short last group repeats its last token into spare accumulator slots.
                             for (var g = 0; g < Group; g++)
                                 xp[g] = px + (long)(j0 + Math.Min(j + g, count - 1)) * xBytes + xo;
-                            Kernel<TQ>(panel, scales, offsets, e, xp[0], xp[1], xp[2], xp[3], acc + j * Lanes);
+                            Kernel<TQ>(panel, scales, offsets, e, xp[0], xp[1], xp[2], xp[3], acc + j * Lanes, sums + 32 * j);
                         }
                     }
                     for (var j = 0; j < count; j++)
@@ -94,11 +111,13 @@ internal static unsafe class KQuantTiles
         }
     }
 
+    [ThreadStatic] private static byte[]? t_pairSums;
+
     // Four tokens against one super-block of the panel. Each run of TQ.RunLength panel vectors sums its u8 x s8 products in int16 (the
     // run is short enough that they cannot overflow: 8 vectors of 4-bit values, 4 of 5-bit, 2 of 6-bit against |x| <= 128), then one
     // vpmaddwd applies the run's sub-block scale and widens to int32.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void Kernel<TQ>(byte* panel, short* scales, short* offsets, float* e, byte* x0, byte* x1, byte* x2, byte* x3, float* acc)
+    private static void Kernel<TQ>(byte* panel, short* scales, short* offsets, float* e, byte* x0, byte* x1, byte* x2, byte* x3, float* acc, byte* pairSums)
         where TQ : struct, IKQuant
     {
         Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -106,49 +125,72 @@ internal static unsafe class KQuantTiles
         var q1 = x1 + Q8KBlock.Qs;
         var q2 = x2 + Q8KBlock.Qs;
         var q3 = x3 + Q8KBlock.Qs;
-        for (var run = 0; run < PanelVectors / TQ.RunLength; run++)
+        // k: the first of the four values a panel vector holds; its 32 bytes are at panel + 8k.
+        for (nint k0 = 0; k0 < Q8KBlock.Size; k0 += 4 * TQ.RunLength)
         {
-            var w = Avx.LoadVector256(panel);
-            var h0 = Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)q0).AsSByte());
-            var h1 = Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)q1).AsSByte());
-            var h2 = Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)q2).AsSByte());
-            var h3 = Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)q3).AsSByte());
-            for (var v = 1; v < TQ.RunLength; v++)
+            var w = Avx.LoadVector256(panel + 8 * k0);
+            var h0 = Avx2.MultiplyAddAdjacent(w, Broadcast(q0 + k0));
+            var h1 = Avx2.MultiplyAddAdjacent(w, Broadcast(q1 + k0));
+            var h2 = Avx2.MultiplyAddAdjacent(w, Broadcast(q2 + k0));
+            var h3 = Avx2.MultiplyAddAdjacent(w, Broadcast(q3 + k0));
+            w = Avx.LoadVector256(panel + 8 * k0 + 32);
+            h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(w, Broadcast(q0 + k0 + 4)));
+            h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(w, Broadcast(q1 + k0 + 4)));
+            h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(w, Broadcast(q2 + k0 + 4)));
+            h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(w, Broadcast(q3 + k0 + 4)));
+            for (var k = k0 + 8; k < k0 + 4 * TQ.RunLength; k += 8)
             {
-                w = Avx.LoadVector256(panel + 32 * v);
-                h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)(q0 + 4 * v)).AsSByte()));
-                h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)(q1 + 4 * v)).AsSByte()));
-                h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)(q2 + 4 * v)).AsSByte()));
-                h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(w, Avx2.BroadcastScalarToVector256((int*)(q3 + 4 * v)).AsSByte()));
+                w = Avx.LoadVector256(panel + 8 * k);
+                h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(w, Broadcast(q0 + k)));
+                h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(w, Broadcast(q1 + k)));
+                h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(w, Broadcast(q2 + k)));
+                h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(w, Broadcast(q3 + k)));
+                w = Avx.LoadVector256(panel + 8 * k + 32);
+                h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(w, Broadcast(q0 + k + 4)));
+                h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(w, Broadcast(q1 + k + 4)));
+                h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(w, Broadcast(q2 + k + 4)));
+                h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(w, Broadcast(q3 + k + 4)));
             }
-            var sc = Avx.LoadVector256(scales + run / TQ.RunsPerScale * 16);
+            var sc = Avx.LoadVector256(scales + k0 / (4 * TQ.RunLength * TQ.RunsPerScale) * 16);
             a0 = Avx2.Add(a0, Avx2.MultiplyAddAdjacent(h0, sc));
             a1 = Avx2.Add(a1, Avx2.MultiplyAddAdjacent(h1, sc));
             a2 = Avx2.Add(a2, Avx2.MultiplyAddAdjacent(h2, sc));
             a3 = Avx2.Add(a3, Avx2.MultiplyAddAdjacent(h3, sc));
-            panel += 32 * TQ.RunLength;
-            q0 += 4 * TQ.RunLength;
-            q1 += 4 * TQ.RunLength;
-            q2 += 4 * TQ.RunLength;
-            q3 += 4 * TQ.RunLength;
         }
         var d = Avx.LoadVector256(e);
         var dmin = Avx.LoadVector256(e + Lanes);
-        Flush<TQ>(acc, a0, d, dmin, offsets, x0);
-        Flush<TQ>(acc + Lanes, a1, d, dmin, offsets, x1);
-        Flush<TQ>(acc + 2 * Lanes, a2, d, dmin, offsets, x2);
-        Flush<TQ>(acc + 3 * Lanes, a3, d, dmin, offsets, x3);
+        Flush<TQ>(acc, a0, d, dmin, offsets, x0, pairSums);
+        Flush<TQ>(acc + Lanes, a1, d, dmin, offsets, x1, pairSums + 32);
+        Flush<TQ>(acc + 2 * Lanes, a2, d, dmin, offsets, x2, pairSums + 64);
+        Flush<TQ>(acc + 3 * Lanes, a3, d, dmin, offsets, x3, pairSums + 96);
     }
 
-    // acc += d x d_x x sums - d_min x d_x x (offsets . bsums) for the eight rows of one token (x: its Q8_K super-block).
+    // acc += d x d_x x sums - d_min x d_x x (offsets . activation sums) for the eight rows of one token (x: its Q8_K super-block).
+    // Q6_K's offsets differ per group of 16 and meet the bsums; Q4_K/Q5_K's per sub-block of 32 meet the pair sums (four multiply-adds).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Flush<TQ>(float* acc, Vector256<int> sums, Vector256<float> d, Vector256<float> dmin, short* offsets, byte* x)
+    private static void Flush<TQ>(float* acc, Vector256<int> sums, Vector256<float> d, Vector256<float> dmin, short* offsets, byte* x, byte* pairSums)
         where TQ : struct, IKQuant
     {
-        var bsums = (int*)(x + Q8KBlock.BSums);
-        var bias = Avx2.MultiplyAddAdjacent(Avx.LoadVector256(offsets), Avx2.BroadcastScalarToVector256(bsums).AsInt16());
-        for (var j = 1; j < 8; j++)
-            bias = Avx2.Add(bias, Avx2.MultiplyAddAdjacent(Avx.LoadVector256(offsets + 16 * j), Avx2.BroadcastScalarToVector256(bsums + j).AsInt16()));
+        Vector256<int> bias;
+        if (TQ.OffsetsShareScale)
+        {
+            var bsums = (int*)(x + Q8KBlock.BSums);
+            bias = Avx2.Add(
+                Avx2.Add(
+                    Avx2.Add(Bias(offsets, bsums, 0), Bias(offsets, bsums, 1)),
+                    Avx2.Add(Bias(offsets, bsums, 2), Bias(offsets, bsums, 3))),
+                Avx2.Add(
+                    Avx2.Add(Bias(offsets, bsums, 4), Bias(offsets, bsums, 5)),
+                    Avx2.Add(Bias(offsets, bsums, 6), Bias(offsets, bsums, 7))));
+        }
+        else
+        {
+            // vphaddw of the 16 bsums left the sub-block sums 0-3 in int16 lanes 0-3 and 4-7 in lanes 8-11.
+            var s = (int*)pairSums;
+            bias = Avx2.Add(
+                Avx2.Add(Bias(offsets, s, 0), Bias(offsets + 16, s + 1, 0)),
+                Avx2.Add(Bias(offsets + 32, s + 4, 0), Bias(offsets + 48, s + 5, 0)));
+        }
         var dx = Vector256.Create(*(float*)(x + Q8KBlock.D));
         var a = Avx.LoadVector256(acc);
         if (TQ.OffsetsShareScale)
@@ -160,6 +202,13 @@ internal static unsafe class KQuantTiles
         }
         Avx.Store(acc, a);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Bias(short* offsets, int* bsums, int j) =>
+        Avx2.MultiplyAddAdjacent(Avx.LoadVector256(offsets + 16 * j), Avx2.BroadcastScalarToVector256(bsums + j).AsInt16());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Broadcast(byte* x) => Avx2.BroadcastScalarToVector256((int*)x).AsSByte();
 
     /// <summary>One K-quant encoding: how its super-block unpacks into the panel, and how long an int16 run of its values may be.</summary>
     private interface IKQuant
@@ -176,7 +225,7 @@ internal static unsafe class KQuantTiles
         /// <summary>Unpacks super-block <paramref name="sb"/> of the eight rows: the panel (vector v: values 4v..4v+3 of each row, row r in
         /// bytes 4r..4r+3), the scale vectors (int16 lanes 2r and 2r+1: row r's scale), the eight offset vectors (lanes 2r, 2r+1: row r's
         /// offsets of the groups of 16 that the activations' bsums 2j, 2j+1 cover), and d, d_min per row (<paramref name="e"/>[r], [8 + r]);
-        /// <paramref name="scratch"/> holds 16 ulongs.</summary>
+        /// <paramref name="scratch"/> holds 16 ulongs and 256 bytes.</summary>
         static abstract void Unpack(byte** rows, int sb, byte* panel, short* scales, short* offsets, float* e, ulong* scratch);
     }
 
@@ -216,35 +265,31 @@ internal static unsafe class KQuantTiles
             var at = sb * Q6KBlock.Bytes;
             for (var r = 0; r < Lanes; r++)
                 e[r] = e[Lanes + r] = HalfBits.ToSingle(*(ushort*)(rows[r] + at + Q6KBlock.D));
+            var bits = (byte*)(scratch + 2 * Lanes);
+            var m4 = Vector256.Create((byte)0x0F);
+            var m2 = Vector256.Create((byte)0x30);
             for (var half = 0; half < 2; half++)
             {
+                // Values 128 half + [0, 32): low nibbles of ql[0..32) with qh bits 0-1, then [32, 64): of ql[32..64) with bits 2-3,
+                // [64, 96): high nibbles of ql[0..32) with bits 4-5, [96, 128): high nibbles of ql[32..64) with bits 6-7. The bytes are
+                // transposed first (ql halves into the slots of the low nibbles, qh aside), then split in place.
                 var dst = panel + half * 32 * 32;
                 var ql = at + Q6KBlock.Ql + 64 * half;
                 var qh = at + Q6KBlock.Qh + 32 * half;
-                // Values 128 half + [0, 32): low nibbles of ql[0..32) with qh bits 0-1, then [32, 64): of ql[32..64) with bits 2-3,
-                // [64, 96): high nibbles of ql[0..32) with bits 4-5, [96, 128): high nibbles of ql[32..64) with bits 6-7.
-                Transpose(
-                    Low(rows[0], ql, qh, 4), Low(rows[1], ql, qh, 4), Low(rows[2], ql, qh, 4), Low(rows[3], ql, qh, 4),
-                    Low(rows[4], ql, qh, 4), Low(rows[5], ql, qh, 4), Low(rows[6], ql, qh, 4), Low(rows[7], ql, qh, 4), dst);
-                Transpose(
-                    Low(rows[0], ql + 32, qh, 2), Low(rows[1], ql + 32, qh, 2), Low(rows[2], ql + 32, qh, 2), Low(rows[3], ql + 32, qh, 2),
-                    Low(rows[4], ql + 32, qh, 2), Low(rows[5], ql + 32, qh, 2), Low(rows[6], ql + 32, qh, 2), Low(rows[7], ql + 32, qh, 2), dst + 8 * 32);
-                Transpose(
-                    High(rows[0], ql, qh, 0), High(rows[1], ql, qh, 0), High(rows[2], ql, qh, 0), High(rows[3], ql, qh, 0),
-                    High(rows[4], ql, qh, 0), High(rows[5], ql, qh, 0), High(rows[6], ql, qh, 0), High(rows[7], ql, qh, 0), dst + 16 * 32);
-                Transpose(
-                    High(rows[0], ql + 32, qh, 2), High(rows[1], ql + 32, qh, 2), High(rows[2], ql + 32, qh, 2), High(rows[3], ql + 32, qh, 2),
-                    High(rows[4], ql + 32, qh, 2), High(rows[5], ql + 32, qh, 2), High(rows[6], ql + 32, qh, 2), High(rows[7], ql + 32, qh, 2), dst + 24 * 32);
+                Transpose(rows, ql, dst);
+                Transpose(rows, ql + 32, dst + 8 * 32);
+                Transpose(rows, qh, bits);
+                for (var i = 0; i < 8 * 32; i += 32)
+                {
+                    var a = Avx.LoadVector256(dst + i);
+                    var b = Avx.LoadVector256(dst + 8 * 32 + i);
+                    var h = Avx.LoadVector256(bits + i).AsUInt16();
+                    Avx.Store(dst + i, (a & m4) | (Avx2.ShiftLeftLogical(h, 4).AsByte() & m2));
+                    Avx.Store(dst + 8 * 32 + i, (b & m4) | (Avx2.ShiftLeftLogical(h, 2).AsByte() & m2));
+                    Avx.Store(dst + 16 * 32 + i, (Avx2.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & m4) | (h.AsByte() & m2));
+                    Avx.Store(dst + 24 * 32 + i, (Avx2.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftRightLogical(h, 2).AsByte() & m2));
+                }
             }
-
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            static Vector256<byte> Low(byte* row, int ql, int qh, int up) =>
-                (Avx.LoadVector256(row + ql) & Vector256.Create((byte)0x0F)) | (Vector256.ShiftLeft(Avx.LoadVector256((ushort*)(row + qh)), up).AsByte() & Vector256.Create((byte)0x30));
-
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            static Vector256<byte> High(byte* row, int ql, int qh, int down) =>
-                (Avx2.ShiftRightLogical(Avx.LoadVector256((ushort*)(row + ql)), 4).AsByte() & Vector256.Create((byte)0x0F))
-                | (Vector256.ShiftRightLogical(Avx.LoadVector256((ushort*)(row + qh)), down).AsByte() & Vector256.Create((byte)0x30));
 
             // Sixteen int8 scales per row: scale vector g (0..15) holds row r's scale g twice; offset vector j holds 32 x scales 2j, 2j+1.
             Vector256<int> s0, s1, s2, s3, s4, s5, s6, s7;
@@ -295,27 +340,36 @@ internal static unsafe class KQuantTiles
             mn[r] = (w1 & 0x3F3F3F3Fu) | ((ulong)(((w2 >> 4) & 0x0F0F0F0Fu) | ((w1 >> 2) & 0x30303030u)) << 32);
         }
         Transpose(Pair(sc[0]), Pair(sc[1]), Pair(sc[2]), Pair(sc[3]), Pair(sc[4]), Pair(sc[5]), Pair(sc[6]), Pair(sc[7]), (byte*)scales);
-        Transpose(Pair(mn[0]), Pair(mn[1]), Pair(mn[2]), Pair(mn[3]), Pair(mn[4]), Pair(mn[5]), Pair(mn[6]), Pair(mn[7]), (byte*)offsets);
+        // Offset vector i (0..3): row r's mins 2i and 2i + 1 (against the activations' sums of sub-blocks 2i, 2i + 1).
+        Transpose(Wide(mn[0]), Wide(mn[1]), Wide(mn[2]), Wide(mn[3]), Wide(mn[4]), Wide(mn[5]), Wide(mn[6]), Wide(mn[7]), (byte*)offsets);
+        // The nibble bytes (and Q5_K's fifth bits) are transposed first, into the slots of the low nibbles, then split in place.
+        var bits = (byte*)(scratch + 2 * Lanes);
+        if (qh >= 0)
+            Transpose(rows, at + qh, bits);
+        var m4 = Vector256.Create((byte)0x0F);
+        var sixteen = Vector256.Create((byte)16);
         for (var c = 0; c < 4; c++)
         {
-            var off = at + qs + 32 * c;
             var dst = panel + c * 16 * 32;
+            Transpose(rows, at + qs + 32 * c, dst);
             if (qh < 0)
-            {
-                Transpose(Lo(rows[0], off), Lo(rows[1], off), Lo(rows[2], off), Lo(rows[3], off),
-                    Lo(rows[4], off), Lo(rows[5], off), Lo(rows[6], off), Lo(rows[7], off), dst);
-                Transpose(Hi(rows[0], off), Hi(rows[1], off), Hi(rows[2], off), Hi(rows[3], off),
-                    Hi(rows[4], off), Hi(rows[5], off), Hi(rows[6], off), Hi(rows[7], off), dst + 8 * 32);
-            }
+                for (var i = 0; i < 8 * 32; i += 32)
+                {
+                    var q = Avx.LoadVector256(dst + i);
+                    Avx.Store(dst + i, q & m4);
+                    Avx.Store(dst + 8 * 32 + i, Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4);
+                }
             else
             {
-                var h = at + qh;
                 var b0 = Vector256.Create((byte)(1 << (2 * c)));
                 var b1 = Vector256.Create((byte)(2 << (2 * c)));
-                Transpose(Lo5(rows[0], off, h, b0), Lo5(rows[1], off, h, b0), Lo5(rows[2], off, h, b0), Lo5(rows[3], off, h, b0),
-                    Lo5(rows[4], off, h, b0), Lo5(rows[5], off, h, b0), Lo5(rows[6], off, h, b0), Lo5(rows[7], off, h, b0), dst);
-                Transpose(Hi5(rows[0], off, h, b1), Hi5(rows[1], off, h, b1), Hi5(rows[2], off, h, b1), Hi5(rows[3], off, h, b1),
-                    Hi5(rows[4], off, h, b1), Hi5(rows[5], off, h, b1), Hi5(rows[6], off, h, b1), Hi5(rows[7], off, h, b1), dst + 8 * 32);
+                for (var i = 0; i < 8 * 32; i += 32)
+                {
+                    var q = Avx.LoadVector256(dst + i);
+                    var h = Avx.LoadVector256(bits + i);
+                    Avx.Store(dst + i, (q & m4) | (Avx2.CompareEqual(h & b0, b0) & sixteen));
+                    Avx.Store(dst + 8 * 32 + i, (Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4) | (Avx2.CompareEqual(h & b1, b1) & sixteen));
+                }
             }
         }
 
@@ -327,26 +381,16 @@ internal static unsafe class KQuantTiles
             return (v | Avx2.ShiftLeftLogical(v, 16)).AsByte();
         }
 
+        // Eight bytes as int16 lanes 0-7.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static Vector256<byte> Lo(byte* row, int off) => Avx.LoadVector256(row + off) & Vector256.Create((byte)0x0F);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static Vector256<byte> Hi(byte* row, int off) => Avx2.ShiftRightLogical(Avx.LoadVector256((ushort*)(row + off)), 4).AsByte() & Vector256.Create((byte)0x0F);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static Vector256<byte> Lo5(byte* row, int off, int qh, Vector256<byte> bit)
-        {
-            var h = Avx.LoadVector256(row + qh);
-            return Lo(row, off) | (Avx2.CompareEqual(h & bit, bit) & Vector256.Create((byte)16));
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static Vector256<byte> Hi5(byte* row, int off, int qh, Vector256<byte> bit)
-        {
-            var h = Avx.LoadVector256(row + qh);
-            return Hi(row, off) | (Avx2.CompareEqual(h & bit, bit) & Vector256.Create((byte)16));
-        }
+        static Vector256<byte> Wide(ulong bytes) => Avx2.ConvertToVector256Int16(Vector128.CreateScalar(bytes).AsByte()).AsByte();
     }
+
+    // The 32 bytes at offset `at` of each of the eight rows, transposed by 32-bit elements: dst + 32 i holds bytes 4i..4i+3 of each row.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(byte** rows, int at, byte* dst) =>
+        Transpose(Avx.LoadVector256(rows[0] + at), Avx.LoadVector256(rows[1] + at), Avx.LoadVector256(rows[2] + at), Avx.LoadVector256(rows[3] + at),
+            Avx.LoadVector256(rows[4] + at), Avx.LoadVector256(rows[5] + at), Avx.LoadVector256(rows[6] + at), Avx.LoadVector256(rows[7] + at), dst);
 
     // 8 x 8 transpose of 32-bit elements: output vector i (stored at dst + 32 i) holds element i of a0..a7 in that order.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
