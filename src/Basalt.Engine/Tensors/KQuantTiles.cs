@@ -89,7 +89,11 @@ internal static unsafe class KQuantTiles
                         TQ.Unpack(rp, sb, panel, scales, offsets, e, scratch);
                         var xo = (long)sb * Q8KBlock.Bytes;
                         var sums = pairSums + (long)sb * (Chunk + Group) * 32;
-                        for (var j = 0; j < count; j += Group)
+                        var x = px + (long)j0 * xBytes + xo;
+                        var j = 0;
+                        for (; j + Group <= count; j += Group, x += Group * (long)xBytes)
+                            Kernel<TQ>(panel, scales, offsets, e, x, x + xBytes, x + 2 * (long)xBytes, x + 3 * (long)xBytes, acc + j * Lanes, sums + 32 * j);
+                        if (j < count)
                         {
                             // A short last group repeats its last token into spare accumulator slots.
                             for (var g = 0; g < Group; g++)
@@ -263,8 +267,11 @@ internal static unsafe class KQuantTiles
         public static void Unpack(byte** rows, int sb, byte* panel, short* scales, short* offsets, float* e, ulong* scratch)
         {
             var at = sb * Q6KBlock.Bytes;
-            for (var r = 0; r < Lanes; r++)
-                e[r] = e[Lanes + r] = HalfBits.ToSingle(*(ushort*)(rows[r] + at + Q6KBlock.D));
+            var d = FloatKernels.HalfToSingle(Vector256.Create(
+                (uint)*(ushort*)(rows[0] + at + Q6KBlock.D), *(ushort*)(rows[1] + at + Q6KBlock.D), *(ushort*)(rows[2] + at + Q6KBlock.D), *(ushort*)(rows[3] + at + Q6KBlock.D),
+                *(ushort*)(rows[4] + at + Q6KBlock.D), *(ushort*)(rows[5] + at + Q6KBlock.D), *(ushort*)(rows[6] + at + Q6KBlock.D), *(ushort*)(rows[7] + at + Q6KBlock.D)));
+            Avx.Store(e, d);
+            Avx.Store(e + Lanes, d);
             var bits = (byte*)(scratch + 2 * Lanes);
             var m4 = Vector256.Create((byte)0x0F);
             var m2 = Vector256.Create((byte)0x30);
@@ -330,8 +337,6 @@ internal static unsafe class KQuantTiles
         for (var r = 0; r < Lanes; r++)
         {
             var blk = rows[r] + at;
-            e[r] = HalfBits.ToSingle(*(ushort*)(blk + Q4KBlock.D));
-            e[Lanes + r] = HalfBits.ToSingle(*(ushort*)(blk + Q4KBlock.DMin));
             // The 12 bytes of 6-bit scales and mins, four at a time: scales 0-3 and mins 0-3 are the low six bits of bytes 0-3 and 4-7;
             // scales 4-7 are the low nibbles of bytes 8-11 with the top two bits of bytes 0-3 above them, mins 4-7 the high nibbles with those of 4-7.
             var p = (uint*)(blk + Q4KBlock.Scales);
@@ -339,6 +344,11 @@ internal static unsafe class KQuantTiles
             sc[r] = (w0 & 0x3F3F3F3Fu) | ((ulong)((w2 & 0x0F0F0F0Fu) | ((w0 >> 2) & 0x30303030u)) << 32);
             mn[r] = (w1 & 0x3F3F3F3Fu) | ((ulong)(((w2 >> 4) & 0x0F0F0F0Fu) | ((w1 >> 2) & 0x30303030u)) << 32);
         }
+        // d and d_min, adjacent halves at the start of each super-block.
+        var dd = Vector256.Create(*(uint*)(rows[0] + at), *(uint*)(rows[1] + at), *(uint*)(rows[2] + at), *(uint*)(rows[3] + at),
+            *(uint*)(rows[4] + at), *(uint*)(rows[5] + at), *(uint*)(rows[6] + at), *(uint*)(rows[7] + at));
+        Avx.Store(e, FloatKernels.HalfToSingle(dd & Vector256.Create(0xFFFFu)));
+        Avx.Store(e + Lanes, FloatKernels.HalfToSingle(Vector256.ShiftRightLogical(dd, 16)));
         Transpose(Pair(sc[0]), Pair(sc[1]), Pair(sc[2]), Pair(sc[3]), Pair(sc[4]), Pair(sc[5]), Pair(sc[6]), Pair(sc[7]), (byte*)scales);
         // Offset vector i (0..3): row r's mins 2i and 2i + 1 (against the activations' sums of sub-blocks 2i, 2i + 1).
         Transpose(Wide(mn[0]), Wide(mn[1]), Wide(mn[2]), Wide(mn[3]), Wide(mn[4]), Wide(mn[5]), Wide(mn[6]), Wide(mn[7]), (byte*)offsets);
