@@ -70,11 +70,13 @@ internal static unsafe class KQuantTiles
                     {
                         var src = px + (long)j0 * xBytes + (long)sb * Q8KBlock.Bytes + Q8KBlock.BSums;
                         var dst = pairSums + (long)sb * (Chunk + Group) * 32;
-                        for (var j = 0; j < padded; j++)
+                        for (var j = 0; j < count; j++, src += xBytes)
                         {
-                            var bsums = Avx.LoadVector256((short*)(src + (long)Math.Min(j, count - 1) * xBytes));
+                            var bsums = Avx.LoadVector256((short*)src);
                             Avx.Store((short*)(dst + 32 * j), Avx2.HorizontalAdd(bsums, bsums));
                         }
+                        for (var j = count; j < padded; j++)
+                            Avx.Store(dst + 32 * j, Avx.LoadVector256(dst + 32 * (count - 1)));
                     }
                 for (var r0 = 0; r0 < rowCount; r0 += Lanes)
                 {
