@@ -44,7 +44,7 @@ internal static unsafe class KQuantTiles
         if (rowCount == 0 || tokens == 0)
             return;
         var nsb = n / Q8KBlock.Size;
-        byte* panel = stackalloc byte[PanelVectors * 32 + 32];
+        byte* panel = stackalloc byte[PanelVectors * 64 + 32];
         panel = (byte*)(((nint)panel + 31) & ~(nint)31);
         short* scales = stackalloc short[16 * 16];
         short* offsets = stackalloc short[8 * 16];
@@ -52,10 +52,10 @@ internal static unsafe class KQuantTiles
         float* acc = stackalloc float[(Chunk + Group) * Lanes];
         byte** rp = stackalloc byte*[Lanes];
         byte** xp = stackalloc byte*[Group];
-        ulong* scratch = stackalloc ulong[2 * Lanes + 32];
+        ulong* scratch = stackalloc ulong[2 * Lanes + 96];
         // Per super-block and token of the chunk, the activations' sums over each sub-block of 32 (Q4_K, Q5_K) as vphaddw leaves them in a
         // 32-byte vector: made once per chunk for every group of rows. Per-thread, grown on first use (no allocation per call).
-        var sumsBytes = TQ.OffsetsShareScale ? 0 : nsb * (Chunk + Group) * 32;
+        var sumsBytes = TQ.SignedValues ? 0 : nsb * (Chunk + Group) * 32;
         if (t_pairSums is null || t_pairSums.Length < sumsBytes)
             t_pairSums = new byte[Math.Max(sumsBytes, 64 * 1024)];
         fixed (byte* pw = rows, px = xq, pairSums = t_pairSums)
@@ -65,7 +65,7 @@ internal static unsafe class KQuantTiles
             {
                 var count = Math.Min(Chunk, tokens - j0);
                 var padded = (count + Group - 1) / Group * Group;
-                if (!TQ.OffsetsShareScale)
+                if (!TQ.SignedValues)
                     for (var sb = 0; sb < nsb; sb++)
                     {
                         var src = px + (long)j0 * xBytes + (long)sb * Q8KBlock.Bytes + Q8KBlock.BSums;
@@ -94,13 +94,19 @@ internal static unsafe class KQuantTiles
                         var x = px + (long)j0 * xBytes + xo;
                         var j = 0;
                         for (; j + Group <= count; j += Group, x += Group * (long)xBytes)
-                            Kernel<TQ>(panel, scales, offsets, e, x, x + xBytes, x + 2 * (long)xBytes, x + 3 * (long)xBytes, acc + j * Lanes, sums + 32 * j);
+                            if (TQ.SignedValues)
+                                KernelSigned(panel, scales, e, x, x + xBytes, x + 2 * (long)xBytes, x + 3 * (long)xBytes, acc + j * Lanes);
+                            else
+                                Kernel<TQ>(panel, scales, offsets, e, x, x + xBytes, x + 2 * (long)xBytes, x + 3 * (long)xBytes, acc + j * Lanes, sums + 32 * j);
                         if (j < count)
                         {
                             // A short last group repeats its last token into spare accumulator slots.
                             for (var g = 0; g < Group; g++)
                                 xp[g] = px + (long)(j0 + Math.Min(j + g, count - 1)) * xBytes + xo;
-                            Kernel<TQ>(panel, scales, offsets, e, xp[0], xp[1], xp[2], xp[3], acc + j * Lanes, sums + 32 * j);
+                            if (TQ.SignedValues)
+                                KernelSigned(panel, scales, e, xp[0], xp[1], xp[2], xp[3], acc + j * Lanes);
+                            else
+                                Kernel<TQ>(panel, scales, offsets, e, xp[0], xp[1], xp[2], xp[3], acc + j * Lanes, sums + 32 * j);
                         }
                     }
                     for (var j = 0; j < count; j++)
@@ -171,47 +177,66 @@ internal static unsafe class KQuantTiles
         Flush<TQ>(acc + 3 * Lanes, a3, d, dmin, offsets, x3, pairSums + 96);
     }
 
-    // acc += d x d_x x sums - d_min x d_x x (offsets . activation sums) for the eight rows of one token (x: its Q8_K super-block).
-    // Q6_K's offsets differ per group of 16 and meet the bsums; Q4_K/Q5_K's per sub-block of 32 meet the pair sums (four multiply-adds).
+    // Four tokens against one Q6_K super-block of the signed panel: per group of 16 values (four panel vectors), u8 x s8 multiply-adds of
+    // the magnitudes with the activations carrying the values' signs (vpsignb), summed in int16, then the group's scale in vpmaddwd.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void KernelSigned(byte* panel, short* scales, float* e, byte* x0, byte* x1, byte* x2, byte* x3, float* acc)
+    {
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        var q0 = x0 + Q8KBlock.Qs;
+        var q1 = x1 + Q8KBlock.Qs;
+        var q2 = x2 + Q8KBlock.Qs;
+        var q3 = x3 + Q8KBlock.Qs;
+        // k: the first of the four values a panel vector pair holds; its magnitudes are at panel + 16k, its values 32 bytes on.
+        for (nint k = 0; k < Q8KBlock.Size; k += 16)
+        {
+            var u = Avx.LoadVector256(panel + 16 * k);
+            var v = Avx.LoadVector256((sbyte*)(panel + 16 * k + 32));
+            var h0 = Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q0 + k), v));
+            var h1 = Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q1 + k), v));
+            var h2 = Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q2 + k), v));
+            var h3 = Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q3 + k), v));
+            for (nint i = 4; i < 16; i += 4)
+            {
+                u = Avx.LoadVector256(panel + 16 * (k + i));
+                v = Avx.LoadVector256((sbyte*)(panel + 16 * (k + i) + 32));
+                h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q0 + k + i), v)));
+                h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q1 + k + i), v)));
+                h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q2 + k + i), v)));
+                h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q3 + k + i), v)));
+            }
+            var sc = Avx.LoadVector256(scales + k);
+            a0 = Avx2.Add(a0, Avx2.MultiplyAddAdjacent(h0, sc));
+            a1 = Avx2.Add(a1, Avx2.MultiplyAddAdjacent(h1, sc));
+            a2 = Avx2.Add(a2, Avx2.MultiplyAddAdjacent(h2, sc));
+            a3 = Avx2.Add(a3, Avx2.MultiplyAddAdjacent(h3, sc));
+        }
+        var d = Avx.LoadVector256(e);
+        Avx.Store(acc, Fma.MultiplyAdd(Avx.ConvertToVector256Single(a0), Avx.Multiply(d, Vector256.Create(*(float*)(x0 + Q8KBlock.D))), Avx.LoadVector256(acc)));
+        Avx.Store(acc + Lanes, Fma.MultiplyAdd(Avx.ConvertToVector256Single(a1), Avx.Multiply(d, Vector256.Create(*(float*)(x1 + Q8KBlock.D))), Avx.LoadVector256(acc + Lanes)));
+        Avx.Store(acc + 2 * Lanes, Fma.MultiplyAdd(Avx.ConvertToVector256Single(a2), Avx.Multiply(d, Vector256.Create(*(float*)(x2 + Q8KBlock.D))), Avx.LoadVector256(acc + 2 * Lanes)));
+        Avx.Store(acc + 3 * Lanes, Fma.MultiplyAdd(Avx.ConvertToVector256Single(a3), Avx.Multiply(d, Vector256.Create(*(float*)(x3 + Q8KBlock.D))), Avx.LoadVector256(acc + 3 * Lanes)));
+    }
+
+    // acc += d x d_x x sums - d_min x d_x x (mins . sub-block sums of the activations) for the eight rows of one token (x: its Q8_K
+    // super-block): four multiply-adds against the pair sums.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Flush<TQ>(float* acc, Vector256<int> sums, Vector256<float> d, Vector256<float> dmin, short* offsets, byte* x, byte* pairSums)
         where TQ : struct, IKQuant
     {
-        Vector256<int> bias;
-        if (TQ.OffsetsShareScale)
-        {
-            var bsums = (int*)(x + Q8KBlock.BSums);
-            bias = Avx2.Add(
-                Avx2.Add(
-                    Avx2.Add(Bias(offsets, bsums, 0), Bias(offsets, bsums, 1)),
-                    Avx2.Add(Bias(offsets, bsums, 2), Bias(offsets, bsums, 3))),
-                Avx2.Add(
-                    Avx2.Add(Bias(offsets, bsums, 4), Bias(offsets, bsums, 5)),
-                    Avx2.Add(Bias(offsets, bsums, 6), Bias(offsets, bsums, 7))));
-        }
-        else
-        {
-            // vphaddw of the 16 bsums left the sub-block sums 0-3 in int16 lanes 0-3 and 4-7 in lanes 8-11.
-            var s = (int*)pairSums;
-            bias = Avx2.Add(
-                Avx2.Add(Bias(offsets, s, 0), Bias(offsets + 16, s + 1, 0)),
-                Avx2.Add(Bias(offsets + 32, s + 4, 0), Bias(offsets + 48, s + 5, 0)));
-        }
+        // vphaddw of the 16 bsums left the sub-block sums 0-3 in int16 lanes 0-3 and 4-7 in lanes 8-11.
+        var s = (int*)pairSums;
+        var bias = Avx2.Add(
+            Avx2.Add(Bias(offsets, s), Bias(offsets + 16, s + 1)),
+            Avx2.Add(Bias(offsets + 32, s + 4), Bias(offsets + 48, s + 5)));
         var dx = Vector256.Create(*(float*)(x + Q8KBlock.D));
-        var a = Avx.LoadVector256(acc);
-        if (TQ.OffsetsShareScale)
-            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(sums, bias)), Avx.Multiply(d, dx), a);
-        else
-        {
-            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Avx.Multiply(d, dx), a);
-            a = Fma.MultiplyAddNegated(Avx.ConvertToVector256Single(bias), Avx.Multiply(dmin, dx), a);
-        }
-        Avx.Store(acc, a);
+        var a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Avx.Multiply(d, dx), Avx.LoadVector256(acc));
+        Avx.Store(acc, Fma.MultiplyAddNegated(Avx.ConvertToVector256Single(bias), Avx.Multiply(dmin, dx), a));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Bias(short* offsets, int* bsums, int j) =>
-        Avx2.MultiplyAddAdjacent(Avx.LoadVector256(offsets + 16 * j), Avx2.BroadcastScalarToVector256(bsums + j).AsInt16());
+    private static Vector256<int> Bias(short* offsets, int* sums) =>
+        Avx2.MultiplyAddAdjacent(Avx.LoadVector256(offsets), Avx2.BroadcastScalarToVector256(sums).AsInt16());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<sbyte> Broadcast(byte* x) => Avx2.BroadcastScalarToVector256((int*)x).AsSByte();
@@ -225,13 +250,14 @@ internal static unsafe class KQuantTiles
         /// <summary>Runs sharing one scale vector.</summary>
         static abstract int RunsPerScale { get; }
 
-        /// <summary>Whether the offsets are in units of d (Q6_K) rather than of d_min.</summary>
-        static abstract bool OffsetsShareScale { get; }
+        /// <summary>Whether the values are signed (Q6_K, stored - 32): the panel holds each vector's magnitudes, then the values (64 bytes
+        /// per four values of eight rows), there are no offsets, and <see cref="KernelSigned"/> multiplies them.</summary>
+        static abstract bool SignedValues { get; }
 
         /// <summary>Unpacks super-block <paramref name="sb"/> of the eight rows: the panel (vector v: values 4v..4v+3 of each row, row r in
         /// bytes 4r..4r+3), the scale vectors (int16 lanes 2r and 2r+1: row r's scale), the eight offset vectors (lanes 2r, 2r+1: row r's
         /// offsets of the groups of 16 that the activations' bsums 2j, 2j+1 cover), and d, d_min per row (<paramref name="e"/>[r], [8 + r]);
-        /// <paramref name="scratch"/> holds 16 ulongs and 256 bytes.</summary>
+        /// <paramref name="scratch"/> holds 16 ulongs and 768 bytes.</summary>
         static abstract void Unpack(byte** rows, int sb, byte* panel, short* scales, short* offsets, float* e, ulong* scratch);
     }
 
@@ -240,7 +266,7 @@ internal static unsafe class KQuantTiles
         // 4-bit values against |x| <= 128: a pair sums to at most 3,840 in magnitude, eight vectors (a sub-block of 32) to 30,720.
         public static int RunLength => 8;
         public static int RunsPerScale => 1;
-        public static bool OffsetsShareScale => false;
+        public static bool SignedValues => false;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Unpack(byte** rows, int sb, byte* panel, short* scales, short* offsets, float* e, ulong* scratch) =>
@@ -252,7 +278,7 @@ internal static unsafe class KQuantTiles
         // 5-bit values: a pair sums to at most 7,936, four vectors (half a sub-block) to 31,744.
         public static int RunLength => 4;
         public static int RunsPerScale => 2;
-        public static bool OffsetsShareScale => false;
+        public static bool SignedValues => false;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Unpack(byte** rows, int sb, byte* panel, short* scales, short* offsets, float* e, ulong* scratch) =>
@@ -261,10 +287,11 @@ internal static unsafe class KQuantTiles
 
     private struct Q6K : IKQuant
     {
-        // 6-bit values (stored + 32): a pair sums to at most 16,128, two vectors (half a group of 16) to 32,256.
-        public static int RunLength => 2;
-        public static int RunsPerScale => 2;
-        public static bool OffsetsShareScale => true;
+        // Signed 6-bit values (-32..31) against |x| <= 127 through the sign trick: a pair sums to at most 8,128, four vectors (a group of 16)
+        // to 32,512. Unsigned (0..63) they would overflow int16 after two vectors, so this halves the scale multiply-adds and needs no offsets.
+        public static int RunLength => 4;
+        public static int RunsPerScale => 1;
+        public static bool SignedValues => true;
 
         public static void Unpack(byte** rows, int sb, byte* panel, short* scales, short* offsets, float* e, ulong* scratch)
         {
@@ -274,33 +301,43 @@ internal static unsafe class KQuantTiles
                 *(ushort*)(rows[4] + at + Q6KBlock.D), *(ushort*)(rows[5] + at + Q6KBlock.D), *(ushort*)(rows[6] + at + Q6KBlock.D), *(ushort*)(rows[7] + at + Q6KBlock.D)));
             Avx.Store(e, d);
             Avx.Store(e + Lanes, d);
-            var bits = (byte*)(scratch + 2 * Lanes);
+            var qa = (byte*)(scratch + 2 * Lanes);
+            var qb = qa + 8 * 32;
+            var bits = qb + 8 * 32;
             var m4 = Vector256.Create((byte)0x0F);
             var m2 = Vector256.Create((byte)0x30);
+            var m32 = Vector256.Create((sbyte)32);
             for (var half = 0; half < 2; half++)
             {
                 // Values 128 half + [0, 32): low nibbles of ql[0..32) with qh bits 0-1, then [32, 64): of ql[32..64) with bits 2-3,
                 // [64, 96): high nibbles of ql[0..32) with bits 4-5, [96, 128): high nibbles of ql[32..64) with bits 6-7. The bytes are
-                // transposed first (ql halves into the slots of the low nibbles, qh aside), then split in place.
-                var dst = panel + half * 32 * 32;
+                // transposed first, then split.
                 var ql = at + Q6KBlock.Ql + 64 * half;
-                var qh = at + Q6KBlock.Qh + 32 * half;
-                Transpose(rows, ql, dst);
-                Transpose(rows, ql + 32, dst + 8 * 32);
-                Transpose(rows, qh, bits);
-                for (var i = 0; i < 8 * 32; i += 32)
+                Transpose(rows, ql, qa);
+                Transpose(rows, ql + 32, qb);
+                Transpose(rows, at + Q6KBlock.Qh + 32 * half, bits);
+                var dst = panel + half * 32 * 64;
+                for (var i = 0; i < 8 * 32; i += 32, dst += 64)
                 {
-                    var a = Avx.LoadVector256(dst + i);
-                    var b = Avx.LoadVector256(dst + 8 * 32 + i);
+                    var a = Avx.LoadVector256(qa + i);
+                    var b = Avx.LoadVector256(qb + i);
                     var h = Avx.LoadVector256(bits + i).AsUInt16();
-                    Avx.Store(dst + i, (a & m4) | (Avx2.ShiftLeftLogical(h, 4).AsByte() & m2));
-                    Avx.Store(dst + 8 * 32 + i, (b & m4) | (Avx2.ShiftLeftLogical(h, 2).AsByte() & m2));
-                    Avx.Store(dst + 16 * 32 + i, (Avx2.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & m4) | (h.AsByte() & m2));
-                    Avx.Store(dst + 24 * 32 + i, (Avx2.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftRightLogical(h, 2).AsByte() & m2));
+                    StoreSigned(dst, (a & m4) | (Avx2.ShiftLeftLogical(h, 4).AsByte() & m2), m32);
+                    StoreSigned(dst + 8 * 64, (b & m4) | (Avx2.ShiftLeftLogical(h, 2).AsByte() & m2), m32);
+                    StoreSigned(dst + 16 * 64, (Avx2.ShiftRightLogical(a.AsUInt16(), 4).AsByte() & m4) | (h.AsByte() & m2), m32);
+                    StoreSigned(dst + 24 * 64, (Avx2.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftRightLogical(h, 2).AsByte() & m2), m32);
                 }
             }
 
-            // Sixteen int8 scales per row: scale vector g (0..15) holds row r's scale g twice; offset vector j holds 32 x scales 2j, 2j+1.
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            static void StoreSigned(byte* dst, Vector256<byte> stored, Vector256<sbyte> m32)
+            {
+                var v = Avx2.Subtract(stored.AsSByte(), m32);
+                Avx.Store(dst, Avx2.Abs(v));
+                Avx.Store((sbyte*)(dst + 32), v);
+            }
+
+            // Sixteen int8 scales per row: scale vector g (0..15) holds row r's scale g twice.
             Vector256<int> s0, s1, s2, s3, s4, s5, s6, s7;
             for (var hi = 0; hi < 2; hi++)
             {
@@ -314,9 +351,6 @@ internal static unsafe class KQuantTiles
                 s7 = Pair(rows[7] + at + Q6KBlock.Scales + 8 * hi);
                 Transpose(s0.AsByte(), s1.AsByte(), s2.AsByte(), s3.AsByte(), s4.AsByte(), s5.AsByte(), s6.AsByte(), s7.AsByte(), (byte*)(scales + 8 * 16 * hi));
             }
-            Transpose(Offsets(rows[0] + at), Offsets(rows[1] + at), Offsets(rows[2] + at), Offsets(rows[3] + at),
-                Offsets(rows[4] + at), Offsets(rows[5] + at), Offsets(rows[6] + at), Offsets(rows[7] + at), (byte*)offsets);
-
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
             static Vector256<int> Pair(byte* s)
             {
@@ -324,8 +358,6 @@ internal static unsafe class KQuantTiles
                 return (v & Vector256.Create(0xFFFF)) | Avx2.ShiftLeftLogical(v, 16);
             }
 
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            static Vector256<byte> Offsets(byte* blk) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int16((sbyte*)(blk + Q6KBlock.Scales)), 5).AsByte();
         }
     }
 

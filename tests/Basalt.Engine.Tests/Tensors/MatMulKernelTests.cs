@@ -105,14 +105,16 @@ public sealed class MatMulKernelTests
 
     public static TheoryData<GgmlType, int, int> ExtremeKQuants()
     {
-        // Weight bytes (0xFF: every value at its top, 0x00: at its bottom, -1: random bits), activation bytes (0x80 = -128, 0x7F = 127,
-        // -1: random): the largest int16 run sums each K-quant kernel can meet, and every scale/min bit pattern.
+        // Weight bytes (0xFF: every value at its top, 0x00: at its bottom, -1: random bits), activation bytes (0x81 = -127, 0x7F = 127,
+        // -1: random; Q8_K activations are quantized to [-127, 127]): the largest int16 run sums each K-quant kernel can meet, and every
+        // scale/min bit pattern.
         var data = new TheoryData<GgmlType, int, int>();
         foreach (var type in new[] { GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K })
         {
-            data.Add(type, 0xFF, 0x80);
+            data.Add(type, 0xFF, 0x81);
             data.Add(type, 0xFF, 0x7F);
-            data.Add(type, 0x00, 0x80);
+            data.Add(type, 0x00, 0x81);
+            data.Add(type, 0x00, 0x7F);
             data.Add(type, -1, -1);
         }
         return data;
@@ -153,7 +155,7 @@ public sealed class MatMulKernelTests
                     var sum = 0;
                     for (var k = 0; k < 16; k++)
                     {
-                        var q = activationByte >= 0 ? (sbyte)activationByte : (sbyte)rng.Next(-128, 128);
+                        var q = activationByte >= 0 ? (sbyte)activationByte : (sbyte)rng.Next(-127, 128);
                         blk[4 + 16 * g + k] = (byte)q;
                         sum += q;
                     }
