@@ -6,13 +6,15 @@ using Basalt.Engine.Gguf;
 namespace Basalt.Engine.Tensors;
 
 /// <summary>Prompt tiles of the K-quants (Q4_K, Q5_K, Q6_K) against Q8_K activations, with weight rows as vector lanes: per group of eight
-/// rows and one super-block, the rows' unsigned values are unpacked into a panel where each 32-byte vector holds four consecutive values of
-/// each of the eight rows, and the rows' sub-block scales and offsets into int16 vectors of the same lane order. Each token then broadcasts
+/// rows and one super-block, the rows' values are unpacked into a panel where each 32-byte vector holds four consecutive values of each of
+/// the eight rows, and the rows' sub-block scales (and Q4_K/Q5_K mins) into int16 vectors of the same lane order. Each token then broadcasts
 /// four activation bytes against a panel vector (vpmaddubsw), sums the int16 products over a run of vectors that cannot overflow int16,
 /// applies the sub-block scale in the pairwise 16-bit multiply-add into int32 per row, and converts to float once per super-block.
-/// The offsets (the Q4_K/Q5_K sub-block mins, Q6_K's 32 x scale) meet the activations' sums of 16 (bsums) in eight multiply-adds per
-/// super-block. No horizontal reduction anywhere: the eight lanes of a token's accumulator are the eight rows' outputs.
-/// The layout follows the idea of llama.cpp's interleaved "repack" of 8 rows, unpacked per call here, so the weights keep their file layout.</summary>
+/// Q4_K/Q5_K mins meet the activations' sums per sub-block in four multiply-adds per super-block; Q6_K's values are made signed (stored - 32)
+/// and multiplied through the sign trick, so they need no offset. No horizontal reduction anywhere: the eight lanes of a token's accumulator
+/// are the eight rows' outputs. Activations are in [-127, 127], as <see cref="Quantize.Q8_K"/> makes them (the int16 bounds and the sign
+/// trick rely on it). The layout follows the idea of llama.cpp's interleaved "repack" of 8 rows, unpacked per call here, so the weights keep
+/// their file layout and no second copy is resident.</summary>
 internal static unsafe class KQuantTiles
 {
     private const int Lanes = 8;
