@@ -127,8 +127,8 @@ internal static unsafe class KQuantTiles
 
     [ThreadStatic] private static byte[]? t_pairSums;
 
-    // Four tokens against one super-block of the panel. Each run of TQ.RunLength panel vectors sums its u8 x s8 products in int16 (the
-    // run is short enough that they cannot overflow: 8 vectors of 4-bit values, 4 of 5-bit, 2 of 6-bit against |x| <= 128), then one
+    // Four tokens against one Q4_K/Q5_K super-block of the panel. Each run of TQ.RunLength panel vectors sums its u8 x s8 products in int16 (the
+    // run is short enough that they cannot overflow: 8 vectors of 4-bit values, 4 of 5-bit, against |x| <= 128), then one
     // vpmaddwd applies the run's sub-block scale and widens to int32.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void Kernel<TQ>(byte* panel, short* scales, short* offsets, float* e, byte* x0, byte* x1, byte* x2, byte* x3, float* acc, byte* pairSums)
