@@ -397,16 +397,11 @@ internal static unsafe class KQuantTiles
         for (var c = 0; c < 4; c++)
         {
             var dst = panel + c * 16 * 32;
-            Transpose(rows, at + qs + 32 * c, dst);
             if (qh < 0)
-                for (var i = 0; i < 8 * 32; i += 32)
-                {
-                    var q = Avx.LoadVector256(dst + i);
-                    Avx.Store(dst + i, q & m4);
-                    Avx.Store(dst + 8 * 32 + i, Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4);
-                }
+                TransposeNibbles(rows, at + qs + 32 * c, dst);
             else
             {
+                Transpose(rows, at + qs + 32 * c, dst);
                 var b0 = Vector256.Create((byte)(1 << (2 * c)));
                 var b1 = Vector256.Create((byte)(2 << (2 * c)));
                 for (var i = 0; i < 8 * 32; i += 32)
@@ -437,6 +432,44 @@ internal static unsafe class KQuantTiles
     private static void Transpose(byte** rows, int at, byte* dst) =>
         Transpose(Avx.LoadVector256(rows[0] + at), Avx.LoadVector256(rows[1] + at), Avx.LoadVector256(rows[2] + at), Avx.LoadVector256(rows[3] + at),
             Avx.LoadVector256(rows[4] + at), Avx.LoadVector256(rows[5] + at), Avx.LoadVector256(rows[6] + at), Avx.LoadVector256(rows[7] + at), dst);
+
+    // As Transpose, each output split into its low nibbles (at dst + 32 i) and high nibbles (at dst + 256 + 32 i) before it is stored.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransposeNibbles(byte** rows, int at, byte* dst)
+    {
+        var t0 = Avx2.UnpackLow(Avx.LoadVector256((int*)(rows[0] + at)), Avx.LoadVector256((int*)(rows[1] + at)));
+        var t1 = Avx2.UnpackHigh(Avx.LoadVector256((int*)(rows[0] + at)), Avx.LoadVector256((int*)(rows[1] + at)));
+        var t2 = Avx2.UnpackLow(Avx.LoadVector256((int*)(rows[2] + at)), Avx.LoadVector256((int*)(rows[3] + at)));
+        var t3 = Avx2.UnpackHigh(Avx.LoadVector256((int*)(rows[2] + at)), Avx.LoadVector256((int*)(rows[3] + at)));
+        var t4 = Avx2.UnpackLow(Avx.LoadVector256((int*)(rows[4] + at)), Avx.LoadVector256((int*)(rows[5] + at)));
+        var t5 = Avx2.UnpackHigh(Avx.LoadVector256((int*)(rows[4] + at)), Avx.LoadVector256((int*)(rows[5] + at)));
+        var t6 = Avx2.UnpackLow(Avx.LoadVector256((int*)(rows[6] + at)), Avx.LoadVector256((int*)(rows[7] + at)));
+        var t7 = Avx2.UnpackHigh(Avx.LoadVector256((int*)(rows[6] + at)), Avx.LoadVector256((int*)(rows[7] + at)));
+        var u0 = Avx2.UnpackLow(t0.AsInt64(), t2.AsInt64());
+        var u1 = Avx2.UnpackHigh(t0.AsInt64(), t2.AsInt64());
+        var u2 = Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64());
+        var u3 = Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64());
+        var u4 = Avx2.UnpackLow(t4.AsInt64(), t6.AsInt64());
+        var u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64());
+        var u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64());
+        var u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64());
+        Split(dst, Avx2.Permute2x128(u0, u4, 0x20));
+        Split(dst + 32, Avx2.Permute2x128(u1, u5, 0x20));
+        Split(dst + 64, Avx2.Permute2x128(u2, u6, 0x20));
+        Split(dst + 96, Avx2.Permute2x128(u3, u7, 0x20));
+        Split(dst + 128, Avx2.Permute2x128(u0, u4, 0x31));
+        Split(dst + 160, Avx2.Permute2x128(u1, u5, 0x31));
+        Split(dst + 192, Avx2.Permute2x128(u2, u6, 0x31));
+        Split(dst + 224, Avx2.Permute2x128(u3, u7, 0x31));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Split(byte* dst, Vector256<long> q)
+        {
+            var m4 = Vector256.Create((byte)0x0F);
+            Avx.Store(dst, q.AsByte() & m4);
+            Avx.Store(dst + 8 * 32, Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4);
+        }
+    }
 
     // 8 x 8 transpose of 32-bit elements: output vector i (stored at dst + 32 i) holds element i of a0..a7 in that order.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
