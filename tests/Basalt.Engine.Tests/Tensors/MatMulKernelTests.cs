@@ -26,6 +26,8 @@ public sealed class MatMulKernelTests
             // Rows not a multiple of the 8-row tile on both sides of it, token counts around the 4-token tile.
             data.Add(type, 9, 3, block == 256 ? 256 : 160);
             data.Add(type, 23, 6, block == 256 ? 512 : 64);
+            // Rows past a group of eight and tokens past a group of four and a chunk of 64 (the K-quant kernel's edges).
+            data.Add(type, 9, 67, block == 256 ? 512 : 64);
         }
         return data;
     }
@@ -147,6 +149,87 @@ public sealed class MatMulKernelTests
         for (var k = 0; k < expected.Length; k++)
             Assert.True(Math.Abs(actual[k] - expected[k]) <= ExtremeValuesTolerance * Math.Abs(expected[k]),
                 $"{type} output {k}: {actual[k]} vs reference {expected[k]}");
+    }
+
+    public static TheoryData<GgmlType, int, int> ExtremeKQuants()
+    {
+        // Weight bytes (0xFF: every value at its top, 0x00: at its bottom, -1: random bits), activation bytes (0x81 = -127, 0x7F = 127,
+        // -1: random; Q8_K activations are quantized to [-127, 127]): the largest int16 run sums each K-quant kernel can meet, and every
+        // scale/min bit pattern.
+        var data = new TheoryData<GgmlType, int, int>();
+        foreach (var type in new[] { GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K })
+        {
+            data.Add(type, 0xFF, 0x81);
+            data.Add(type, 0xFF, 0x7F);
+            data.Add(type, 0x00, 0x81);
+            data.Add(type, 0x00, 0x7F);
+            data.Add(type, -1, -1);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(ExtremeKQuants))]
+    public void DotQ8Rows_ExtremeKQuantValues_MatchesScalarReference(GgmlType type, int weightByte, int activationByte)
+    {
+        const int n = 512, rowCount = 11, tokens = 6;
+        var rowBytes = TensorOps.RowSize(type, n);
+        var rows = TensorTestData.RandomBlocks(type, rowCount * n / 256, 40 + weightByte);
+        if (weightByte >= 0)
+            for (var b = 0; b < rows.Length / GgmlTypes.BlockBytes(type); b++)
+            {
+                // Every value and scale byte set, the block's halves kept: Q6_K's scales at 0xFF are -1, so its extreme uses -128.
+                var blk = rows.AsSpan(b * GgmlTypes.BlockBytes(type), GgmlTypes.BlockBytes(type));
+                if (type == GgmlType.Q6_K)
+                {
+                    blk[..192].Fill((byte)weightByte);
+                    blk[192..208].Fill(0x80);
+                }
+                else
+                    blk[4..].Fill((byte)weightByte);
+                if (type != GgmlType.Q6_K && weightByte == 0)
+                    blk[4..16].Fill(0xFF);
+            }
+        var xBytes = TensorOps.ActivationSize(type, n);
+        var xq = new byte[tokens * xBytes];
+        var rng = new Random(7);
+        for (var j = 0; j < tokens; j++)
+            for (var sb = 0; sb < n / 256; sb++)
+            {
+                var blk = xq.AsSpan(j * xBytes + sb * 292, 292);
+                BitConverter.TryWriteBytes(blk, 0.01f * (j + 1));
+                for (var g = 0; g < 16; g++)
+                {
+                    var sum = 0;
+                    for (var k = 0; k < 16; k++)
+                    {
+                        var q = activationByte >= 0 ? (sbyte)activationByte : (sbyte)rng.Next(-127, 128);
+                        blk[4 + 16 * g + k] = (byte)q;
+                        sum += q;
+                    }
+                    BitConverter.TryWriteBytes(blk[(260 + 2 * g)..], (short)sum);
+                }
+            }
+
+        var actual = new float[tokens * rowCount];
+        TensorOps.DotQ8Rows(type, rows, rowCount, xq, tokens, n, actual);
+        var expected = new float[tokens * rowCount];
+        MatMulKernels.DotRowsReference(type, rows, rowCount, xq, tokens, n, expected);
+
+        var w = new float[n];
+        for (var i = 0; i < rowCount; i++)
+        {
+            TensorOps.DequantizeRow(type, rows.AsSpan(i * rowBytes, rowBytes), w);
+            for (var j = 0; j < tokens; j++)
+            {
+                var magnitude = 0.0;
+                for (var k = 0; k < n; k++)
+                    magnitude += Math.Abs(w[k] * 0.01 * (j + 1) * (sbyte)xq[j * xBytes + k / 256 * 292 + 4 + k % 256]);
+                var diff = Math.Abs(actual[j * rowCount + i] - expected[j * rowCount + i]);
+                Assert.True(diff <= TiledVsReferenceTolerance * magnitude,
+                    $"{type} row {i} token {j}: {actual[j * rowCount + i]} vs reference {expected[j * rowCount + i]} (|w||x| {magnitude:G4})");
+            }
+        }
     }
 
     [Fact]
