@@ -109,7 +109,12 @@ internal static class SmallBatchKernels
                 }
             }
 
-            for (var r = 0; r < rowCount; r++)
+            // Q8_0, Q4_0, Q5_0 at 4 tokens or more: eight rows at a time with the rows as lanes (RunOctets); the rows left over one at a
+            // time below. At 2 and 3 tokens the transpose costs more than it saves (small-batch bench, weights streamed from memory).
+            var octetRows = tokens >= MinOctetTokens && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 ? rowCount & ~7 : 0;
+            if (octetRows > 0)
+                RunOctets(type, pw, rowBytes, octetRows, px, xBytes, tokens, blocks, xOffsets, dx, stride, py, outputs);
+            for (var r = octetRows; r < rowCount; r++)
             {
                 Unpack(type, pw + (long)r * rowBytes, blocks, absQ, q, scales, mins);
                 var j = 0;
@@ -142,6 +147,226 @@ internal static class SmallBatchKernels
                         py[outputs[j] + r] -= MinTerm(mins, xSums + j * blocks, blocks);
             }
         }
+    }
+
+    // Blocks of eight rows unpacked at a time into the rows-as-lanes layout: 8 rows x 256 bytes x 2 (|q| and q) = 16 KiB on the stack,
+    // in L1 while every token passes over them.
+    private const int OctetBlocks = 32;
+    private const int MinOctetTokens = 4;
+
+    // Eight rows against every token with the rows as lanes (the layout llama.cpp's repacked kernels use): 4-byte group g of block b
+    // of the eight rows is one vector (lane r = row r), so a broadcast of the token's bytes 4g..4g+3 dots all eight rows at once, the
+    // integer sums of a block end in one vector per token (no horizontal sum per row and token), one convert and one multiply-add
+    // scale it by the eight rows' block scales times the token's, and the eight results are stored as one vector.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void RunOctets(GgmlType type, byte* pw, int rowBytes, int octetRows, byte* px, int xBytes, int tokens, int blocks,
+        int* xOffsets, float* dx, int stride, float* py, ReadOnlySpan<int> outputs)
+    {
+        var absW = stackalloc byte[OctetBlocks * 256];
+        var w = stackalloc byte[OctetBlocks * 256];
+        var scales = stackalloc float[OctetBlocks * 8];
+        var acc = stackalloc float[MaxTokens * 8];
+        // Q4_0 and Q5_0 values are at most 16 in magnitude: the pair sums of a whole block's eight groups (8 · 2 · 16 · 127) add up
+        // in shorts, with one widening per block instead of one per group.
+        var narrow = type != GgmlType.Q8_0;
+        for (var r0 = 0; r0 < octetRows; r0 += 8)
+        {
+            // The eight rows are read side by side, block by block: eight interleaved streams the hardware prefetcher follows poorly
+            // (measured: 10-25% slower than one row after the other with the weights streamed from memory). The next eight rows are one
+            // contiguous range: ask for it now, while these are dotted.
+            if (r0 + 8 < octetRows)
+            {
+                var next = pw + (long)(r0 + 8) * rowBytes;
+                for (var at = 0; at < 8 * rowBytes; at += 64)
+                    Sse.Prefetch0(next + at);
+            }
+            new Span<float>(acc, tokens * 8).Clear();
+            for (var b0 = 0; b0 < blocks; b0 += OctetBlocks)
+            {
+                var nb = Math.Min(OctetBlocks, blocks - b0);
+                UnpackOctet(type, pw + (long)r0 * rowBytes + (long)b0 * BlockBytes(type), rowBytes, nb, absW, w, scales);
+                var j = 0;
+                for (; j + 4 <= tokens; j += 4)
+                {
+                    if (narrow)
+                        OctetDot4Narrow(absW, w, scales, nb, px + (long)j * xBytes, xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
+                    else
+                        OctetDot4(absW, w, scales, nb, px + (long)j * xBytes, xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
+                }
+                for (; j < tokens; j++)
+                    OctetDot1(absW, w, scales, nb, px + (long)j * xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
+            }
+            for (var j = 0; j < tokens; j++)
+                Vector256.Load(acc + 8 * j).Store(py + outputs[j] + r0);
+        }
+    }
+
+    private static int BlockBytes(GgmlType type) => type switch
+    {
+        GgmlType.Q8_0 => Q8_0Block.Bytes,
+        GgmlType.Q4_0 => Q4_0Block.Bytes,
+        _ => Q5_0Block.Bytes,
+    };
+
+    // Four tokens against eight rows, Q8_0: the pair sums of a group are widened to ints per group (two of them can exceed a short).
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void OctetDot4(byte* absW, byte* w, float* scales, int blocks, byte* x, int xBytes, int* xOffsets, float* dx, int stride, float* acc)
+    {
+        var ones = Vector256.Create((short)1);
+        var f0 = Vector256.Load(acc);
+        var f1 = Vector256.Load(acc + 8);
+        var f2 = Vector256.Load(acc + 16);
+        var f3 = Vector256.Load(acc + 24);
+        for (var b = 0; b < blocks; b++)
+        {
+            byte* x0 = x + xOffsets[b], x1 = x0 + xBytes, x2 = x1 + xBytes, x3 = x2 + xBytes;
+            var pa = absW + 256 * b;
+            var ps = (sbyte*)(w + 256 * b);
+            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
+            for (var g = 0; g < 32; g += 4)
+            {
+                var a = Vector256.Load(pa + 8 * g);
+                var s = Vector256.Load(ps + 8 * g);
+                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x0 + g), s)), ones);
+                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x1 + g), s)), ones);
+                i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x2 + g), s)), ones);
+                i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x3 + g), s)), ones);
+            }
+            var sc = Vector256.Load(scales + 8 * b);
+            var d = dx + b * stride;
+            f0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i0), sc * Vector256.Create(d[0]), f0);
+            f1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i1), sc * Vector256.Create(d[1]), f1);
+            f2 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i2), sc * Vector256.Create(d[2]), f2);
+            f3 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i3), sc * Vector256.Create(d[3]), f3);
+        }
+        f0.Store(acc);
+        f1.Store(acc + 8);
+        f2.Store(acc + 16);
+        f3.Store(acc + 24);
+    }
+
+    // Four tokens against eight rows, Q4_0 / Q5_0: a block's pair sums add up in shorts and are widened once.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void OctetDot4Narrow(byte* absW, byte* w, float* scales, int blocks, byte* x, int xBytes, int* xOffsets, float* dx, int stride, float* acc)
+    {
+        var ones = Vector256.Create((short)1);
+        var f0 = Vector256.Load(acc);
+        var f1 = Vector256.Load(acc + 8);
+        var f2 = Vector256.Load(acc + 16);
+        var f3 = Vector256.Load(acc + 24);
+        for (var b = 0; b < blocks; b++)
+        {
+            byte* x0 = x + xOffsets[b], x1 = x0 + xBytes, x2 = x1 + xBytes, x3 = x2 + xBytes;
+            var pa = absW + 256 * b;
+            var ps = (sbyte*)(w + 256 * b);
+            Vector256<short> h0 = default, h1 = default, h2 = default, h3 = default;
+            for (var g = 0; g < 32; g += 4)
+            {
+                var a = Vector256.Load(pa + 8 * g);
+                var s = Vector256.Load(ps + 8 * g);
+                h0 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x0 + g), s));
+                h1 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x1 + g), s));
+                h2 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x2 + g), s));
+                h3 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x3 + g), s));
+            }
+            var sc = Vector256.Load(scales + 8 * b);
+            var d = dx + b * stride;
+            f0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(h0, ones)), sc * Vector256.Create(d[0]), f0);
+            f1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(h1, ones)), sc * Vector256.Create(d[1]), f1);
+            f2 = Fma.MultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(h2, ones)), sc * Vector256.Create(d[2]), f2);
+            f3 = Fma.MultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(h3, ones)), sc * Vector256.Create(d[3]), f3);
+        }
+        f0.Store(acc);
+        f1.Store(acc + 8);
+        f2.Store(acc + 16);
+        f3.Store(acc + 24);
+    }
+
+    // One token against eight rows (the tokens left over after the groups of four), every type.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void OctetDot1(byte* absW, byte* w, float* scales, int blocks, byte* x, int* xOffsets, float* dx, int stride, float* acc)
+    {
+        var ones = Vector256.Create((short)1);
+        var f = Vector256.Load(acc);
+        for (var b = 0; b < blocks; b++)
+        {
+            var x0 = x + xOffsets[b];
+            var pa = absW + 256 * b;
+            var ps = (sbyte*)(w + 256 * b);
+            Vector256<int> i0 = default, i1 = default;
+            for (var g = 0; g < 32; g += 8)
+            {
+                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Load(pa + 8 * g), Avx2.Sign(Broadcast4(x0 + g), Vector256.Load(ps + 8 * g))), ones);
+                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Load(pa + 8 * g + 32), Avx2.Sign(Broadcast4(x0 + g + 4), Vector256.Load(ps + 8 * g + 32))), ones);
+            }
+            f = Fma.MultiplyAdd(Vector256.ConvertToSingle(i0 + i1), Vector256.Load(scales + 8 * b) * Vector256.Create(dx[b * stride]), f);
+        }
+        f.Store(acc);
+    }
+
+    // The token's bytes [0, 4) in every 4-byte lane.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<sbyte> Broadcast4(byte* x) => Avx2.BroadcastScalarToVector256((int*)x).AsSByte();
+
+    // Blocks [0, blocks) of eight rows (row r at row + r·rowBytes) into the rows-as-lanes layout: |q| and q of 4-byte group g of block
+    // b at 256b + 32g, lane r from row r; the eight rows' scales of block b at 8b.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void UnpackOctet(GgmlType type, byte* row, int rowBytes, int blocks, byte* absW, byte* w, float* scales)
+    {
+        var blockBytes = BlockBytes(type);
+        for (var b = 0; b < blocks; b++)
+        {
+            var blk = row + b * blockBytes;
+            var v0 = BlockValues(type, blk, scales + 8 * b);
+            var v1 = BlockValues(type, blk + rowBytes, scales + 8 * b + 1);
+            var v2 = BlockValues(type, blk + 2 * rowBytes, scales + 8 * b + 2);
+            var v3 = BlockValues(type, blk + 3 * rowBytes, scales + 8 * b + 3);
+            var v4 = BlockValues(type, blk + 4 * rowBytes, scales + 8 * b + 4);
+            var v5 = BlockValues(type, blk + 5 * rowBytes, scales + 8 * b + 5);
+            var v6 = BlockValues(type, blk + 6 * rowBytes, scales + 8 * b + 6);
+            var v7 = BlockValues(type, blk + 7 * rowBytes, scales + 8 * b + 7);
+            // An 8 x 8 transpose of 4-byte words: rows to lanes.
+            Vector256<int> t0 = Avx2.UnpackLow(v0, v1), t1 = Avx2.UnpackHigh(v0, v1), t2 = Avx2.UnpackLow(v2, v3), t3 = Avx2.UnpackHigh(v2, v3);
+            Vector256<int> t4 = Avx2.UnpackLow(v4, v5), t5 = Avx2.UnpackHigh(v4, v5), t6 = Avx2.UnpackLow(v6, v7), t7 = Avx2.UnpackHigh(v6, v7);
+            var u0 = Avx2.UnpackLow(t0.AsInt64(), t2.AsInt64()).AsInt32();
+            var u1 = Avx2.UnpackHigh(t0.AsInt64(), t2.AsInt64()).AsInt32();
+            var u2 = Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64()).AsInt32();
+            var u3 = Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64()).AsInt32();
+            var u4 = Avx2.UnpackLow(t4.AsInt64(), t6.AsInt64()).AsInt32();
+            var u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64()).AsInt32();
+            var u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64()).AsInt32();
+            var u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64()).AsInt32();
+            var pa = absW + 256 * b;
+            var ps = w + 256 * b;
+            StoreGroup(Avx2.Permute2x128(u0, u4, 0x20), pa, ps);
+            StoreGroup(Avx2.Permute2x128(u1, u5, 0x20), pa + 32, ps + 32);
+            StoreGroup(Avx2.Permute2x128(u2, u6, 0x20), pa + 64, ps + 64);
+            StoreGroup(Avx2.Permute2x128(u3, u7, 0x20), pa + 96, ps + 96);
+            StoreGroup(Avx2.Permute2x128(u0, u4, 0x31), pa + 128, ps + 128);
+            StoreGroup(Avx2.Permute2x128(u1, u5, 0x31), pa + 160, ps + 160);
+            StoreGroup(Avx2.Permute2x128(u2, u6, 0x31), pa + 192, ps + 192);
+            StoreGroup(Avx2.Permute2x128(u3, u7, 0x31), pa + 224, ps + 224);
+        }
+    }
+
+    // One block's 32 signed values as 4-byte words, and its scale into *scale.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> BlockValues(GgmlType type, byte* blk, float* scale)
+    {
+        *scale = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(blk));
+        return type switch
+        {
+            GgmlType.Q8_0 => Vector256.Load(blk + Q8_0Block.Qs).AsInt32(),
+            GgmlType.Q4_0 => (QuantKernels.Nibbles32(blk + Q4_0Block.Qs) - Vector256.Create((byte)8)).AsInt32(),
+            _ => (QuantKernels.Unpack5Bit(ref *blk, Q5_0Block.Qs, Q5_0Block.Qh) - Vector256.Create((byte)16)).AsInt32(),
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreGroup(Vector256<int> values, byte* absW, byte* w)
+    {
+        Vector256.Abs(values.AsSByte()).AsByte().Store(absW);
+        values.AsByte().Store(w);
     }
 
     // Eight tokens against one unpacked row (a full step of eight sequences in one pass): each block's |q| and q are loaded once for
