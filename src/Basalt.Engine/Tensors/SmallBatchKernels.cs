@@ -10,7 +10,9 @@ namespace Basalt.Engine.Tensors;
 /// T activation vectors quantized by <see cref="TensorOps.QuantizeActivations"/>. Each row is unpacked once into signed bytes with a
 /// float scale per 16 weights (and a min per 32 for Q4_K), kept in L1, and dotted against every token, so a step over T sequences reads
 /// and unpacks the weights once instead of T times. The activations' block scales and offsets are laid out once per call.</summary>
-/// <remarks>One layout serves every type: a weight block of 32 values q (signed bytes) with scales s_lo, s_hi for its two halves and a
+/// <remarks>Q8_0, Q4_0 and Q5_0 at 4 tokens or more take eight rows at a time with the rows as lanes (<c>RunOctets</c>); the rest, and
+/// the rows left over, one row at a time in the layout below.
+/// One layout serves every type: a weight block of 32 values q (signed bytes) with scales s_lo, s_hi for its two halves and a
 /// min m, against an activation block of 32 signed bytes qx with scale dx: dot = dx·(s_lo·Σ_lo q·qx + s_hi·Σ_hi q·qx − m·Σ qx).</remarks>
 internal static class SmallBatchKernels
 {
