@@ -566,7 +566,7 @@ internal sealed class MatMulJob : IRangeJob
     private int Row(int j) => _rowMap is null ? j : _rowMap[j];
 
     // A few sequences decoding together (2..16 tokens) go through the small-batch kernels, which read no panel side information.
-    private bool UsesSmallBatch(WeightMatrix w) => _tokens > 1 && _tokens <= SmallBatchKernels.MaxTokens && SmallBatchKernels.Supports(w.Type, w.Cols);
+    private bool UsesSmallBatch(WeightMatrix w) => SmallBatchKernels.Prefers(w.Type, w.Cols, _tokens);
 }
 
 /// <summary>Causal attention with grouped-query sharing for a batch; each token reads its own cache. A work item is one KV head of a block of

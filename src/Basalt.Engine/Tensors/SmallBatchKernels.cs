@@ -10,7 +10,9 @@ namespace Basalt.Engine.Tensors;
 /// T activation vectors quantized by <see cref="TensorOps.QuantizeActivations"/>. Each row is unpacked once into signed bytes with a
 /// float scale per 16 weights (and a min per 32 for Q4_K), kept in L1, and dotted against every token, so a step over T sequences reads
 /// and unpacks the weights once instead of T times. The activations' block scales and offsets are laid out once per call.</summary>
-/// <remarks>One layout serves every type: a weight block of 32 values q (signed bytes) with scales s_lo, s_hi for its two halves and a
+/// <remarks>Q8_0, Q4_0 and Q5_0 at 4 tokens or more take eight rows at a time with the rows as lanes (<c>RunOctets</c>); the rest, and
+/// the rows left over, one row at a time in the layout below.
+/// One layout serves every type: a weight block of 32 values q (signed bytes) with scales s_lo, s_hi for its two halves and a
 /// min m, against an activation block of 32 signed bytes qx with scale dx: dot = dx·(s_lo·Σ_lo q·qx + s_hi·Σ_hi q·qx − m·Σ qx).</remarks>
 internal static class SmallBatchKernels
 {
@@ -30,6 +32,13 @@ internal static class SmallBatchKernels
         Avx2.IsSupported && Fma.IsSupported
         && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q4_K or GgmlType.Q6_K
         && n % GgmlTypes.BlockSize(type) == 0 && n / 32 <= MaxBlocks && n > 0;
+
+    /// <summary>True when <see cref="DotRows"/> handles <paramref name="tokens"/> tokens against rows of <paramref name="n"/> weights of
+    /// <paramref name="type"/> faster than the prompt tiles: Q4_K from 8 tokens on goes to the tiles, whose integer sub-block scales
+    /// beat this kernel's float ones there (small-batch bench, weights streamed from memory: T=8 18.2 against 15.9 GMAC per
+    /// CPU-second, T=16 24.9 against 17.8; T=4 12.3 against 11.7).</summary>
+    public static bool Prefers(GgmlType type, int n, int tokens) =>
+        tokens is > 1 and <= MaxTokens && Supports(type, n) && !(type == GgmlType.Q4_K && tokens >= 8);
 
     /// <summary>y[outputs[j] + i] = row_i · x_j for <paramref name="rowCount"/> rows of <paramref name="n"/> weights and
     /// <paramref name="tokens"/> activation vectors of <paramref name="xBytes"/> bytes each, back to back in <paramref name="xq"/>.</summary>
@@ -109,7 +118,12 @@ internal static class SmallBatchKernels
                 }
             }
 
-            for (var r = 0; r < rowCount; r++)
+            // Q8_0, Q4_0, Q5_0 at 4 tokens or more: eight rows at a time with the rows as lanes (RunOctets); the rows left over one at a
+            // time below. At 2 and 3 tokens the transpose costs more than it saves (small-batch bench, weights streamed from memory).
+            var octetRows = tokens >= MinOctetTokens && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 ? rowCount & ~7 : 0;
+            if (octetRows > 0)
+                RunOctets(type, pw, rowBytes, octetRows, px, xBytes, tokens, blocks, xOffsets, dx, stride, py, outputs);
+            for (var r = octetRows; r < rowCount; r++)
             {
                 Unpack(type, pw + (long)r * rowBytes, blocks, absQ, q, scales, mins);
                 var j = 0;
@@ -143,6 +157,302 @@ internal static class SmallBatchKernels
             }
         }
     }
+
+    // Blocks of eight rows unpacked at a time into the rows-as-lanes layout: 8 rows x 256 bytes = 8 KiB on the stack, in L1 while every
+    // token passes over them. The dot loops take |q| from q (one vpabsb per group per pass), which measured 3-5% faster than storing |q|
+    // beside q in the unpack (small-batch bench, streamed, T=8).
+    private const int OctetBlocks = 32;
+    private const int MinOctetTokens = 4;
+
+    // Eight rows against every token with the rows as lanes (the layout llama.cpp's repacked kernels use): 4-byte group g of block b
+    // of the eight rows is one vector (lane r = row r), so a broadcast of the token's bytes 4g..4g+3 dots all eight rows at once, the
+    // integer sums of a block end in one vector per token (no horizontal sum per row and token), one convert and one multiply-add
+    // scale it by the eight rows' block scales times the token's, and the eight results are stored as one vector.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void RunOctets(GgmlType type, byte* pw, int rowBytes, int octetRows, byte* px, int xBytes, int tokens, int blocks,
+        int* xOffsets, float* dx, int stride, float* py, ReadOnlySpan<int> outputs)
+    {
+        var w = stackalloc byte[OctetBlocks * 256];
+        var scales = stackalloc float[OctetBlocks * 8];
+        var acc = stackalloc float[MaxTokens * 8];
+        // Q4_0 and Q5_0 values are at most 16 in magnitude: the pair sums of a whole block's eight groups (8 · 2 · 16 · 127) add up
+        // in shorts, with one widening per block instead of one per group.
+        var narrow = type != GgmlType.Q8_0;
+        for (var r0 = 0; r0 < octetRows; r0 += 8)
+        {
+            // The eight rows are read side by side, block by block: eight interleaved streams the hardware prefetcher follows poorly
+            // (measured: 10-25% slower than one row after the other with the weights streamed from memory). Unpacking a block of
+            // these rows asks for the same block of the next eight.
+            var next = r0 + 8 < octetRows ? rowBytes * 8 : 0;
+            new Span<float>(acc, tokens * 8).Clear();
+            for (var b0 = 0; b0 < blocks; b0 += OctetBlocks)
+            {
+                var nb = Math.Min(OctetBlocks, blocks - b0);
+                UnpackOctet(type, pw + (long)r0 * rowBytes + (long)b0 * BlockBytes(type), rowBytes, next, nb, w, scales);
+                var j = 0;
+                for (; j + 8 <= tokens; j += 8)
+                {
+                    if (narrow)
+                        OctetDot8Narrow(w, scales, nb, px + (long)j * xBytes, xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
+                    else
+                        OctetDot8(w, scales, nb, px + (long)j * xBytes, xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
+                }
+                for (; j + 4 <= tokens; j += 4)
+                {
+                    if (narrow)
+                        OctetDot4Narrow(w, scales, nb, px + (long)j * xBytes, xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
+                    else
+                        OctetDot4(w, scales, nb, px + (long)j * xBytes, xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
+                }
+                for (; j < tokens; j++)
+                    OctetDot1(w, scales, nb, px + (long)j * xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
+            }
+            for (var j = 0; j < tokens; j++)
+                Vector256.Load(acc + 8 * j).Store(py + outputs[j] + r0);
+        }
+    }
+
+    private static int BlockBytes(GgmlType type) => type switch
+    {
+        GgmlType.Q8_0 => Q8_0Block.Bytes,
+        GgmlType.Q4_0 => Q4_0Block.Bytes,
+        _ => Q5_0Block.Bytes,
+    };
+
+    // Eight tokens against eight rows, Q8_0 (a full eight-sequence step): each group of the rows is loaded once for the eight; the
+    // eight integer sums stay in registers through a block, the float sums go through memory once per block.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void OctetDot8(byte* w, float* scales, int blocks, byte* x, int xBytes, int* xOffsets, float* dx, int stride, float* acc)
+    {
+        var ones = Vector256.Create((short)1);
+        for (var b = 0; b < blocks; b++)
+        {
+            var x0 = x + xOffsets[b];
+            var ps = (sbyte*)(w + 256 * b);
+            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default, i4 = default, i5 = default, i6 = default, i7 = default;
+            for (var g = 0; g < 32; g += 4)
+            {
+                var s = Vector256.Load(ps + 8 * g);
+                var a = Vector256.Abs(s).AsByte();
+                var xg = x0 + g;
+                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg), s)), ones);
+                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + xBytes), s)), ones);
+                i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 2 * xBytes), s)), ones);
+                i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 3 * xBytes), s)), ones);
+                i4 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 4 * xBytes), s)), ones);
+                i5 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 5 * xBytes), s)), ones);
+                i6 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 6 * xBytes), s)), ones);
+                i7 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 7 * xBytes), s)), ones);
+            }
+            ScaleInto(i0, i1, i2, i3, i4, i5, i6, i7, Vector256.Load(scales + 8 * b), dx + b * stride, acc);
+        }
+    }
+
+    // Eight tokens against eight rows, Q4_0 / Q5_0.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void OctetDot8Narrow(byte* w, float* scales, int blocks, byte* x, int xBytes, int* xOffsets, float* dx, int stride, float* acc)
+    {
+        var ones = Vector256.Create((short)1);
+        for (var b = 0; b < blocks; b++)
+        {
+            var x0 = x + xOffsets[b];
+            var ps = (sbyte*)(w + 256 * b);
+            Vector256<short> h0 = default, h1 = default, h2 = default, h3 = default, h4 = default, h5 = default, h6 = default, h7 = default;
+            for (var g = 0; g < 32; g += 4)
+            {
+                var s = Vector256.Load(ps + 8 * g);
+                var a = Vector256.Abs(s).AsByte();
+                var xg = x0 + g;
+                h0 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg), s));
+                h1 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + xBytes), s));
+                h2 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 2 * xBytes), s));
+                h3 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 3 * xBytes), s));
+                h4 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 4 * xBytes), s));
+                h5 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 5 * xBytes), s));
+                h6 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 6 * xBytes), s));
+                h7 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 7 * xBytes), s));
+            }
+            ScaleInto(Avx2.MultiplyAddAdjacent(h0, ones), Avx2.MultiplyAddAdjacent(h1, ones), Avx2.MultiplyAddAdjacent(h2, ones),
+                Avx2.MultiplyAddAdjacent(h3, ones), Avx2.MultiplyAddAdjacent(h4, ones), Avx2.MultiplyAddAdjacent(h5, ones),
+                Avx2.MultiplyAddAdjacent(h6, ones), Avx2.MultiplyAddAdjacent(h7, ones), Vector256.Load(scales + 8 * b), dx + b * stride, acc);
+        }
+    }
+
+    // acc[8t..8t+8) += float(i_t) · scales · d[t] for the eight tokens of a block.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void ScaleInto(Vector256<int> i0, Vector256<int> i1, Vector256<int> i2, Vector256<int> i3, Vector256<int> i4,
+        Vector256<int> i5, Vector256<int> i6, Vector256<int> i7, Vector256<float> sc, float* d, float* acc)
+    {
+        Fma.MultiplyAdd(Vector256.ConvertToSingle(i0), sc * Vector256.Create(d[0]), Vector256.Load(acc)).Store(acc);
+        Fma.MultiplyAdd(Vector256.ConvertToSingle(i1), sc * Vector256.Create(d[1]), Vector256.Load(acc + 8)).Store(acc + 8);
+        Fma.MultiplyAdd(Vector256.ConvertToSingle(i2), sc * Vector256.Create(d[2]), Vector256.Load(acc + 16)).Store(acc + 16);
+        Fma.MultiplyAdd(Vector256.ConvertToSingle(i3), sc * Vector256.Create(d[3]), Vector256.Load(acc + 24)).Store(acc + 24);
+        Fma.MultiplyAdd(Vector256.ConvertToSingle(i4), sc * Vector256.Create(d[4]), Vector256.Load(acc + 32)).Store(acc + 32);
+        Fma.MultiplyAdd(Vector256.ConvertToSingle(i5), sc * Vector256.Create(d[5]), Vector256.Load(acc + 40)).Store(acc + 40);
+        Fma.MultiplyAdd(Vector256.ConvertToSingle(i6), sc * Vector256.Create(d[6]), Vector256.Load(acc + 48)).Store(acc + 48);
+        Fma.MultiplyAdd(Vector256.ConvertToSingle(i7), sc * Vector256.Create(d[7]), Vector256.Load(acc + 56)).Store(acc + 56);
+    }
+
+    // Four tokens against eight rows, Q8_0: the pair sums of a group are widened to ints per group (two of them can exceed a short).
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void OctetDot4(byte* w, float* scales, int blocks, byte* x, int xBytes, int* xOffsets, float* dx, int stride, float* acc)
+    {
+        var ones = Vector256.Create((short)1);
+        var f0 = Vector256.Load(acc);
+        var f1 = Vector256.Load(acc + 8);
+        var f2 = Vector256.Load(acc + 16);
+        var f3 = Vector256.Load(acc + 24);
+        for (var b = 0; b < blocks; b++)
+        {
+            byte* x0 = x + xOffsets[b], x1 = x0 + xBytes, x2 = x1 + xBytes, x3 = x2 + xBytes;
+            var ps = (sbyte*)(w + 256 * b);
+            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
+            for (var g = 0; g < 32; g += 4)
+            {
+                var s = Vector256.Load(ps + 8 * g);
+                var a = Vector256.Abs(s).AsByte();
+                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x0 + g), s)), ones);
+                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x1 + g), s)), ones);
+                i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x2 + g), s)), ones);
+                i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x3 + g), s)), ones);
+            }
+            var sc = Vector256.Load(scales + 8 * b);
+            var d = dx + b * stride;
+            f0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i0), sc * Vector256.Create(d[0]), f0);
+            f1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i1), sc * Vector256.Create(d[1]), f1);
+            f2 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i2), sc * Vector256.Create(d[2]), f2);
+            f3 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i3), sc * Vector256.Create(d[3]), f3);
+        }
+        f0.Store(acc);
+        f1.Store(acc + 8);
+        f2.Store(acc + 16);
+        f3.Store(acc + 24);
+    }
+
+    // Four tokens against eight rows, Q4_0 / Q5_0: a block's pair sums add up in shorts and are widened once.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void OctetDot4Narrow(byte* w, float* scales, int blocks, byte* x, int xBytes, int* xOffsets, float* dx, int stride, float* acc)
+    {
+        var ones = Vector256.Create((short)1);
+        var f0 = Vector256.Load(acc);
+        var f1 = Vector256.Load(acc + 8);
+        var f2 = Vector256.Load(acc + 16);
+        var f3 = Vector256.Load(acc + 24);
+        for (var b = 0; b < blocks; b++)
+        {
+            byte* x0 = x + xOffsets[b], x1 = x0 + xBytes, x2 = x1 + xBytes, x3 = x2 + xBytes;
+            var ps = (sbyte*)(w + 256 * b);
+            Vector256<short> h0 = default, h1 = default, h2 = default, h3 = default;
+            for (var g = 0; g < 32; g += 4)
+            {
+                var s = Vector256.Load(ps + 8 * g);
+                var a = Vector256.Abs(s).AsByte();
+                h0 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x0 + g), s));
+                h1 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x1 + g), s));
+                h2 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x2 + g), s));
+                h3 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x3 + g), s));
+            }
+            var sc = Vector256.Load(scales + 8 * b);
+            var d = dx + b * stride;
+            f0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(h0, ones)), sc * Vector256.Create(d[0]), f0);
+            f1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(h1, ones)), sc * Vector256.Create(d[1]), f1);
+            f2 = Fma.MultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(h2, ones)), sc * Vector256.Create(d[2]), f2);
+            f3 = Fma.MultiplyAdd(Vector256.ConvertToSingle(Avx2.MultiplyAddAdjacent(h3, ones)), sc * Vector256.Create(d[3]), f3);
+        }
+        f0.Store(acc);
+        f1.Store(acc + 8);
+        f2.Store(acc + 16);
+        f3.Store(acc + 24);
+    }
+
+    // One token against eight rows (the tokens left over after the groups of four), every type.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void OctetDot1(byte* w, float* scales, int blocks, byte* x, int* xOffsets, float* dx, int stride, float* acc)
+    {
+        var ones = Vector256.Create((short)1);
+        var f = Vector256.Load(acc);
+        for (var b = 0; b < blocks; b++)
+        {
+            var x0 = x + xOffsets[b];
+            var ps = (sbyte*)(w + 256 * b);
+            Vector256<int> i0 = default, i1 = default;
+            for (var g = 0; g < 32; g += 8)
+            {
+                var s0 = Vector256.Load(ps + 8 * g);
+                var s1 = Vector256.Load(ps + 8 * g + 32);
+                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Abs(s0).AsByte(), Avx2.Sign(Broadcast4(x0 + g), s0)), ones);
+                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Abs(s1).AsByte(), Avx2.Sign(Broadcast4(x0 + g + 4), s1)), ones);
+            }
+            f = Fma.MultiplyAdd(Vector256.ConvertToSingle(i0 + i1), Vector256.Load(scales + 8 * b) * Vector256.Create(dx[b * stride]), f);
+        }
+        f.Store(acc);
+    }
+
+    // The token's bytes [0, 4) in every 4-byte lane.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<sbyte> Broadcast4(byte* x) => Avx2.BroadcastScalarToVector256((int*)x).AsSByte();
+
+    // Blocks [0, blocks) of eight rows (row r at row + r·rowBytes) into the rows-as-lanes layout: q of 4-byte group g of block
+    // b at 256b + 32g, lane r from row r; the eight rows' scales of block b at 8b. Prefetches the blocks <paramref name="prefetch"/>
+    // bytes ahead (0: none).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void UnpackOctet(GgmlType type, byte* row, int rowBytes, int prefetch, int blocks, byte* w, float* scales)
+    {
+        var blockBytes = BlockBytes(type);
+        var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * rowBytes;
+        for (var b = 0; b < blocks; b++)
+        {
+            var blk = row + b * blockBytes;
+            if (prefetch != 0)
+            {
+                var ahead = blk + prefetch;
+                for (var r = 0; r < 8; r++)
+                    Sse.Prefetch0(ahead + r * rowBytes);
+            }
+            // The half scale leads each of these blocks: one gather of the eight rows' first words, converted eight at a time.
+            var halves = Avx2.GatherVector256((int*)blk, rowOffsets, 1).AsUInt32() & Vector256.Create(0xFFFFu);
+            FloatKernels.HalfToSingle(halves).Store(scales + 8 * b);
+            var v0 = BlockValues(type, blk);
+            var v1 = BlockValues(type, blk + rowBytes);
+            var v2 = BlockValues(type, blk + 2 * rowBytes);
+            var v3 = BlockValues(type, blk + 3 * rowBytes);
+            var v4 = BlockValues(type, blk + 4 * rowBytes);
+            var v5 = BlockValues(type, blk + 5 * rowBytes);
+            var v6 = BlockValues(type, blk + 6 * rowBytes);
+            var v7 = BlockValues(type, blk + 7 * rowBytes);
+            // An 8 x 8 transpose of 4-byte words: rows to lanes.
+            Vector256<int> t0 = Avx2.UnpackLow(v0, v1), t1 = Avx2.UnpackHigh(v0, v1), t2 = Avx2.UnpackLow(v2, v3), t3 = Avx2.UnpackHigh(v2, v3);
+            Vector256<int> t4 = Avx2.UnpackLow(v4, v5), t5 = Avx2.UnpackHigh(v4, v5), t6 = Avx2.UnpackLow(v6, v7), t7 = Avx2.UnpackHigh(v6, v7);
+            var u0 = Avx2.UnpackLow(t0.AsInt64(), t2.AsInt64()).AsInt32();
+            var u1 = Avx2.UnpackHigh(t0.AsInt64(), t2.AsInt64()).AsInt32();
+            var u2 = Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64()).AsInt32();
+            var u3 = Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64()).AsInt32();
+            var u4 = Avx2.UnpackLow(t4.AsInt64(), t6.AsInt64()).AsInt32();
+            var u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64()).AsInt32();
+            var u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64()).AsInt32();
+            var u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64()).AsInt32();
+            var ps = w + 256 * b;
+            Avx2.Permute2x128(u0, u4, 0x20).AsByte().Store(ps);
+            Avx2.Permute2x128(u1, u5, 0x20).AsByte().Store(ps + 32);
+            Avx2.Permute2x128(u2, u6, 0x20).AsByte().Store(ps + 64);
+            Avx2.Permute2x128(u3, u7, 0x20).AsByte().Store(ps + 96);
+            Avx2.Permute2x128(u0, u4, 0x31).AsByte().Store(ps + 128);
+            Avx2.Permute2x128(u1, u5, 0x31).AsByte().Store(ps + 160);
+            Avx2.Permute2x128(u2, u6, 0x31).AsByte().Store(ps + 192);
+            Avx2.Permute2x128(u3, u7, 0x31).AsByte().Store(ps + 224);
+        }
+    }
+
+    // One block's 32 signed values as 4-byte words.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> BlockValues(GgmlType type, byte* blk) =>
+        type switch
+        {
+            GgmlType.Q8_0 => Vector256.Load(blk + Q8_0Block.Qs).AsInt32(),
+            GgmlType.Q4_0 => (QuantKernels.Nibbles32(blk + Q4_0Block.Qs) - Vector256.Create((byte)8)).AsInt32(),
+            _ => (QuantKernels.Unpack5Bit(ref *blk, Q5_0Block.Qs, Q5_0Block.Qh) - Vector256.Create((byte)16)).AsInt32(),
+        };
+
 
     // Eight tokens against one unpacked row (a full step of eight sequences in one pass): each block's |q| and q are loaded once for
     // the eight; eight accumulators, the two row vectors, the ones and a temporary fit the sixteen registers.

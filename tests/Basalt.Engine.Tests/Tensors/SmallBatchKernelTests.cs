@@ -27,6 +27,12 @@ public sealed class SmallBatchKernelTests
             // A group of eight (a full eight-sequence step), and eight followed by four, two and one.
             data.Add(type, 4, 8, block == 256 ? 512 : 160);
             data.Add(type, 11, 15, block == 256 ? 256 : 224);
+            // Whole groups of eight rows (rows as lanes for the 32-weight types), one with rows left over, rows longer than one
+            // unpacked chunk of blocks, and token counts that leave 1, 2 and 3 tokens after the groups of four.
+            data.Add(type, 16, 8, block == 256 ? 512 : 576);
+            data.Add(type, 19, 7, block == 256 ? 1536 : 1504);
+            data.Add(type, 24, 4, block == 256 ? 256 : 2080);
+            data.Add(type, 8, 13, block == 256 ? 768 : 1056);
         }
         return data;
     }
@@ -89,7 +95,7 @@ public sealed class SmallBatchKernelTests
         // Every quant bit pattern (Q8_0's -128 included), not only what our quantizer writes.
         foreach (var type in Types)
         {
-            const int tokens = 7, rowCount = 3;
+            const int tokens = 7, rowCount = 11;
             var n = TensorOps.BlockSize(type) == 256 ? 512 : 160;
             var rowBytes = TensorOps.RowSize(type, n);
             var rows = RandomBlocks(type, rowCount * n / TensorOps.BlockSize(type), 97);
@@ -97,9 +103,9 @@ public sealed class SmallBatchKernelTests
             var xq = new byte[tokens * xBytes];
             for (var j = 0; j < tokens; j++)
                 TensorOps.QuantizeActivations(type, Gaussian(n, 13 + j), xq.AsSpan(j * xBytes, xBytes));
-            int[] outputs = [0, 3, 6, 9, 12, 15, 18];
-            var y = new float[21];
-            var expected = new float[21];
+            int[] outputs = [0, 11, 22, 33, 44, 55, 66];
+            var y = new float[77];
+            var expected = new float[77];
             SmallBatchKernels.DotRows(type, rows, rowCount, xq, xBytes, tokens, n, y, outputs);
             SmallBatchKernels.Reference(type, rows, rowCount, xq, xBytes, tokens, n, expected, outputs);
             for (var k = 0; k < y.Length; k++)
