@@ -58,7 +58,7 @@ internal static unsafe class KQuantTiles
         // Per super-block and token of the chunk, the activations' sums over each sub-block of 32 (Q4_K, Q5_K) as vphaddw leaves them in a
         // 32-byte vector: made once per chunk for every group of rows. Per-thread, grown on first use (no allocation per call).
         var sumsBytes = TQ.SignedValues ? 0 : nsb * (Chunk + Group) * 32;
-        if (t_pairSums is null || t_pairSums.Length < sumsBytes)
+        if (sumsBytes > 0 && (t_pairSums is null || t_pairSums.Length < sumsBytes))
             t_pairSums = new byte[Math.Max(sumsBytes, 64 * 1024)];
         fixed (byte* pw = rows, px = xq, pairSums = t_pairSums)
         fixed (float* py = y)
@@ -143,27 +143,27 @@ internal static unsafe class KQuantTiles
         for (nint k0 = 0; k0 < Q8KBlock.Size; k0 += 4 * TQ.RunLength)
         {
             var w = Avx.LoadVector256(panel + 8 * k0);
-            var h0 = Avx2.MultiplyAddAdjacent(w, Broadcast(q0 + k0));
-            var h1 = Avx2.MultiplyAddAdjacent(w, Broadcast(q1 + k0));
-            var h2 = Avx2.MultiplyAddAdjacent(w, Broadcast(q2 + k0));
-            var h3 = Avx2.MultiplyAddAdjacent(w, Broadcast(q3 + k0));
+            var h0 = Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q0 + k0));
+            var h1 = Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q1 + k0));
+            var h2 = Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q2 + k0));
+            var h3 = Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q3 + k0));
             w = Avx.LoadVector256(panel + 8 * k0 + 32);
-            h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(w, Broadcast(q0 + k0 + 4)));
-            h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(w, Broadcast(q1 + k0 + 4)));
-            h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(w, Broadcast(q2 + k0 + 4)));
-            h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(w, Broadcast(q3 + k0 + 4)));
+            h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q0 + k0 + 4)));
+            h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q1 + k0 + 4)));
+            h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q2 + k0 + 4)));
+            h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q3 + k0 + 4)));
             for (var k = k0 + 8; k < k0 + 4 * TQ.RunLength; k += 8)
             {
                 w = Avx.LoadVector256(panel + 8 * k);
-                h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(w, Broadcast(q0 + k)));
-                h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(w, Broadcast(q1 + k)));
-                h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(w, Broadcast(q2 + k)));
-                h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(w, Broadcast(q3 + k)));
+                h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q0 + k)));
+                h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q1 + k)));
+                h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q2 + k)));
+                h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q3 + k)));
                 w = Avx.LoadVector256(panel + 8 * k + 32);
-                h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(w, Broadcast(q0 + k + 4)));
-                h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(w, Broadcast(q1 + k + 4)));
-                h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(w, Broadcast(q2 + k + 4)));
-                h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(w, Broadcast(q3 + k + 4)));
+                h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q0 + k + 4)));
+                h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q1 + k + 4)));
+                h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q2 + k + 4)));
+                h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(w, PanelKernels.Broadcast(q3 + k + 4)));
             }
             var sc = Avx.LoadVector256(scales + k0 / (4 * TQ.RunLength * TQ.RunsPerScale) * 16);
             a0 = Avx2.Add(a0, Avx2.MultiplyAddAdjacent(h0, sc));
@@ -194,18 +194,18 @@ internal static unsafe class KQuantTiles
         {
             var u = Avx.LoadVector256(panel + 16 * k);
             var v = Avx.LoadVector256((sbyte*)(panel + 16 * k + 32));
-            var h0 = Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q0 + k), v));
-            var h1 = Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q1 + k), v));
-            var h2 = Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q2 + k), v));
-            var h3 = Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q3 + k), v));
+            var h0 = Avx2.MultiplyAddAdjacent(u, Avx2.Sign(PanelKernels.Broadcast(q0 + k), v));
+            var h1 = Avx2.MultiplyAddAdjacent(u, Avx2.Sign(PanelKernels.Broadcast(q1 + k), v));
+            var h2 = Avx2.MultiplyAddAdjacent(u, Avx2.Sign(PanelKernels.Broadcast(q2 + k), v));
+            var h3 = Avx2.MultiplyAddAdjacent(u, Avx2.Sign(PanelKernels.Broadcast(q3 + k), v));
             for (nint i = 4; i < 16; i += 4)
             {
                 u = Avx.LoadVector256(panel + 16 * (k + i));
                 v = Avx.LoadVector256((sbyte*)(panel + 16 * (k + i) + 32));
-                h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q0 + k + i), v)));
-                h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q1 + k + i), v)));
-                h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q2 + k + i), v)));
-                h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(u, Avx2.Sign(Broadcast(q3 + k + i), v)));
+                h0 = Avx2.Add(h0, Avx2.MultiplyAddAdjacent(u, Avx2.Sign(PanelKernels.Broadcast(q0 + k + i), v)));
+                h1 = Avx2.Add(h1, Avx2.MultiplyAddAdjacent(u, Avx2.Sign(PanelKernels.Broadcast(q1 + k + i), v)));
+                h2 = Avx2.Add(h2, Avx2.MultiplyAddAdjacent(u, Avx2.Sign(PanelKernels.Broadcast(q2 + k + i), v)));
+                h3 = Avx2.Add(h3, Avx2.MultiplyAddAdjacent(u, Avx2.Sign(PanelKernels.Broadcast(q3 + k + i), v)));
             }
             var sc = Avx.LoadVector256(scales + k);
             a0 = Avx2.Add(a0, Avx2.MultiplyAddAdjacent(h0, sc));
@@ -239,9 +239,6 @@ internal static unsafe class KQuantTiles
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Bias(short* offsets, int* sums) =>
         Avx2.MultiplyAddAdjacent(Avx.LoadVector256(offsets), Avx2.BroadcastScalarToVector256(sums).AsInt16());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> Broadcast(byte* x) => Avx2.BroadcastScalarToVector256((int*)x).AsSByte();
 
     /// <summary>One K-quant encoding: how its super-block unpacks into the panel, and how long an int16 run of its values may be.</summary>
     private interface IKQuant

@@ -156,7 +156,7 @@ internal static unsafe class PanelKernels
 
     // The 4-byte group of activations at x (four consecutive elements of one block) in every 32-bit lane: one per weight row.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> Broadcast(byte* x) => Avx2.BroadcastScalarToVector256((int*)x).AsSByte();
+    internal static Vector256<sbyte> Broadcast(byte* x) => Avx2.BroadcastScalarToVector256((int*)x).AsSByte();
 
     // Eight rows by four tokens, 4-bit unsigned weights: panel vector g of a block holds elements 4g..4g+3 of each of the eight rows, which
     // meet the token's elements 4g..4g+3 broadcast to every lane in one vpmaddubsw. The int16 pair sums of all eight groups are added
@@ -299,7 +299,8 @@ internal static unsafe class PanelKernels
     }
 
     // As Kernel4Bit for Q8_0: vpmaddubsw multiplies |w| (one vpabsb per group, shared by the four tokens) by the token's broadcast bytes
-    // given the weights' signs (vpsignb); each group's int16 pair sums (up to 2 x 127 x 127) go to int32 at once.
+    // given the weights' signs (vpsignb); each group's int16 pair sums (up to 2 x 128 x 127: a stored
+    // -128 gives |w| = 128, activations are clamped to [-127, 127]) go to int32 at once.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void KernelQ8(byte* w, float* rs, float* ts, byte* x0, byte* x1, byte* x2, byte* x3, int nb, float* results)
     {
@@ -371,16 +372,6 @@ internal static unsafe class PanelKernels
         Avx.Store(results + 24, f3);
     }
 
-    /// <summary>sums[4a + c] = the lane sum of a_ac: a tree of horizontal adds reduces all eight accumulators at once.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Store(float* sums, Vector256<float> a00, Vector256<float> a01, Vector256<float> a02, Vector256<float> a03,
-        Vector256<float> a10, Vector256<float> a11, Vector256<float> a12, Vector256<float> a13)
-    {
-        // Each 128-bit half of g0 ends as the four partial sums of a00..a03 over that half's lanes (g1: a10..a13).
-        var g0 = Avx.HorizontalAdd(Avx.HorizontalAdd(a00, a01), Avx.HorizontalAdd(a02, a03));
-        var g1 = Avx.HorizontalAdd(Avx.HorizontalAdd(a10, a11), Avx.HorizontalAdd(a12, a13));
-        Avx.Store(sums, Avx.Add(Avx.Permute2x128(g0, g1, 0x20), Avx.Permute2x128(g0, g1, 0x31)));
-    }
 
     /// <summary>Rows [first, first + 8) (the last row repeated past <paramref name="rowCount"/>; those results are dropped) into one octet
     /// of the panel: per block, 8 vectors of 32 bytes, vector g holding elements 4g..4g+3 of row 0, then of row 1, ... (unsigned values,

@@ -17,7 +17,7 @@ public sealed class MatMulKernelTests
         foreach (var type in TensorTestData.SupportedTypes)
         {
             var block = TensorOps.BlockSize(type);
-            // Odd row and token counts exercise the ragged edges of the 2 x 4 tile; several block counts per row.
+            // Odd row and token counts exercise the ragged edges of the 8-row x 4-token tiles; several block counts per row.
             data.Add(type, 7, 5, block == 256 ? 512 : 96);
             data.Add(type, 1, 1, block == 256 ? 256 : 32);
             data.Add(type, 16, 13, block == 256 ? 768 : 576);
@@ -117,7 +117,7 @@ public sealed class MatMulKernelTests
     public void DotQ8Rows_ExtremeWeightsAndActivations_SumWithoutSaturating(GgmlType type)
     {
         // The lanes-as-rows kernels add the int16 pair products of several 4-byte groups before widening them: 8 groups of 4-bit weights,
-        // 4 of 5-bit ones. Weights at their largest stored value (nibbles 15, high bits set: 31; Q8_0 -127) against activations of 127 and
+        // 4 of 5-bit ones. Weights at their largest stored value (nibbles 15, high bits set: 31; Q8_0 -128, whose |w| is 128) against activations of 127 and
         // -127 reach those bounds in every lane.
         const int n = 256, rowCount = 11, tokens = 6;
         var rowBytes = TensorOps.RowSize(type, n);
@@ -126,7 +126,7 @@ public sealed class MatMulKernelTests
         for (var b = 0; b < rows.Length / blockBytes; b++)
         {
             var blk = rows.AsSpan(b * blockBytes, blockBytes);
-            blk.Fill(type == GgmlType.Q8_0 ? (byte)0x81 : (byte)0xFF);
+            blk.Fill(type == GgmlType.Q8_0 ? (byte)0x80 : (byte)0xFF);
             BitConverter.TryWriteBytes(blk, (Half)1);
             if (type == GgmlType.Q5_1)
                 BitConverter.TryWriteBytes(blk[2..], (Half)(-3));
