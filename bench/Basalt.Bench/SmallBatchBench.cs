@@ -15,7 +15,7 @@ internal static class SmallBatchBench
     {
         var seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 0.3;
         GgmlType[] types = args.Length > 1 ? [.. args[1..].Select(Enum.Parse<GgmlType>)] : [GgmlType.Q8_0, GgmlType.Q5_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
-        int[] counts = [1, 2, 4, 8, 16];
+        int[] counts = [1, 2, 3, 4, 6, 8, 16];
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine($"GMAC per CPU-second, one thread, {Rows} rows ({(Rows > 4096 ? "streamed from memory" : "L2")}); in brackets the time of a T-token pass over a one-token pass");
         foreach (var type in types)

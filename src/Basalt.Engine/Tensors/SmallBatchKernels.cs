@@ -34,11 +34,19 @@ internal static class SmallBatchKernels
         && n % GgmlTypes.BlockSize(type) == 0 && n / 32 <= MaxBlocks && n > 0;
 
     /// <summary>True when <see cref="DotRows"/> handles <paramref name="tokens"/> tokens against rows of <paramref name="n"/> weights of
-    /// <paramref name="type"/> faster than the prompt tiles: Q4_K from 8 tokens on goes to the tiles, whose integer sub-block scales
-    /// beat this kernel's float ones there (small-batch bench, weights streamed from memory: T=8 18.2 against 15.9 GMAC per
-    /// CPU-second, T=16 24.9 against 17.8; T=4 12.3 against 11.7).</summary>
+    /// <paramref name="type"/> faster than the prompt tiles: Q4_K and Q6_K from 3 tokens on go to the K-quant tiles, whose integer
+    /// sub-block scales beat this kernel's float ones at every count measured (small-batch bench, weights streamed from memory, GMAC
+    /// per CPU-second, small-batch against tiles: Q4_K T=4 12.3 / 38.1, T=8 15.8 / 54.6; Q6_K T=4 15.6 / 21.0, T=8 18.1 / 32.0).</summary>
     public static bool Prefers(GgmlType type, int n, int tokens) =>
-        tokens is > 1 and <= MaxTokens && Supports(type, n) && !(type == GgmlType.Q4_K && tokens >= 8);
+        tokens is > 1 and <= MaxTokens && Supports(type, n) && (tokens <= RowPassTokens(type) || !IsKQuant(type));
+
+    // Token counts up to which a one-token row-kernel pass per token beats both this kernel's per-row path and the prompt tiles
+    // (small-batch bench, one thread, L2 and streamed, 2026-11-24 01:27 UTC: a T-token pass over a one-token pass, Q8_0 T=2 4.2x,
+    // T=3 5.2x, tiles 4.3x / 4.5x; Q5_0 T=2 3.3x, T=3 4.0x; Q4_K T=2 7.0x, tiles 2.5x; Q6_K T=2 4.8x, tiles 2.2-3.1x). From four
+    // tokens the octets win for the 32-weight types (Q8_0 T=4 3.5x); from three the K-quant tiles do (Q4_K T=3 2.5-2.7x).
+    private static int RowPassTokens(GgmlType type) => IsKQuant(type) ? 2 : MinOctetTokens - 1;
+
+    private static bool IsKQuant(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K;
 
     /// <summary>y[outputs[j] + i] = row_i · x_j for <paramref name="rowCount"/> rows of <paramref name="n"/> weights and
     /// <paramref name="tokens"/> activation vectors of <paramref name="xBytes"/> bytes each, back to back in <paramref name="xq"/>.</summary>
@@ -57,6 +65,13 @@ internal static class SmallBatchKernels
         for (var j = 0; j < tokens; j++)
             if (outputs[j] < 0 || outputs[j] + rowCount > y.Length)
                 throw new ArgumentOutOfRangeException(nameof(outputs), $"Output offset {outputs[j]} leaves no room for {rowCount} results in {y.Length}.");
+        if (tokens <= RowPassTokens(type))
+        {
+            // A one-token pass per token: the same sums as decoding the tokens one at a time, and less work at these counts.
+            for (var j = 0; j < tokens; j++)
+                RowKernels.DotQ8(type, rows, rowCount, xq.Slice(j * xBytes, xBytes), n, y.Slice(outputs[j], rowCount));
+            return;
+        }
         Run(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n / 32, y, outputs);
     }
 

@@ -112,4 +112,61 @@ public sealed class SmallBatchKernelTests
                 Assert.True(Math.Abs(expected[k] - y[k]) <= 1e-4 * Math.Max(1, Math.Abs(expected[k])), $"{type} cell {k}: expected {expected[k]}, got {y[k]}");
         }
     }
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0, 2)]
+    [InlineData(GgmlType.Q8_0, 3)]
+    [InlineData(GgmlType.Q5_0, 3)]
+    [InlineData(GgmlType.Q4_0, 2)]
+    [InlineData(GgmlType.Q4_K, 2)]
+    [InlineData(GgmlType.Q6_K, 2)]
+    public void DotRows_FewTokens_EqualsOneTokenDecodeExactly(GgmlType type, int tokens)
+    {
+        // Two or three sequences decoding together get exactly what each would get decoding alone.
+        if (!SmallBatchKernels.Supports(type, 512))
+        {
+            Console.WriteLine($"skipped: the small-batch kernels need AVX2 and FMA ({type})");
+            return;
+        }
+        const int n = 512, rowCount = 13;
+        var rowBytes = TensorOps.RowSize(type, n);
+        var rows = new byte[rowCount * rowBytes];
+        for (var i = 0; i < rowCount; i++)
+            TensorOps.QuantizeRow(type, Gaussian(n, 17 * i + 3, 0.05f), rows.AsSpan(i * rowBytes, rowBytes));
+        var xBytes = TensorOps.ActivationSize(type, n);
+        var xq = new byte[tokens * xBytes];
+        for (var j = 0; j < tokens; j++)
+            TensorOps.QuantizeActivations(type, Gaussian(n, 29 * j + 1), xq.AsSpan(j * xBytes, xBytes));
+        var outputs = new int[tokens];
+        for (var j = 0; j < tokens; j++)
+            outputs[j] = (tokens - 1 - j) * rowCount;
+        var y = new float[tokens * rowCount];
+
+        SmallBatchKernels.DotRows(type, rows, rowCount, xq, xBytes, tokens, n, y, outputs);
+
+        for (var j = 0; j < tokens; j++)
+        {
+            var alone = new float[rowCount];
+            RowKernels.DotQ8(type, rows, rowCount, xq.AsSpan(j * xBytes, xBytes), n, alone);
+            Assert.Equal(alone, y.AsSpan(outputs[j], rowCount).ToArray());
+        }
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0, 8, true)]
+    [InlineData(GgmlType.Q5_0, 3, true)]
+    [InlineData(GgmlType.Q4_K, 2, true)]
+    [InlineData(GgmlType.Q4_K, 3, false)]
+    [InlineData(GgmlType.Q6_K, 8, false)]
+    [InlineData(GgmlType.Q8_0, 1, false)]
+    [InlineData(GgmlType.Q8_0, 17, false)]
+    public void Prefers_TokenCounts_RoutesKQuantsFromThreeTokensToTheTiles(GgmlType type, int tokens, bool expected)
+    {
+        if (!SmallBatchKernels.Supports(type, 512))
+        {
+            Console.WriteLine($"skipped: the small-batch kernels need AVX2 and FMA ({type})");
+            return;
+        }
+        Assert.Equal(expected, SmallBatchKernels.Prefers(type, 512, tokens));
+    }
 }
