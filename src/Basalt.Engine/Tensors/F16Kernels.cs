@@ -391,7 +391,10 @@ internal static unsafe class F16Kernels
                 for (var s = 0; s < strips; s++)
                 {
                     var a = pl + (long)2 * s * n * 8;
-                    KernelLanes(a, a + (long)n * 8, n, xt[0], xt[1], xt[2], xt[3], xt[4], xt[5], results);
+                    if (count <= 4) // a last group of 1-4 tokens: 8 accumulators instead of 12 over repeated tokens
+                        KernelLanes4(a, a + (long)n * 8, n, xt[0], xt[1], xt[2], xt[3], results);
+                    else
+                        KernelLanes(a, a + (long)n * 8, n, xt[0], xt[1], xt[2], xt[3], xt[4], xt[5], results);
                     for (var end = Math.Min(line + perCall, lines); line < end; line++)
                         Sse.Prefetch1(next + 64L * line);
                     var r0 = s * LaneRows;
@@ -506,6 +509,34 @@ internal static unsafe class F16Kernels
         Avx.Store(results + 48, c30); Avx.Store(results + 56, c31);
         Avx.Store(results + 64, c40); Avx.Store(results + 72, c41);
         Avx.Store(results + 80, c50); Avx.Store(results + 88, c51);
+    }
+
+    // KernelLanes for four tokens (the last group of a ragged token count): per element two weight loads, four broadcasts, eight FMAs.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void KernelLanes4(float* a, float* b, int n, float* x0, float* x1, float* x2, float* x3, float* results)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        for (var k = 0; k < n; k++, a += 8, b += 8)
+        {
+            var wa = Avx.LoadVector256(a);
+            var wb = Avx.LoadVector256(b);
+            var v = Vector256.Create(x0[k]);
+            c00 = Fma.MultiplyAdd(wa, v, c00);
+            c01 = Fma.MultiplyAdd(wb, v, c01);
+            v = Vector256.Create(x1[k]);
+            c10 = Fma.MultiplyAdd(wa, v, c10);
+            c11 = Fma.MultiplyAdd(wb, v, c11);
+            v = Vector256.Create(x2[k]);
+            c20 = Fma.MultiplyAdd(wa, v, c20);
+            c21 = Fma.MultiplyAdd(wb, v, c21);
+            v = Vector256.Create(x3[k]);
+            c30 = Fma.MultiplyAdd(wa, v, c30);
+            c31 = Fma.MultiplyAdd(wb, v, c31);
+        }
+        Avx.Store(results, c00); Avx.Store(results + 8, c01);
+        Avx.Store(results + 16, c10); Avx.Store(results + 24, c11);
+        Avx.Store(results + 32, c20); Avx.Store(results + 40, c21);
+        Avx.Store(results + 48, c30); Avx.Store(results + 56, c31);
     }
 
     /// <summary>Up to this many tokens, F16 rows are dotted straight from the halves (as in decoding) instead of through a widened panel,
