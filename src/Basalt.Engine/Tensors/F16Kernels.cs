@@ -382,12 +382,13 @@ internal static unsafe class F16Kernels
             var lines = (rowCount * rowBytes + 63) / 64;
             var perCall = (lines + calls - 1) / calls;
             var line = 0;
-            for (var j = 0; j < tokens; j += LaneTokens)
+            for (int j = 0, count; j < tokens; j += count)
             {
-                // Ragged edges reuse the last token and drop its results.
+                // Ragged edges reuse the last token and drop its results. The last 7 or 8 tokens go as 4 + 3 or 4 + 4 (16 FMAs per
+                // element) rather than 6 + 1 or 6 + 2 (20).
                 for (var c = 0; c < LaneTokens; c++)
                     xt[c] = px + (long)Math.Min(j + c, tokens - 1) * xs;
-                var count = Math.Min(LaneTokens, tokens - j);
+                count = tokens - j is 7 or 8 ? 4 : Math.Min(LaneTokens, tokens - j);
                 for (var s = 0; s < strips; s++)
                 {
                     var a = pl + (long)2 * s * n * 8;
