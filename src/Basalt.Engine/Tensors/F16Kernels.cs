@@ -355,6 +355,9 @@ internal static unsafe class F16Kernels
             var next = pn + (long)rowCount * rowBytes;
             for (var o = 0; o < strips * 2; o++)
             {
+                var octet = pl + (long)o * n * 8;
+                if (type == GgmlType.F16 && o * 8 + 8 <= rowCount && n8 == n && WidenOctet(pn + (long)o * 8 * rowBytes, rowBytes, n, octet))
+                    continue;
                 for (var a = 0; a < 8; a++)
                 {
                     var r = o * 8 + a;
@@ -366,7 +369,6 @@ internal static unsafe class F16Kernels
                     else
                         TensorOps.DequantizeRow(type, rows.Slice(r * rowBytes, rowBytes), dst);
                 }
-                var octet = pl + (long)o * n * 8;
                 for (var k = 0; k < n8; k += 8)
                     PanelKernels.Transpose8x8((byte*)(pwide + k), (nint)n * sizeof(float), (byte*)(octet + 8 * k));
                 for (var k = n8; k < n; k++)
@@ -380,16 +382,20 @@ internal static unsafe class F16Kernels
             var lines = (rowCount * rowBytes + 63) / 64;
             var perCall = (lines + calls - 1) / calls;
             var line = 0;
-            for (var j = 0; j < tokens; j += LaneTokens)
+            for (int j = 0, count; j < tokens; j += count)
             {
-                // Ragged edges reuse the last token and drop its results.
+                // Ragged edges reuse the last token and drop its results. The last 7 or 8 tokens go as 4 + 3 or 4 + 4 (16 FMAs per
+                // element) rather than 6 + 1 or 6 + 2 (20).
                 for (var c = 0; c < LaneTokens; c++)
                     xt[c] = px + (long)Math.Min(j + c, tokens - 1) * xs;
-                var count = Math.Min(LaneTokens, tokens - j);
+                count = tokens - j is 7 or 8 ? 4 : Math.Min(LaneTokens, tokens - j);
                 for (var s = 0; s < strips; s++)
                 {
                     var a = pl + (long)2 * s * n * 8;
-                    KernelLanes(a, a + (long)n * 8, n, xt[0], xt[1], xt[2], xt[3], xt[4], xt[5], results);
+                    if (count <= 4) // a last group of 1-4 tokens: 8 accumulators instead of 12 over repeated tokens
+                        KernelLanes4(a, a + (long)n * 8, n, xt[0], xt[1], xt[2], xt[3], results);
+                    else
+                        KernelLanes(a, a + (long)n * 8, n, xt[0], xt[1], xt[2], xt[3], xt[4], xt[5], results);
                     for (var end = Math.Min(line + perCall, lines); line < end; line++)
                         Sse.Prefetch1(next + 64L * line);
                     var r0 = s * LaneRows;
@@ -407,6 +413,65 @@ internal static unsafe class F16Kernels
                 }
             }
         }
+    }
+
+    /// <summary>Where an infinity's or NaN's all-ones half exponent lands in the float bits <see cref="RawHalves"/> makes.</summary>
+    private const int RawExponentField = 0x0F800000;
+
+    // Eight full F16 rows (n a multiple of 8) widened and transposed in registers straight into an octet of the panel: the same values
+    // as ToSingle then Transpose8x8, without the 8 x n float round trip through memory. False when a row holds an infinity or NaN
+    // (checked on the shifted bits as it goes); the caller then redoes the octet on the exact path.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool WidenOctet(byte* first, int rowBytes, int n, float* octet)
+    {
+        var keep = Vector256.Create(SignExponentMantissa);
+        var field = Vector256.Create(RawExponentField);
+        var scale = Vector256.Create(HalfBits.TwoTo112);
+        var seen = Vector256<int>.Zero;
+        short* w0 = (short*)first, w1 = (short*)(first + rowBytes), w2 = (short*)(first + 2 * rowBytes), w3 = (short*)(first + 3 * rowBytes);
+        short* w4 = (short*)(first + 4 * rowBytes), w5 = (short*)(first + 5 * rowBytes), w6 = (short*)(first + 6 * rowBytes), w7 = (short*)(first + 7 * rowBytes);
+        for (var k = 0; k < n; k += 8)
+        {
+            var b0 = Avx2.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(w0 + k), 13), keep);
+            var b1 = Avx2.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(w1 + k), 13), keep);
+            var b2 = Avx2.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(w2 + k), 13), keep);
+            var b3 = Avx2.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(w3 + k), 13), keep);
+            var b4 = Avx2.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(w4 + k), 13), keep);
+            var b5 = Avx2.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(w5 + k), 13), keep);
+            var b6 = Avx2.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(w6 + k), 13), keep);
+            var b7 = Avx2.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(w7 + k), 13), keep);
+            // Exponent fields only (the sign bit would make a signed max drop a negative infinity).
+            seen = Avx2.Max(seen, Avx2.Max(
+                Avx2.Max(Avx2.Max(b0 & field, b1 & field), Avx2.Max(b2 & field, b3 & field)),
+                Avx2.Max(Avx2.Max(b4 & field, b5 & field), Avx2.Max(b6 & field, b7 & field))));
+            // The same 8 x 8 transpose of 32-bit words as PanelKernels.Transpose8x8, on registers.
+            var t0 = Avx2.UnpackLow(b0, b1);
+            var t1 = Avx2.UnpackHigh(b0, b1);
+            var t2 = Avx2.UnpackLow(b2, b3);
+            var t3 = Avx2.UnpackHigh(b2, b3);
+            var t4 = Avx2.UnpackLow(b4, b5);
+            var t5 = Avx2.UnpackHigh(b4, b5);
+            var t6 = Avx2.UnpackLow(b6, b7);
+            var t7 = Avx2.UnpackHigh(b6, b7);
+            var u0 = Avx2.UnpackLow(t0.AsInt64(), t2.AsInt64());
+            var u1 = Avx2.UnpackHigh(t0.AsInt64(), t2.AsInt64());
+            var u2 = Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64());
+            var u3 = Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64());
+            var u4 = Avx2.UnpackLow(t4.AsInt64(), t6.AsInt64());
+            var u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64());
+            var u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64());
+            var u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64());
+            var d = octet + 8 * k;
+            Avx.Store(d, Avx.Multiply(Avx2.Permute2x128(u0, u4, 0x20).AsSingle(), scale));
+            Avx.Store(d + 8, Avx.Multiply(Avx2.Permute2x128(u1, u5, 0x20).AsSingle(), scale));
+            Avx.Store(d + 16, Avx.Multiply(Avx2.Permute2x128(u2, u6, 0x20).AsSingle(), scale));
+            Avx.Store(d + 24, Avx.Multiply(Avx2.Permute2x128(u3, u7, 0x20).AsSingle(), scale));
+            Avx.Store(d + 32, Avx.Multiply(Avx2.Permute2x128(u0, u4, 0x31).AsSingle(), scale));
+            Avx.Store(d + 40, Avx.Multiply(Avx2.Permute2x128(u1, u5, 0x31).AsSingle(), scale));
+            Avx.Store(d + 48, Avx.Multiply(Avx2.Permute2x128(u2, u6, 0x31).AsSingle(), scale));
+            Avx.Store(d + 56, Avx.Multiply(Avx2.Permute2x128(u3, u7, 0x31).AsSingle(), scale));
+        }
+        return !Vector256.EqualsAny(seen, field);
     }
 
     // Sixteen rows by six tokens over the transposed panel: per element, two weight loads (rows 0-7 at a, 8-15 at b), six broadcasts and
@@ -445,6 +510,34 @@ internal static unsafe class F16Kernels
         Avx.Store(results + 48, c30); Avx.Store(results + 56, c31);
         Avx.Store(results + 64, c40); Avx.Store(results + 72, c41);
         Avx.Store(results + 80, c50); Avx.Store(results + 88, c51);
+    }
+
+    // KernelLanes for four tokens (the last group of a ragged token count): per element two weight loads, four broadcasts, eight FMAs.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void KernelLanes4(float* a, float* b, int n, float* x0, float* x1, float* x2, float* x3, float* results)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        for (var k = 0; k < n; k++, a += 8, b += 8)
+        {
+            var wa = Avx.LoadVector256(a);
+            var wb = Avx.LoadVector256(b);
+            var v = Vector256.Create(x0[k]);
+            c00 = Fma.MultiplyAdd(wa, v, c00);
+            c01 = Fma.MultiplyAdd(wb, v, c01);
+            v = Vector256.Create(x1[k]);
+            c10 = Fma.MultiplyAdd(wa, v, c10);
+            c11 = Fma.MultiplyAdd(wb, v, c11);
+            v = Vector256.Create(x2[k]);
+            c20 = Fma.MultiplyAdd(wa, v, c20);
+            c21 = Fma.MultiplyAdd(wb, v, c21);
+            v = Vector256.Create(x3[k]);
+            c30 = Fma.MultiplyAdd(wa, v, c30);
+            c31 = Fma.MultiplyAdd(wb, v, c31);
+        }
+        Avx.Store(results, c00); Avx.Store(results + 8, c01);
+        Avx.Store(results + 16, c10); Avx.Store(results + 24, c11);
+        Avx.Store(results + 32, c20); Avx.Store(results + 40, c21);
+        Avx.Store(results + 48, c30); Avx.Store(results + 56, c31);
     }
 
     /// <summary>Up to this many tokens, F16 rows are dotted straight from the halves (as in decoding) instead of through a widened panel,

@@ -170,6 +170,39 @@ public sealed class F16KernelTests
     }
 
     [Theory]
+    [InlineData((ushort)0x7C00)]
+    [InlineData((ushort)0xFC00)]
+    [InlineData((ushort)0x7E00)]
+    [InlineData((ushort)0xFE00)]
+    public void DotQ8Rows_F16TileWithSpecialInSecondOctet_GivesReferenceForThatRowAndFiniteOthers(ushort special)
+    {
+        // 16 full rows of 64 and 8 tokens: both octets take the in-register widening; row 11 (second octet) holds the special value,
+        // which must send that octet to the exact widening whatever its sign.
+        const int rowCount = 16, tokens = 8, n = 64;
+        var rows = Rows(rowCount, n, special);
+        rows[11 * n + 37] = special;
+        var x = new float[tokens * n];
+        for (var j = 0; j < tokens; j++)
+            Gaussian(n, 700 + j).CopyTo(x, j * n);
+        var rowBytes = MemoryMarshal.AsBytes(rows.AsSpan());
+        var xq = MemoryMarshal.AsBytes(x.AsSpan());
+        var actual = new float[tokens * rowCount];
+        TensorOps.DotQ8Rows(GgmlType.F16, rowBytes, rowCount, xq, tokens, n, actual);
+        var expected = new float[tokens * rowCount];
+        MatMulKernels.DotRowsReference(GgmlType.F16, rowBytes, rowCount, xq, tokens, n, expected);
+        for (var j = 0; j < tokens; j++)
+            for (var i = 0; i < rowCount; i++)
+            {
+                float a = actual[j * rowCount + i], e = expected[j * rowCount + i];
+                if (i == 11)
+                    Assert.True(!float.IsFinite(e) && a.Equals(e), $"0x{special:X4}, token {j}: {a} vs reference {e}");
+                else
+                    Assert.True(float.IsFinite(a) && Math.Abs(a - e) <= TiledVsReferenceTolerance * Magnitude(rows.AsSpan(i * n, n), x.AsSpan(j * n, n)),
+                        $"0x{special:X4}, row {i} token {j}: {a} vs reference {e}");
+            }
+    }
+
+    [Theory]
     [InlineData(1, 47)]
     [InlineData(2, 576)]
     [InlineData(3, 100)]
