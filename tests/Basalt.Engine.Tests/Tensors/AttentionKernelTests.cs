@@ -1,4 +1,5 @@
 using Basalt.Engine.Gguf;
+using Basalt.Engine.Models;
 using Basalt.Engine.Tensors;
 
 namespace Basalt.Engine.Tests.Tensors;
@@ -83,6 +84,35 @@ public sealed class AttentionKernelTests
         var expected = new float[rows * n];
         AttentionKernels.Q8_0Rows(src, 34, 2 * row, rows, n, actual, n);
         AttentionKernels.Q8_0RowsScalar(src, 34, 2 * row, rows, n, expected, n);
+        Assert.Equal(expected, actual);
+    }
+
+    [Theory]
+    [InlineData(KvCacheType.F16)]
+    [InlineData(KvCacheType.Q8_0)]
+    public void PanelRows_LastHeadOfManyRows_MatchesScalarReference(KvCacheType type)
+    {
+        // The last of 3 heads of 64 over 21 cached rows, as decoding reads a panel: the rows ahead that the kernels prefetch run past
+        // the end of the cache, and the decoded rows must still be exactly the scalar ones.
+        const int rows = 21, n = 64, heads = 3;
+        var head = KvCache.RowBytes(type, n);
+        var stride = heads * head;
+        var src = type == KvCacheType.F16
+            ? TensorTestData.Encode(GgmlType.F16, TensorTestData.Gaussian(rows * stride / 2, 8))
+            : TensorTestData.RandomBlocks(GgmlType.Q8_0, rows * heads * n / 32, 8);
+        var actual = new float[rows * n];
+        var expected = new float[rows * n];
+        if (type == KvCacheType.F16)
+        {
+            AttentionKernels.HalfRows(src, (heads - 1) * head, stride, rows, n, actual, n);
+            AttentionKernels.HalfRowsScalar(src, (heads - 1) * head, stride, rows, n, expected, n);
+        }
+        else
+        {
+            AttentionKernels.Q8_0Rows(src, (heads - 1) * head, stride, rows, n, actual, n);
+            AttentionKernels.Q8_0RowsScalar(src, (heads - 1) * head, stride, rows, n, expected, n);
+        }
+        Assert.Equal(src.Length, (long)(rows - 1) * stride + (heads - 1) * head + head);
         Assert.Equal(expected, actual);
     }
 
