@@ -119,6 +119,7 @@ internal sealed class Transformer
             Run(mm);
         }
         steps.Run(TokenStep.LayerInput, c.Layers);
+        steps.End();
 
         if (logits == 0)
             return;
@@ -212,6 +213,9 @@ internal sealed class TokenSteps(Transformer owner) : IRangeJob
         _s = s;
         _tokens = tokens;
     }
+
+    /// <summary>Lets go of the batch: the job outlives the pass and must not keep its buffers alive.</summary>
+    public void End() => _s = null;
 
     public void Run(TokenStep step, int layer)
     {
@@ -466,7 +470,7 @@ internal sealed class MatMulJob : IRangeJob
             Compute(0, start, end, tile);
             Compute(1, start, end, tile);
             for (var j = 0; j < _tokens; j++)
-                Blocks.GatedActivation(_y[0].AsSpan(j * _ld[0] + start, end - start), _y[1].AsSpan(j * _ld[1] + start, end - start), activation);
+                Blocks.GatedActivation(_y[0].AsSpan(Row(j) * _ld[0] + start, end - start), _y[1].AsSpan(Row(j) * _ld[1] + start, end - start), activation);
             if (!_quantizeNext)
                 return;
             // Chunks are tiles, not blocks (a block of 256 rows would leave one thread idle at the end of a small dispatch): whichever

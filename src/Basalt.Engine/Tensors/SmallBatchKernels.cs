@@ -203,7 +203,7 @@ internal static class SmallBatchKernels
             for (var b0 = 0; b0 < blocks; b0 += OctetBlocks)
             {
                 var nb = Math.Min(OctetBlocks, blocks - b0);
-                UnpackOctet(type, pw + (long)r0 * rowBytes + (long)b0 * BlockBytes(type), rowBytes, next, nb, w, scales);
+                UnpackOctet(type, pw + (long)r0 * rowBytes + (long)b0 * GgmlTypes.BlockBytes(type), rowBytes, next, nb, w, scales);
                 var j = 0;
                 for (; j + 8 <= tokens; j += 8)
                 {
@@ -227,13 +227,6 @@ internal static class SmallBatchKernels
         }
     }
 
-    private static int BlockBytes(GgmlType type) => type switch
-    {
-        GgmlType.Q8_0 => Q8_0Block.Bytes,
-        GgmlType.Q4_0 => Q4_0Block.Bytes,
-        _ => Q5_0Block.Bytes,
-    };
-
     // Eight tokens against eight rows, Q8_0 (a full eight-sequence step): each group of the rows is loaded once for the eight; the
     // eight integer sums stay in registers through a block, the float sums go through memory once per block.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -250,14 +243,14 @@ internal static class SmallBatchKernels
                 var s = Vector256.Load(ps + 8 * g);
                 var a = Vector256.Abs(s).AsByte();
                 var xg = x0 + g;
-                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg), s)), ones);
-                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + xBytes), s)), ones);
-                i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 2 * xBytes), s)), ones);
-                i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 3 * xBytes), s)), ones);
-                i4 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 4 * xBytes), s)), ones);
-                i5 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 5 * xBytes), s)), ones);
-                i6 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 6 * xBytes), s)), ones);
-                i7 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 7 * xBytes), s)), ones);
+                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg), s)), ones);
+                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + xBytes), s)), ones);
+                i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 2 * xBytes), s)), ones);
+                i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 3 * xBytes), s)), ones);
+                i4 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 4 * xBytes), s)), ones);
+                i5 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 5 * xBytes), s)), ones);
+                i6 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 6 * xBytes), s)), ones);
+                i7 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 7 * xBytes), s)), ones);
             }
             ScaleInto(i0, i1, i2, i3, i4, i5, i6, i7, Vector256.Load(scales + 8 * b), dx + b * stride, acc);
         }
@@ -278,14 +271,14 @@ internal static class SmallBatchKernels
                 var s = Vector256.Load(ps + 8 * g);
                 var a = Vector256.Abs(s).AsByte();
                 var xg = x0 + g;
-                h0 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg), s));
-                h1 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + xBytes), s));
-                h2 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 2 * xBytes), s));
-                h3 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 3 * xBytes), s));
-                h4 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 4 * xBytes), s));
-                h5 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 5 * xBytes), s));
-                h6 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 6 * xBytes), s));
-                h7 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(xg + 7 * xBytes), s));
+                h0 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg), s));
+                h1 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + xBytes), s));
+                h2 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 2 * xBytes), s));
+                h3 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 3 * xBytes), s));
+                h4 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 4 * xBytes), s));
+                h5 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 5 * xBytes), s));
+                h6 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 6 * xBytes), s));
+                h7 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 7 * xBytes), s));
             }
             ScaleInto(Avx2.MultiplyAddAdjacent(h0, ones), Avx2.MultiplyAddAdjacent(h1, ones), Avx2.MultiplyAddAdjacent(h2, ones),
                 Avx2.MultiplyAddAdjacent(h3, ones), Avx2.MultiplyAddAdjacent(h4, ones), Avx2.MultiplyAddAdjacent(h5, ones),
@@ -326,10 +319,10 @@ internal static class SmallBatchKernels
             {
                 var s = Vector256.Load(ps + 8 * g);
                 var a = Vector256.Abs(s).AsByte();
-                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x0 + g), s)), ones);
-                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x1 + g), s)), ones);
-                i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x2 + g), s)), ones);
-                i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x3 + g), s)), ones);
+                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x0 + g), s)), ones);
+                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x1 + g), s)), ones);
+                i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x2 + g), s)), ones);
+                i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x3 + g), s)), ones);
             }
             var sc = Vector256.Load(scales + 8 * b);
             var d = dx + b * stride;
@@ -362,10 +355,10 @@ internal static class SmallBatchKernels
             {
                 var s = Vector256.Load(ps + 8 * g);
                 var a = Vector256.Abs(s).AsByte();
-                h0 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x0 + g), s));
-                h1 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x1 + g), s));
-                h2 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x2 + g), s));
-                h3 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(Broadcast4(x3 + g), s));
+                h0 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x0 + g), s));
+                h1 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x1 + g), s));
+                h2 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x2 + g), s));
+                h3 += Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x3 + g), s));
             }
             var sc = Vector256.Load(scales + 8 * b);
             var d = dx + b * stride;
@@ -395,17 +388,13 @@ internal static class SmallBatchKernels
             {
                 var s0 = Vector256.Load(ps + 8 * g);
                 var s1 = Vector256.Load(ps + 8 * g + 32);
-                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Abs(s0).AsByte(), Avx2.Sign(Broadcast4(x0 + g), s0)), ones);
-                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Abs(s1).AsByte(), Avx2.Sign(Broadcast4(x0 + g + 4), s1)), ones);
+                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Abs(s0).AsByte(), Avx2.Sign(PanelKernels.Broadcast(x0 + g), s0)), ones);
+                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Abs(s1).AsByte(), Avx2.Sign(PanelKernels.Broadcast(x0 + g + 4), s1)), ones);
             }
             f = Fma.MultiplyAdd(Vector256.ConvertToSingle(i0 + i1), Vector256.Load(scales + 8 * b) * Vector256.Create(dx[b * stride]), f);
         }
         f.Store(acc);
     }
-
-    // The token's bytes [0, 4) in every 4-byte lane.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<sbyte> Broadcast4(byte* x) => Avx2.BroadcastScalarToVector256((int*)x).AsSByte();
 
     // Blocks [0, blocks) of eight rows (row r at row + r·rowBytes) into the rows-as-lanes layout: q of 4-byte group g of block
     // b at 256b + 32g, lane r from row r; the eight rows' scales of block b at 8b. Prefetches the blocks <paramref name="prefetch"/>
@@ -413,7 +402,7 @@ internal static class SmallBatchKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void UnpackOctet(GgmlType type, byte* row, int rowBytes, int prefetch, int blocks, byte* w, float* scales)
     {
-        var blockBytes = BlockBytes(type);
+        var blockBytes = GgmlTypes.BlockBytes(type);
         var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * rowBytes;
         for (var b = 0; b < blocks; b++)
         {
