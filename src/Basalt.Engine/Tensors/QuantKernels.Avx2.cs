@@ -468,24 +468,6 @@ internal static partial class QuantKernels
         return (Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(em, Vector128.Create(0x7c00u)), special, scaled.AsUInt32()) | sign).AsSingle();
     }
 
-    // One super-block of four rows (lanes): their integer sums and mins terms reduced by one horizontal-add tree each, d and dmin
-    // converted as one vector, one FMA each into the rows' accumulators.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe (Vector128<float> Acc, Vector128<float> AccMins) SuperBlockSums<T>(Vector256<int>* dots, Vector128<int>* minDots,
-        byte* bx, byte* w0, byte* w1, byte* w2, byte* w3, Vector128<float> acc, Vector128<float> accMins) where T : struct, IKBlock
-    {
-        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(dots[0], dots[1]), Avx2.HorizontalAdd(dots[2], dots[3]));
-        var sumi = Vector128.ConvertToSingle(h.GetLower() + h.GetUpper());
-        var mins = Vector128.ConvertToSingle(Ssse3.HorizontalAdd(Ssse3.HorizontalAdd(minDots[0], minDots[1]), Ssse3.HorizontalAdd(minDots[2], minDots[3])));
-        var dx = Vector128.Create(Unsafe.ReadUnaligned<float>(bx + Q8KBlock.D));
-        // d in the low half of each 32-bit word, dmin in the high half.
-        var dd = Vector128.Create(Unsafe.ReadUnaligned<uint>(w0 + T.DAt), Unsafe.ReadUnaligned<uint>(w1 + T.DAt),
-            Unsafe.ReadUnaligned<uint>(w2 + T.DAt), Unsafe.ReadUnaligned<uint>(w3 + T.DAt));
-        acc = Vector128.FusedMultiplyAdd(HalvesToSingles(dd & Vector128.Create(0xffffu)) * dx, sumi, acc);
-        accMins = Vector128.FusedMultiplyAdd(HalvesToSingles(dd >>> 16) * dx, mins, accMins);
-        return (acc, accMins);
-    }
-
     /// <summary>y[r] = row_r · x for <paramref name="rows"/> rows of <paramref name="blocks"/> super-blocks of type <typeparamref name="T"/>,
     /// <paramref name="rowBytes"/> apart, against Q8_K activations.</summary>
     // Each super-block's integer dot (sub-block scales applied by vpmaddwd) is summed to one int32 and scaled by one float FMA. Rows go
@@ -501,8 +483,8 @@ internal static partial class QuantKernels
     private static unsafe void DotRowsK<T>(byte* w, long rowBytes, int rows, byte* x, int blocks, float* y) where T : struct, IKBlock
     {
         var B = T.Bytes;
-        var dots = stackalloc Vector256<int>[8];
-        var minDots = stackalloc Vector128<int>[8];
+        var dots = stackalloc Vector256<int>[4];
+        var minDots = stackalloc Vector128<int>[4];
         for (var r = 0; r < rows; r += 4, w += 4 * rowBytes)
         {
             var count = Math.Min(4, rows - r);
@@ -510,35 +492,12 @@ internal static partial class QuantKernels
             byte* w1 = count > 1 ? w + rowBytes : w, w2 = count > 2 ? w + 2 * rowBytes : w, w3 = count > 3 ? w + 3 * rowBytes : w;
             for (var k = count; k < 4; k++)
             {
-                dots[k] = dots[4 + k] = Vector256<int>.Zero;
-                minDots[k] = minDots[4 + k] = Vector128<int>.Zero;
+                dots[k] = Vector256<int>.Zero;
+                minDots[k] = Vector128<int>.Zero;
             }
             var acc = Vector128<float>.Zero;
             var accMins = Vector128<float>.Zero;
-            var b = 0;
-            // Two super-blocks per pass: each row's two integer dots are independent work for the out-of-order core; the float
-            // accumulation stays in super-block order, so a row's value does not depend on the pairing.
-            for (; b + 1 < blocks; b += 2)
-            {
-                long o = (long)b * B;
-                byte* bx = x + (long)b * Q8KBlock.Bytes;
-                var ahead = o + PrefetchDistance + 2 * B <= rowBytes ? o : o + 3 * rowBytes;
-                var bsumsA = BSums8(bx);
-                var bsumsB = BSums8(bx + Q8KBlock.Bytes);
-                for (var k = 0; k < count; k++)
-                {
-                    byte* bw = w + k * rowBytes;
-                    PrefetchAhead(bw + ahead, B);
-                    PrefetchAhead(bw + ahead + B, B);
-                    dots[k] = T.Dot(bw + o, bx, bsumsA, out var m);
-                    minDots[k] = m;
-                    dots[4 + k] = T.Dot(bw + o + B, bx + Q8KBlock.Bytes, bsumsB, out m);
-                    minDots[4 + k] = m;
-                }
-                (acc, accMins) = SuperBlockSums<T>(dots, minDots, bx, w + o, w1 + o, w2 + o, w3 + o, acc, accMins);
-                (acc, accMins) = SuperBlockSums<T>(dots + 4, minDots + 4, bx + Q8KBlock.Bytes, w + o + B, w1 + o + B, w2 + o + B, w3 + o + B, acc, accMins);
-            }
-            for (; b < blocks; b++)
+            for (var b = 0; b < blocks; b++)
             {
                 long o = (long)b * B;
                 byte* bx = x + (long)b * Q8KBlock.Bytes;
@@ -552,7 +511,15 @@ internal static partial class QuantKernels
                     dots[k] = T.Dot(bw + o, bx, bsums8, out var m);
                     minDots[k] = m;
                 }
-                (acc, accMins) = SuperBlockSums<T>(dots, minDots, bx, w + o, w1 + o, w2 + o, w3 + o, acc, accMins);
+                var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(dots[0], dots[1]), Avx2.HorizontalAdd(dots[2], dots[3]));
+                var sumi = Vector128.ConvertToSingle(h.GetLower() + h.GetUpper());
+                var mins = Vector128.ConvertToSingle(Ssse3.HorizontalAdd(Ssse3.HorizontalAdd(minDots[0], minDots[1]), Ssse3.HorizontalAdd(minDots[2], minDots[3])));
+                var dx = Vector128.Create(Unsafe.ReadUnaligned<float>(bx + Q8KBlock.D));
+                // d in the low half of each 32-bit word, dmin in the high half.
+                var dd = Vector128.Create(Unsafe.ReadUnaligned<uint>(w + o + T.DAt), Unsafe.ReadUnaligned<uint>(w1 + o + T.DAt),
+                    Unsafe.ReadUnaligned<uint>(w2 + o + T.DAt), Unsafe.ReadUnaligned<uint>(w3 + o + T.DAt));
+                acc = Vector128.FusedMultiplyAdd(HalvesToSingles(dd & Vector128.Create(0xffffu)) * dx, sumi, acc);
+                accMins = Vector128.FusedMultiplyAdd(HalvesToSingles(dd >>> 16) * dx, mins, accMins);
             }
             var sums = acc - accMins;
             if (count == 4)
