@@ -113,6 +113,45 @@ public sealed class SmallBatchKernelTests
         }
     }
 
+    // Every weight at its largest magnitude (Q8_0 -128, Q5_0 -16, Q4_0 -8) against activations all 127 or all -127, block scales 1: the
+    // rows-as-lanes octets add int16 pair products over a run of groups (up to 32,512), and the sums are integers below 2^24, so the
+    // kernel must give exactly the reference's values; a saturated or wrapped run would not.
+    [Theory]
+    [InlineData(GgmlType.Q8_0, 4)]
+    [InlineData(GgmlType.Q8_0, 8)]
+    [InlineData(GgmlType.Q5_0, 4)]
+    [InlineData(GgmlType.Q5_0, 8)]
+    [InlineData(GgmlType.Q4_0, 4)]
+    [InlineData(GgmlType.Q4_0, 8)]
+    public void DotRows_ExtremeWeightsAndActivations_SumWithoutSaturating(GgmlType type, int tokens)
+    {
+        const int n = 256, rowCount = 16;
+        var blockBytes = GgmlTypes.BlockBytes(type);
+        var rows = new byte[rowCount * n / 32 * blockBytes];
+        for (var b = 0; b < rows.Length / blockBytes; b++)
+        {
+            var blk = rows.AsSpan(b * blockBytes, blockBytes);
+            blk.Fill(type == GgmlType.Q8_0 ? (byte)0x80 : (byte)0x00);
+            BitConverter.TryWriteBytes(blk, (Half)1);
+        }
+        var xBytes = TensorOps.ActivationSize(type, n);
+        var xq = new byte[tokens * xBytes];
+        for (var j = 0; j < tokens; j++)
+            for (var b = 0; b < n / 32; b++)
+            {
+                var blk = xq.AsSpan(j * xBytes + b * 34, 34);
+                blk.Fill(j % 2 == 0 ? (byte)127 : (byte)0x81);
+                BitConverter.TryWriteBytes(blk, (Half)1);
+            }
+        var outputs = Enumerable.Range(0, tokens).Select(j => j * rowCount).ToArray();
+        var y = new float[tokens * rowCount];
+        var expected = new float[tokens * rowCount];
+        SmallBatchKernels.DotRows(type, rows, rowCount, xq, xBytes, tokens, n, y, outputs);
+        SmallBatchKernels.Reference(type, rows, rowCount, xq, xBytes, tokens, n, expected, outputs);
+        Assert.All(expected, e => Assert.NotEqual(0f, e));
+        Assert.Equal(expected, y);
+    }
+
     [Theory]
     [InlineData(GgmlType.Q8_0, 2)]
     [InlineData(GgmlType.Q8_0, 3)]
