@@ -10,6 +10,10 @@ namespace Basalt.Engine.Tensors;
 /// The K-quant encoders pick scales from each sub-block's range rather than searching like ggml's, so they are simpler and slightly less accurate.</summary>
 internal static class Quantize
 {
+    /// <summary>8-bit quantized values (Q8_0, Q8_K) stay within ±Q8Limit, never -128: the sign trick (vpsignb keeps -128) and the
+    /// int16 run bounds of the tile and small-batch kernels (PanelKernels, KQuantTiles, SmallBatchKernels) rely on it for activations.</summary>
+    public const int Q8Limit = 127;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void WriteHalf(Span<byte> b, int offset, float v) =>
         BinaryPrimitives.WriteUInt16LittleEndian(b[offset..], BitConverter.HalfToUInt16Bits((Half)v));
@@ -93,7 +97,7 @@ internal static class Quantize
         var away = Vector256.GreaterThanOrEqual(Vector256.Abs(v - t), Vector256.Create(0.5f));
         var step = (Vector256.Create(1f) | (v & Vector256.Create(-0f))) & away; // ±1 where rounding goes away from zero
         var r = Vector256.ConvertToInt32(t + step);
-        return Vector256.Min(Vector256.Max(r, Vector256.Create(-127)), Vector256.Create(127));
+        return Vector256.Min(Vector256.Max(r, Vector256.Create(-Q8Limit)), Vector256.Create(Q8Limit));
     }
 
     // 32 int32 lanes (each already in -127..127) to 32 signed bytes in order.
@@ -119,7 +123,7 @@ internal static class Quantize
             var id = d > 0 ? 1f / d : 0f;
             WriteHalf(blk, Q8_0Block.D, d);
             for (var j = 0; j < Q8_0Block.Size; j++)
-                blk[Q8_0Block.Qs + j] = (byte)(sbyte)Math.Clamp(Round(x[j] * id), -127, 127);
+                blk[Q8_0Block.Qs + j] = (byte)(sbyte)Math.Clamp(Round(x[j] * id), -Q8Limit, Q8Limit);
         }
     }
 
@@ -405,7 +409,7 @@ internal static class Quantize
                 var sum = 0;
                 for (var l = 0; l < 16; l++)
                 {
-                    var q = Math.Clamp(Round(x[16 * s + l] * id), -127, 127);
+                    var q = Math.Clamp(Round(x[16 * s + l] * id), -Q8Limit, Q8Limit);
                     blk[Q8KBlock.Qs + 16 * s + l] = (byte)(sbyte)q;
                     sum += q;
                 }

@@ -7,6 +7,32 @@ namespace Basalt.Engine.Tests.Tensors;
 
 public sealed class QuantizationTests
 {
+    // The tile and small-batch kernels take |x| by vpsignb and bound their int16 runs assuming no activation is -128: a block whose
+    // largest magnitude is negative must map it to -127 (a -128-based rule, as Q4_0 weights use, would break those kernels).
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void QuantizeActivations_DominantNegativeValue_MapsToMinusQ8Limit(GgmlType weightType)
+    {
+        const int n = 512;
+        var x = Gaussian(n, 5);
+        for (var k = 0; k < n; k += 32)
+            x[k] = -1000f;
+        var xq = new byte[TensorOps.ActivationSize(weightType, n)];
+        TensorOps.QuantizeActivations(weightType, x, xq);
+        var blockSize = TensorOps.ActivationType(weightType) == GgmlType.Q8_K ? 256 : 32;
+        var (header, blockBytes) = blockSize == 256 ? (Q8KBlock.Qs, Q8KBlock.Bytes) : (Q8_0Block.Qs, Q8_0Block.Bytes);
+        for (var b = 0; b < n / blockSize; b++)
+        {
+            var q = xq.AsSpan(b * blockBytes + header, blockSize).ToArray().Select(v => (int)(sbyte)v).ToArray();
+            Assert.Equal(-Quantize.Q8Limit, q.Min());
+            Assert.All(q, v => Assert.InRange(v, -Quantize.Q8Limit, Quantize.Q8Limit));
+        }
+    }
+
     [Fact]
     public void BlockLayouts_AgreeWithTypeTable()
     {
