@@ -99,6 +99,26 @@ public sealed class F16KernelTests
     }
 
     [Fact]
+    public unsafe void AllFinite_LargeMatrixScannedInParallelChunks_SeesASpecialInAnyChunk()
+    {
+        // 300,001 halves: three parallel chunks of 131,072 halves, the last one partial and ending in a scalar tail.
+        const int count = 300_001;
+        var h = new ushort[count];
+        for (var i = 0; i < count; i++)
+            h[i] = (ushort)(i % 0x7C00); // every finite positive half pattern in turn
+        fixed (ushort* p = h)
+            Assert.True(F16Kernels.AllFinite(p, count));
+        foreach (var at in new[] { 0, 131_071, 131_072, 200_000, 299_999, 300_000 })
+        {
+            var saved = h[at];
+            h[at] = 0xFC00;
+            fixed (ushort* p = h)
+                Assert.False(F16Kernels.AllFinite(p, count), $"-inf at {at} was not seen");
+            h[at] = saved;
+        }
+    }
+
+    [Fact]
     public unsafe void DotRows_FiniteMatrixOnFastPathAndMatrixWithInfinityOnExactPath_MatchReference()
     {
         foreach (var n in Lengths)
