@@ -522,7 +522,7 @@ internal sealed class MatMulJob : IRangeJob
         if (_tokens == 1)
         {
             // Decoding: one input row, so no tile to keep; the row-range kernels are the fastest path.
-            RowKernels.DotQ8(w.Type, w.RowRange(rowStart, rowEnd - rowStart), rowEnd - rowStart, xq, w.Cols, y.AsSpan(Row(0) * ld + rowStart, rowEnd - rowStart));
+            RowKernels.DotQ8(w.Type, w.RowRange(rowStart, rowEnd - rowStart), rowEnd - rowStart, xq, w.Cols, y.AsSpan(Row(0) * ld + rowStart, rowEnd - rowStart), w.Finite);
             return;
         }
         if (UsesSmallBatch(w))

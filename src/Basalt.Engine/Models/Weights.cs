@@ -16,6 +16,7 @@ internal readonly unsafe struct WeightMatrix
         Data = file.TensorPointer(tensor);
         if (!TensorOps.IsSupported(Type))
             throw new GgufFormatException(file.Name, $"tensor '{Name}' has type {GgmlTypes.Name(Type)}, which the local engine cannot compute with (supported: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K); re-quantize the model to one of these");
+        Finite = Type == GgmlType.F16 && F16Kernels.AllFinite((ushort*)Data, (long)Rows * Cols);
     }
 
     public readonly string Name;
@@ -24,6 +25,8 @@ internal readonly unsafe struct WeightMatrix
     public readonly int Cols;
     public readonly long RowBytes;
     public readonly byte* Data;
+    /// <summary>F16 only: no half of the matrix is an infinity or NaN (scanned once at load), so decoding skips the per-step check.</summary>
+    public readonly bool Finite;
 
     /// <summary>The raw bytes of row <paramref name="row"/>.</summary>
     public ReadOnlySpan<byte> Row(int row) => new(Data + row * RowBytes, (int)RowBytes);
@@ -44,6 +47,7 @@ internal readonly unsafe struct WeightMatrix
         Rows = count;
         RowBytes = whole.RowBytes;
         Data = whole.Data + start * whole.RowBytes;
+        Finite = whole.Finite;
     }
 
     /// <summary>Writes row <paramref name="row"/> as floats (embedding lookups).</summary>

@@ -81,9 +81,62 @@ internal static unsafe class F16Kernels
 
     // ---- decode: a range of rows against one activation vector ----
 
-    /// <summary>y[i] = row_i · x for <paramref name="rowCount"/> F16 rows of <c>x.Length</c> halves laid back to back in <paramref name="rows"/>.</summary>
+    /// <summary>True when none of the <paramref name="count"/> halves at <paramref name="p"/> is an infinity or NaN (exponent field all
+    /// ones). Computed once per F16 weight matrix at load (<c>WeightMatrix.Finite</c>) so decoding can take <see cref="Dot4Finite"/>.</summary>
+    internal static bool AllFinite(ushort* p, long count)
+    {
+        // The scan streams the whole matrix from memory once at load (2.5 GB for a 1B F16 model): large matrices are split over the
+        // machine's cores in chunks of ScanChunk halves (256 KiB).
+        if (count < 2 * ScanChunk || Environment.ProcessorCount < 2)
+            return AllFiniteRun(p, count);
+        var chunks = (int)((count + ScanChunk - 1) / ScanChunk);
+        var finite = true;
+        Parallel.For(0, chunks, (c, state) =>
+        {
+            var start = c * ScanChunk;
+            if (!AllFiniteRun(p + start, Math.Min(ScanChunk, count - start)))
+            {
+                finite = false;
+                state.Stop();
+            }
+        });
+        return finite;
+    }
+
+    /// <summary>Halves per parallel chunk of the load-time scan.</summary>
+    private const long ScanChunk = 1 << 17;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool AllFiniteRun(ushort* p, long count)
+    {
+        long k = 0;
+        if (Avx2.IsSupported)
+        {
+            var exponent = Vector256.Create(HalfExponent);
+            // Chunks of 4096 halves: a max of the masked exponent fields, one compare per chunk.
+            while (k <= count - 64)
+            {
+                var end = Math.Min(count - 63, k + 4096);
+                var max = Vector256<ushort>.Zero;
+                for (; k < end; k += 64)
+                    max = Avx2.Max(max, Avx2.Max(
+                        Avx2.Max(Avx2.And(Avx.LoadVector256(p + k), exponent), Avx2.And(Avx.LoadVector256(p + k + 16), exponent)),
+                        Avx2.Max(Avx2.And(Avx.LoadVector256(p + k + 32), exponent), Avx2.And(Avx.LoadVector256(p + k + 48), exponent))));
+                if (Vector256.EqualsAny(max, exponent))
+                    return false;
+            }
+        }
+        for (; k < count; k++)
+            if ((p[k] & HalfExponent) == HalfExponent)
+                return false;
+        return true;
+    }
+
+    /// <summary>y[i] = row_i · x for <paramref name="rowCount"/> F16 rows of <c>x.Length</c> halves laid back to back in <paramref name="rows"/>.
+    /// <paramref name="finite"/> promises that no half of the rows is an infinity or NaN (<see cref="AllFinite"/>): the four-row kernel then
+    /// skips its per-step exponent check. The sums are the same either way.</summary>
     [SkipLocalsInit]
-    public static void DotRows(ReadOnlySpan<ushort> rows, int rowCount, ReadOnlySpan<float> x, Span<float> y)
+    public static void DotRows(ReadOnlySpan<ushort> rows, int rowCount, ReadOnlySpan<float> x, Span<float> y, bool finite = false)
     {
         var n = x.Length;
         if (rows.Length < (long)rowCount * n || y.Length < rowCount)
@@ -107,6 +160,9 @@ internal static unsafe class F16Kernels
             fixed (float* px = x, ps = scaled, py = y)
             {
                 var i = 0;
+                if (finite)
+                    for (; i <= rowCount - 4; i += 4)
+                        Dot4Finite(pw + (long)i * n, n, ps, px, py + i);
                 for (; i <= rowCount - 4; i += 4)
                     if (!Dot4(pw + (long)i * n, n, ps, px, py + i))
                         for (var r = i; r < i + 4; r++)
@@ -193,6 +249,43 @@ internal static unsafe class F16Kernels
         return true;
     }
 
+    // Dot4 for rows known to hold no infinity or NaN: no exponent check (8 loads + 8 ands + 7 max fewer per step of 16 per row group),
+    // every row summed in exactly Dot4's order, so the result is Dot4's bit for bit.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot4Finite(ushort* w, int n, float* scaled, float* x, float* y)
+    {
+        ushort* w0 = w, w1 = w + n, w2 = w + 2 * n, w3 = w + 3 * n;
+        var next = (byte*)(w + 4 * n);
+        Vector256<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+        var keep = Vector256.Create(SignExponentMantissa);
+        var k = 0;
+        for (; k <= n - 16; k += 16)
+        {
+            var xl = Avx.LoadVector256(scaled + k);
+            var xh = Avx.LoadVector256(scaled + k + 8);
+            Sse.Prefetch0(next + 8 * k);
+            Sse.Prefetch0(next + 8 * k + 64);
+            a0 = Fma.MultiplyAdd(RawHalves(w0 + k, keep), xl, a0);
+            b0 = Fma.MultiplyAdd(RawHalves(w0 + k + 8, keep), xh, b0);
+            a1 = Fma.MultiplyAdd(RawHalves(w1 + k, keep), xl, a1);
+            b1 = Fma.MultiplyAdd(RawHalves(w1 + k + 8, keep), xh, b1);
+            a2 = Fma.MultiplyAdd(RawHalves(w2 + k, keep), xl, a2);
+            b2 = Fma.MultiplyAdd(RawHalves(w2 + k + 8, keep), xh, b2);
+            a3 = Fma.MultiplyAdd(RawHalves(w3 + k, keep), xl, a3);
+            b3 = Fma.MultiplyAdd(RawHalves(w3 + k + 8, keep), xh, b3);
+        }
+        float s0 = Vector256.Sum(a0 + b0) * TwoTo56, s1 = Vector256.Sum(a1 + b1) * TwoTo56;
+        float s2 = Vector256.Sum(a2 + b2) * TwoTo56, s3 = Vector256.Sum(a3 + b3) * TwoTo56;
+        for (; k < n; k++)
+        {
+            s0 += (float)BitConverter.UInt16BitsToHalf(w0[k]) * x[k];
+            s1 += (float)BitConverter.UInt16BitsToHalf(w1[k]) * x[k];
+            s2 += (float)BitConverter.UInt16BitsToHalf(w2[k]) * x[k];
+            s3 += (float)BitConverter.UInt16BitsToHalf(w3[k]) * x[k];
+        }
+        y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3;
+    }
+
     // A row with an infinity or NaN (Dot1 says so) is the exact scalar dot; the others keep the vector sum. Kernels of several rows that
     // meet such a row redo their rows here, so only that row changes path whichever kernel, batch or range computed it.
     private static void Dot1OrExact(ushort* w, int n, float* scaled, float* x, float* y)
@@ -226,7 +319,7 @@ internal static unsafe class F16Kernels
         return true;
     }
 
-    /// <summary>One F16 row of <c>x.Length</c> halves dotted with <paramref name="x"/> (AVX2 and FMA), exactly as <see cref="DotRows(ReadOnlySpan{ushort}, int, ReadOnlySpan{float}, Span{float})"/>
+    /// <summary>One F16 row of <c>x.Length</c> halves dotted with <paramref name="x"/> (AVX2 and FMA), exactly as <see cref="DotRows(ReadOnlySpan{ushort}, int, ReadOnlySpan{float}, Span{float}, bool)"/>
     /// sums each row: the same products (the 2^112 applied to the weight instead of split over activation and sum) in the same order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float DotRow(ReadOnlySpan<ushort> h, ReadOnlySpan<float> x)

@@ -10,8 +10,9 @@ namespace Basalt.Engine.Tensors;
 /// once per range instead of once per row, which matters for the short rows of small models (576 weights: 18 blocks).</summary>
 internal static class RowKernels
 {
-    /// <summary>y[i] = row_i · x for <paramref name="rowCount"/> rows of <paramref name="n"/> elements.</summary>
-    public static void DotQ8(GgmlType type, ReadOnlySpan<byte> rows, int rowCount, ReadOnlySpan<byte> xq, int n, Span<float> y)
+    /// <summary>y[i] = row_i · x for <paramref name="rowCount"/> rows of <paramref name="n"/> elements. <paramref name="finite"/>: F16 rows
+    /// known to hold no infinity or NaN (<see cref="F16Kernels.AllFinite"/>), which lets their kernel skip its check.</summary>
+    public static void DotQ8(GgmlType type, ReadOnlySpan<byte> rows, int rowCount, ReadOnlySpan<byte> xq, int n, Span<float> y, bool finite = false)
     {
         var rowBytes = TensorOps.RowSize(type, n);
         if (rowCount < 0 || rows.Length < (long)rowCount * rowBytes)
@@ -39,7 +40,7 @@ internal static class RowKernels
                     y[i] = QuantKernels.DotQ6_KV256(rows.Slice(i * rowBytes, rowBytes), xq, n / Q6KBlock.Size);
                 break;
             case GgmlType.F16:
-                F16Kernels.DotRows(MemoryMarshal.Cast<byte, ushort>(rows[..(rowCount * rowBytes)]), rowCount, MemoryMarshal.Cast<byte, float>(xq), y);
+                F16Kernels.DotRows(MemoryMarshal.Cast<byte, ushort>(rows[..(rowCount * rowBytes)]), rowCount, MemoryMarshal.Cast<byte, float>(xq), y, finite);
                 break;
             default:
                 Reference(type, rows, rowBytes, rowCount, xq, n, y);

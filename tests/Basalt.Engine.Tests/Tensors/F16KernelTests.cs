@@ -81,6 +81,87 @@ public sealed class F16KernelTests
     }
 
     [Fact]
+    public unsafe void AllFinite_InfinityOrNaNAnywhere_IsFalseAndCleanHalvesTrue()
+    {
+        // 9,001 halves: two full 4,096-half chunks, a partial vector chunk and a scalar tail of 41.
+        const int count = 9001;
+        var clean = Rows(1, count, 5);
+        fixed (ushort* p = clean)
+            Assert.True(F16Kernels.AllFinite(p, count));
+        foreach (var special in new[] { (ushort)0x7C00, (ushort)0xFC00, (ushort)0x7E00, (ushort)0xFE01 })
+            foreach (var at in new[] { 0, 63, 4095, 4096, 8959, 8960, 9000 })
+            {
+                var h = (ushort[])clean.Clone();
+                h[at] = special;
+                fixed (ushort* p = h)
+                    Assert.False(F16Kernels.AllFinite(p, count), $"0x{special:X4} at {at} was not seen");
+            }
+    }
+
+    [Fact]
+    public unsafe void AllFinite_LargeMatrixScannedInParallelChunks_SeesASpecialInAnyChunk()
+    {
+        // 300,001 halves: three parallel chunks of 131,072 halves, the last one partial and ending in a scalar tail.
+        const int count = 300_001;
+        var h = new ushort[count];
+        for (var i = 0; i < count; i++)
+            h[i] = (ushort)(i % 0x7C00); // every finite positive half pattern in turn
+        fixed (ushort* p = h)
+            Assert.True(F16Kernels.AllFinite(p, count));
+        foreach (var at in new[] { 0, 131_071, 131_072, 200_000, 299_999, 300_000 })
+        {
+            var saved = h[at];
+            h[at] = 0xFC00;
+            fixed (ushort* p = h)
+                Assert.False(F16Kernels.AllFinite(p, count), $"-inf at {at} was not seen");
+            h[at] = saved;
+        }
+    }
+
+    [Fact]
+    public unsafe void DotRows_FiniteMatrixOnFastPathAndMatrixWithInfinityOnExactPath_MatchReference()
+    {
+        foreach (var n in Lengths)
+            foreach (var rowCount in new[] { 4, 9 })
+            {
+                var x = Gaussian(n, n + 7, sigma: 2f);
+                var finite = Rows(rowCount, n, n * 3 + rowCount);
+                bool flag;
+                fixed (ushort* p = finite)
+                    flag = F16Kernels.AllFinite(p, finite.Length);
+                Assert.True(flag);
+                var fast = new float[rowCount];
+                var checkedSums = new float[rowCount];
+                F16Kernels.DotRows(finite, rowCount, x, fast, flag);
+                F16Kernels.DotRows(finite, rowCount, x, checkedSums);
+                for (var i = 0; i < rowCount; i++)
+                {
+                    var row = finite.AsSpan(i * n, n);
+                    var expected = FloatKernels.DotF16Scalar(row, x);
+                    Assert.True(fast[i].Equals(checkedSums[i]), $"n={n} row {i}: fast {fast[i]} differs from the checked kernel's {checkedSums[i]}");
+                    Assert.True(Math.Abs(expected - fast[i]) <= FloatReorderTolerance * Magnitude(row, x), $"n={n} row {i}: expected {expected}, got {fast[i]}");
+                }
+
+                var withInfinity = (ushort[])finite.Clone();
+                withInfinity[1 * n + n / 2] = 0x7C00;
+                fixed (ushort* p = withInfinity)
+                    flag = F16Kernels.AllFinite(p, withInfinity.Length);
+                Assert.False(flag);
+                var y = new float[rowCount];
+                F16Kernels.DotRows(withInfinity, rowCount, x, y, flag);
+                for (var i = 0; i < rowCount; i++)
+                {
+                    var row = withInfinity.AsSpan(i * n, n);
+                    var expected = FloatKernels.DotF16Scalar(row, x);
+                    if (i == 1)
+                        Assert.True(expected.Equals(y[i]), $"n={n}: the row with +inf gave {y[i]}, the exact path {expected}");
+                    else
+                        Assert.True(y[i].Equals(fast[i]), $"n={n} clean row {i}: {y[i]} vs {fast[i]} when the matrix was finite");
+                }
+            }
+    }
+
+    [Fact]
     public void DotRows_ActivationsBeyondScaledRange_MatchScalarReference()
     {
         const int n = 100;
