@@ -457,17 +457,6 @@ internal static partial class QuantKernels
         return Ssse3.HorizontalAdd(bsums.GetLower(), bsums.GetUpper());
     }
 
-    // Four halves (in the low 16 bits of each lane) as floats, exact for every bit pattern: HalfBits.ToSingle lane by lane.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> HalvesToSingles(Vector128<uint> h)
-    {
-        var sign = (h & Vector128.Create(0x8000u)) << 16;
-        var em = h & Vector128.Create(0x7fffu);
-        var scaled = (em << 13).AsSingle() * Vector128.Create(HalfBits.TwoTo112);
-        var special = (em << 13) | Vector128.Create(0x7f800000u);
-        return (Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(em, Vector128.Create(0x7c00u)), special, scaled.AsUInt32()) | sign).AsSingle();
-    }
-
     /// <summary>y[r] = row_r · x for <paramref name="rows"/> rows of <paramref name="blocks"/> super-blocks of type <typeparamref name="T"/>,
     /// <paramref name="rowBytes"/> apart, against Q8_K activations.</summary>
     // Each super-block's integer dot (sub-block scales applied by vpmaddwd) is summed to one int32 and scaled by one float FMA. Rows go
@@ -518,8 +507,9 @@ internal static partial class QuantKernels
                 // d in the low half of each 32-bit word, dmin in the high half.
                 var dd = Vector128.Create(Unsafe.ReadUnaligned<uint>(w + o + T.DAt), Unsafe.ReadUnaligned<uint>(w1 + o + T.DAt),
                     Unsafe.ReadUnaligned<uint>(w2 + o + T.DAt), Unsafe.ReadUnaligned<uint>(w3 + o + T.DAt));
-                acc = Vector128.FusedMultiplyAdd(HalvesToSingles(dd & Vector128.Create(0xffffu)) * dx, sumi, acc);
-                accMins = Vector128.FusedMultiplyAdd(HalvesToSingles(dd >>> 16) * dx, mins, accMins);
+                var d = FloatKernels.HalfToSingle(Vector256.Create(dd & Vector128.Create(0xffffu), dd >>> 16));
+                acc = Vector128.FusedMultiplyAdd(d.GetLower() * dx, sumi, acc);
+                accMins = Vector128.FusedMultiplyAdd(d.GetUpper() * dx, mins, accMins);
             }
             var sums = acc - accMins;
             if (count == 4)
