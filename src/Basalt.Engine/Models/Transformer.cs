@@ -18,6 +18,7 @@ internal sealed class Transformer
         LocalInverseFrequencies = config.RopeBaseLocal > 0
             ? Blocks.RopeInverseFrequencies(config, config.RopeBaseLocal, null)
             : InverseFrequencies;
+        _separateLocal = !ReferenceEquals(LocalInverseFrequencies, InverseFrequencies);
         // A fused gate/up matrix as its two halves, sliced once here (a slice is an object: none is made per step).
         _tokenSteps = new TokenSteps(this);
         _gates = new WeightMatrix[config.Layers];
@@ -38,6 +39,8 @@ internal sealed class Transformer
     private float[] LocalInverseFrequencies { get; }
     private readonly WeightMatrix[] _gates, _ups;
     private readonly TokenSteps _tokenSteps;
+    // Sliding-window layers rotate with their own RoPE base.
+    private readonly bool _separateLocal;
 
     /// <summary>Runs every token of <paramref name="batch"/> through the model, appending each one's keys and values to its own cache at its
     /// position, and fills the logits row of each token that asks for one. Tokens may come from different sequences; within one sequence
@@ -69,7 +72,6 @@ internal sealed class Transformer
 
         var dim = c.Dim;
         var pairs = c.RopeDim / 2;
-        var separateLocal = !ReferenceEquals(LocalInverseFrequencies, InverseFrequencies);
         for (var j = 0; j < t; j++)
         {
             var x = s.X.AsSpan(j * dim, dim);
@@ -79,7 +81,7 @@ internal sealed class Transformer
                     x[i] *= c.EmbeddingScale;
             var pos = batch[j].Position;
             Blocks.RopeTable(InverseFrequencies, pos / c.RopeLinearFactor, s.RopeCos.AsSpan(j * pairs, pairs), s.RopeSin.AsSpan(j * pairs, pairs));
-            if (separateLocal)
+            if (_separateLocal)
                 Blocks.RopeTable(LocalInverseFrequencies, pos, s.RopeCosLocal.AsSpan(j * pairs, pairs), s.RopeSinLocal.AsSpan(j * pairs, pairs));
         }
 
@@ -163,7 +165,7 @@ internal sealed class Transformer
         if (layer.KNorm is { } kn)
             for (var h = 0; h < c.KvHeads; h++)
                 Blocks.RmsNorm(k.Slice(h * c.HeadDim, c.HeadDim), kn, k.Slice(h * c.HeadDim, c.HeadDim), c.NormEpsilon);
-        var useLocal = c.SlidingLayers is { } sl && sl[l] && !ReferenceEquals(LocalInverseFrequencies, InverseFrequencies);
+        var useLocal = c.SlidingLayers is { } sl && sl[l] && _separateLocal;
         var cos = (useLocal ? s.RopeCosLocal : s.RopeCos).AsSpan(j * pairs, pairs);
         var sin = (useLocal ? s.RopeSinLocal : s.RopeSin).AsSpan(j * pairs, pairs);
         Blocks.Rope(q, c.Heads, c.HeadDim, c.RopeStyle, cos, sin);

@@ -123,13 +123,7 @@ internal static unsafe class AttentionKernels
     internal static void Q8_0RowsScalar(ReadOnlySpan<byte> src, int offset, int stride, int rows, int n, Span<float> dst, int ldd)
     {
         for (var r = 0; r < rows; r++)
-            for (var b = 0; b < n / Q8_0Block.Size; b++)
-            {
-                var o = offset + r * stride + b * Q8_0Block.Bytes;
-                var d = (float)BitConverter.UInt16BitsToHalf(MemoryMarshal.Read<ushort>(src[o..]));
-                for (var j = 0; j < Q8_0Block.Size; j++)
-                    dst[r * ldd + b * Q8_0Block.Size + j] = d * (sbyte)src[o + Q8_0Block.Qs + j];
-            }
+            Dequantize.Q8_0(src.Slice(offset + r * stride, n / Q8_0Block.Size * Q8_0Block.Bytes), dst.Slice(r * ldd, n));
     }
 
     /// <summary>s[r * lds + i] = q[qOffsets[r] ..] · k[i * ldk ..] over <paramref name="dim"/> elements, for every query row r and key i &lt; keys.

@@ -361,7 +361,7 @@ internal static unsafe class F16Kernels
             {
                 var row = rows.Slice(i * rowBytes, rowBytes);
                 for (var j = 0; j < tokens; j++)
-                    y[j * rowCount + i] = FloatDot(type, row, MemoryMarshal.Cast<byte, float>(xq.Slice(j * xBytes, xBytes)));
+                    y[j * rowCount + i] = TensorOps.Dot(type, row, MemoryMarshal.Cast<byte, float>(xq.Slice(j * xBytes, xBytes)));
             }
     }
 
@@ -389,10 +389,7 @@ internal static unsafe class F16Kernels
         {
             var panel = t_panel is { } p && p.Length >= rowCount * n ? p : t_panel = new float[Math.Max(rowCount * n, 1024)];
             for (var r = 0; r < rowCount; r++)
-                if (type == GgmlType.F16)
-                    ToSingle(MemoryMarshal.Cast<byte, ushort>(rows.Slice(r * rowBytes, rowBytes)), panel.AsSpan(r * n, n));
-                else
-                    TensorOps.DequantizeRow(type, rows.Slice(r * rowBytes, rowBytes), panel.AsSpan(r * n, n));
+                TensorOps.DequantizeRow(type, rows.Slice(r * rowBytes, rowBytes), panel.AsSpan(r * n, n));
             w = panel;
         }
         fixed (float* pw = w, px = x)
@@ -457,8 +454,6 @@ internal static unsafe class F16Kernels
                     var dst = wide.AsSpan(a * n, n);
                     if (r >= rowCount)
                         dst.Clear();
-                    else if (type == GgmlType.F16)
-                        ToSingle(MemoryMarshal.Cast<byte, ushort>(rows.Slice(r * rowBytes, rowBytes)), dst);
                     else
                         TensorOps.DequantizeRow(type, rows.Slice(r * rowBytes, rowBytes), dst);
                 }
@@ -814,11 +809,4 @@ internal static unsafe class F16Kernels
             sums[8] += w4[k] * x0[k]; sums[9] += w4[k] * x1[k]; sums[10] += w5[k] * x0[k]; sums[11] += w5[k] * x1[k];
         }
     }
-
-    private static float FloatDot(GgmlType type, ReadOnlySpan<byte> row, ReadOnlySpan<float> x) => type switch
-    {
-        GgmlType.F32 => FloatKernels.DotF32(MemoryMarshal.Cast<byte, float>(row), x),
-        GgmlType.F16 => FloatKernels.DotF16(MemoryMarshal.Cast<byte, ushort>(row), x),
-        _ => FloatKernels.DotBF16(MemoryMarshal.Cast<byte, ushort>(row), x),
-    };
 }

@@ -11,7 +11,7 @@ namespace Basalt.Engine.Tensors;
 internal static class Quantize
 {
     /// <summary>8-bit quantized values (Q8_0, Q8_K) stay within ±Q8Limit, never -128: the sign trick (vpsignb keeps -128) and the
-    /// int16 run bounds of the tile and small-batch kernels (PanelKernels, KQuantTiles, SmallBatchKernels) rely on it for activations.</summary>
+    /// int16 run bounds that the tile and small-batch kernels state in their comments rely on it for activations.</summary>
     public const int Q8Limit = 127;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -70,7 +70,7 @@ internal static class Quantize
             var v2 = Vector256.LoadUnsafe(ref px, at + 16);
             var v3 = Vector256.LoadUnsafe(ref px, at + 24);
             var amax = MaxAbs(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
-            var d = amax / 127f;
+            var d = amax / Q8Limit;
             var id = Vector256.Create(d > 0 ? 1f / d : 0f);
             var blk = dst.Slice(i * Q8_0Block.Bytes, Q8_0Block.Bytes);
             WriteHalf(blk, Q8_0Block.D, d);
@@ -119,7 +119,7 @@ internal static class Quantize
             var amax = 0f;
             foreach (var v in x)
                 amax = MathF.Max(amax, MathF.Abs(v));
-            var d = amax / 127f;
+            var d = amax / Q8Limit;
             var id = d > 0 ? 1f / d : 0f;
             WriteHalf(blk, Q8_0Block.D, d);
             for (var j = 0; j < Q8_0Block.Size; j++)
@@ -374,7 +374,7 @@ internal static class Quantize
             for (nuint k = 0; k < Q8KBlock.Size; k += 8)
                 m = Vector256.Max(m, Vector256.Abs(Vector256.LoadUnsafe(ref px, at + k)));
             var amax = MaxAbs(m, m);
-            var d = amax / 127f;
+            var d = amax / Q8Limit;
             var id = Vector256.Create(d > 0 ? 1f / d : 0f);
             var blk = dst.Slice(i * Q8KBlock.Bytes, Q8KBlock.Bytes);
             BinaryPrimitives.WriteSingleLittleEndian(blk[Q8KBlock.D..], d);
@@ -401,7 +401,7 @@ internal static class Quantize
             var amax = 0f;
             foreach (var v in x)
                 amax = MathF.Max(amax, MathF.Abs(v));
-            var d = amax / 127f;
+            var d = amax / Q8Limit;
             var id = d > 0 ? 1f / d : 0f;
             BinaryPrimitives.WriteSingleLittleEndian(blk[Q8KBlock.D..], d);
             for (var s = 0; s < 16; s++)

@@ -260,7 +260,7 @@ internal sealed unsafe class TrainingGraph
             if (Valid(r))
             {
                 var dst = grad.AsSpan(_m.Embedding + _inputs[r] * d, d);
-                Add(dst, _dx.AsSpan(r * d, d));
+                Blocks.Add(dst, _dx.AsSpan(r * d, d));
             }
     }
 
@@ -563,13 +563,5 @@ internal sealed unsafe class TrainingGraph
                 row[i] = MathF.Exp(row[i] - max) * invSum * inv;
             row[target] -= inv;
         }
-    }
-
-    // ---- small vector helpers ----
-
-    private static void Add(Span<float> y, ReadOnlySpan<float> x)
-    {
-        for (var i = 0; i < y.Length; i++)
-            y[i] += x[i];
     }
 }
