@@ -387,7 +387,7 @@ internal static unsafe class F16Kernels
             w = MemoryMarshal.Cast<byte, float>(rows);
         else
         {
-            var panel = t_panel is { } p && p.Length >= rowCount * n ? p : t_panel = new float[Math.Max(rowCount * n, 1024)];
+            var panel = PanelKernels.Scratch(ref t_panel, rowCount * n);
             for (var r = 0; r < rowCount; r++)
                 TensorOps.DequantizeRow(type, rows.Slice(r * rowBytes, rowBytes), panel.AsSpan(r * n, n));
             w = panel;
@@ -436,8 +436,8 @@ internal static unsafe class F16Kernels
     private static void DotRowsLanes(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<float> x, int xs, int tokens, int n, Span<float> y)
     {
         var strips = (rowCount + LaneRows - 1) / LaneRows;
-        var lanes = t_lanes is { } l && l.Length >= strips * LaneRows * n ? l : t_lanes = new float[Math.Max(strips * LaneRows * n, 1024)];
-        var wide = t_wide is { } wd && wd.Length >= 8 * n ? wd : t_wide = new float[Math.Max(8 * n, 1024)];
+        var lanes = PanelKernels.Scratch(ref t_lanes, strips * LaneRows * n);
+        var wide = PanelKernels.Scratch(ref t_wide, 8 * n);
         var n8 = n & ~7;
         fixed (float* pl = lanes, pwide = wide, px = x)
         fixed (byte* pn = rows)
@@ -640,7 +640,7 @@ internal static unsafe class F16Kernels
     // that matters) when some activation is out of the scaled range: the caller then takes the exact panel path.
     private static bool DotRowsFewTokens(ReadOnlySpan<ushort> rows, int rowCount, ReadOnlySpan<float> x, int xs, int tokens, int n, Span<float> y)
     {
-        var scaled = t_scaled is { } t && t.Length >= tokens * n ? t : t_scaled = new float[Math.Max(tokens * n, 4096)];
+        var scaled = PanelKernels.Scratch(ref t_scaled, tokens * n, 4096);
         for (var j = 0; j < tokens; j++)
             if (!ScaleActivations(x.Slice(j * xs, n), scaled.AsSpan(j * n, n)))
                 return false;

@@ -58,9 +58,8 @@ internal static unsafe class KQuantTiles
         // Per super-block and token of the chunk, the activations' sums over each sub-block of 32 (Q4_K, Q5_K) as vphaddw leaves them in a
         // 32-byte vector: made once per chunk for every group of rows. Per-thread, grown on first use (no allocation per call).
         var sumsBytes = TQ.SignedValues ? 0 : nsb * (Chunk + Group) * 32;
-        if (sumsBytes > 0 && (t_pairSums is null || t_pairSums.Length < sumsBytes))
-            t_pairSums = new byte[Math.Max(sumsBytes, 64 * 1024)];
-        fixed (byte* pw = rows, px = xq, pairSums = t_pairSums)
+        var pairSumsBuffer = sumsBytes > 0 ? PanelKernels.Scratch(ref t_pairSums, sumsBytes, 64 * 1024) : null;
+        fixed (byte* pw = rows, px = xq, pairSums = pairSumsBuffer)
         fixed (float* py = y)
         {
             for (var j0 = 0; j0 < tokens; j0 += Chunk)

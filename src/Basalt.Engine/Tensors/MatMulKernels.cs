@@ -36,23 +36,14 @@ public static partial class TensorOps
 /// <see cref="DotRowsReference"/> (dequantize, then a double-precision dot) is the scalar reference the tests compare every path against.</summary>
 internal static class MatMulKernels
 {
-    /// <summary>As <see cref="DotRows(GgmlType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{byte}, int, int, int, Span{float})"/>, with the
-    /// activations' side information prepared once per batch for the 32-weight block types (<see cref="PanelKernels.PrepareToken"/>):
-    /// <paramref name="scales"/> and <paramref name="blockSums"/> start at the first of these tokens.</summary>
+    /// <summary>y[j * rowCount + i] = row_i · x_j; arguments already checked. For the 32-weight block types the activations' side
+    /// information may come prepared once per batch (<see cref="PanelKernels.PrepareToken"/>): <paramref name="scales"/> and
+    /// <paramref name="blockSums"/> then start at the first of these tokens; empty, the kernel prepares it.</summary>
     public static void DotRows(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int xBytes, int tokens, int n, Span<float> y,
-        ReadOnlySpan<float> scales, ReadOnlySpan<float> blockSums)
+        ReadOnlySpan<float> scales = default, ReadOnlySpan<float> blockSums = default)
     {
         if (PanelKernels.Supports(type))
             PanelKernels.DotRows(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n, y, scales, blockSums);
-        else
-            DotRowsOther(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n, y);
-    }
-
-    /// <summary>y[j * rowCount + i] = row_i · x_j; arguments already checked.</summary>
-    public static void DotRows(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int xBytes, int tokens, int n, Span<float> y)
-    {
-        if (PanelKernels.Supports(type))
-            PanelKernels.DotRows(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n, y);
         else
             DotRowsOther(type, rows, rowBytes, rowCount, xq, xBytes, tokens, n, y);
     }

@@ -24,7 +24,9 @@ internal static unsafe class PanelKernels
     [ThreadStatic] private static byte[]? t_panel;
     [ThreadStatic] private static float[]? t_rowScales, t_offsets, t_info;
 
-    private static T[] Scratch<T>(ref T[]? buffer, int length) => buffer is { } b && b.Length >= length ? b : buffer = new T[Math.Max(length, 1024)];
+    /// <summary>A per-thread scratch array of at least <paramref name="length"/> elements, grown on first use (no allocation per call).</summary>
+    internal static T[] Scratch<T>(ref T[]? buffer, int length, int minimum = 1024) =>
+        buffer is { } b && b.Length >= length ? b : buffer = new T[Math.Max(length, minimum)];
 
     /// <summary>True for the types this kernel takes on this CPU.</summary>
     public static bool Supports(GgmlType type) => Avx2.IsSupported && Fma.IsSupported && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1;
@@ -50,14 +52,8 @@ internal static unsafe class PanelKernels
             var d = HalfBits.ToSingle(MemoryMarshal.Read<ushort>(blk));
             info[(j / 4 * nb + b) * 4 + j % 4] = d;
             var v = Vector256.Create(blk.Slice(Q8_0Block.Qs, Block)).AsSByte();
-            int sum;
-            if (Avx2.IsSupported)
-                sum = Vector256.Sum(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, v), onesWord)); // pairwise sums to int16, then int32
-            else
-            {
-                var (lo, hi) = Vector256.Widen(v);
-                sum = Vector256.Sum(lo + hi); // at most 32 x 127 in magnitude: fits int16
-            }
+            // Pairwise sums to int16, then int32 (callers hold Supports, so AVX2 is there).
+            var sum = Vector256.Sum(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, v), onesWord));
             sums[(j / 8 * nb + b) * 8 + j % 8] = d * sum;
         }
     }
