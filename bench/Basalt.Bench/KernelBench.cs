@@ -34,6 +34,8 @@ internal static class KernelBench
         var seconds = args.Length > 0 && double.TryParse(args[0], System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : 0.5;
         // "cached": a 512 KiB matrix that stays in L2, to see the kernels' compute cost apart from memory bandwidth (which other load shares).
         var cached = Array.IndexOf(args, "cached") >= 0;
+        // Type names after the seconds limit the run to those types (numbers are not taken as types).
+        var only = args.Skip(1).Where(a => a.Length > 0 && char.IsLetter(a[0]) && Enum.TryParse<GgmlType>(a, out _)).Select(Enum.Parse<GgmlType>).ToHashSet();
         var weightBytes = cached ? CachedWeightBytes : DefaultWeightBytes;
         Console.WriteLine($"kernels: single thread, rows of {Columns}, {(cached ? "0.5" : (weightBytes >> 20).ToString())} MiB of weights per type, ~{seconds}s per measurement");
         Console.WriteLine($"SIMD: Vector512 {(Avx512BW.IsSupported ? "AVX-512BW" : "no")}, Vector256 {(Avx2.IsSupported ? "AVX2" : "no")}, FMA {(Fma.IsSupported ? "yes" : "no")}");
@@ -46,7 +48,7 @@ internal static class KernelBench
         {
             if (Array.IndexOf(args, "ranges") >= 0)
                 break;
-            if (args.Length > 1 && Array.Exists(args, a => a != "cached" && a != "ranges" && a != "best" && Enum.TryParse<GgmlType>(a, out _)) && Array.IndexOf(args, type.ToString(), 1) < 0)
+            if (only.Count > 0 && !only.Contains(type))
                 continue;
             var rowBytes = TensorOps.RowSize(type, Columns);
             var rows = (int)(weightBytes / rowBytes);
@@ -59,18 +61,18 @@ internal static class KernelBench
             var bytesPerWeight = rowBytes / (double)Columns;
             Console.WriteLine($"{type,-6} {bytesPerWeight,12:0.000} {dot.Wall,9:0.00} {dot.Cpu,11:0.00} {dotQ8.Wall,11:0.00} {dotQ8.Cpu,11:0.00} {dotQ8.Cpu / bytesPerWeight,21:0.00}");
         }
-        RunRanges(args, seconds, weightBytes, rng);
+        RunRanges(args, only, seconds, weightBytes, rng);
         return 0;
     }
 
     // RowKernels.DotQ8 over ranges of RangeRows rows against one prepared activation vector, the way MatMulJob decodes one token.
-    private static void RunRanges(string[] args, double seconds, long weightBytes, Random rng)
+    private static void RunRanges(string[] args, HashSet<GgmlType> only, double seconds, long weightBytes, Random rng)
     {
         Console.WriteLine($"RowKernels.DotQ8 over {RangeRows}-row ranges, Gweights per cpu-s (wall Gweights/s in parentheses)");
         Console.WriteLine($"{"type",-6}" + string.Concat(Array.ConvertAll(RangeWidths, w => $" {"n=" + w,20}")));
         foreach (var type in Types)
         {
-            if (GgmlTypes.BlockSize(type) == 1 || (args.Length > 1 && Array.Exists(args, a => a != "cached" && a != "ranges" && a != "best" && Enum.TryParse<GgmlType>(a, out _)) && Array.IndexOf(args, type.ToString(), 1) < 0))
+            if (GgmlTypes.BlockSize(type) == 1 || (only.Count > 0 && !only.Contains(type)))
                 continue;
             var line = $"{type,-6}";
             foreach (var n in RangeWidths)

@@ -8,7 +8,7 @@ namespace Basalt.Bench;
 /// (TensorOps.DotQ8Rows), per weight type, and GOP/s of the fastest pass (the figure least disturbed by other load on the machine), over tiles of 16 rows against 64 tokens as the engine's MatMulJob calls it.</summary>
 internal static class TileBench
 {
-    /// <summary>Rows per call and tokens per call: MatMulJob's TileRows and TokenGroup.</summary>
+    /// <summary>Rows per call (MatMulJob's TileRows) and tokens per call (one prompt chunk, LanguageModel.DefaultMaxBatchTokens).</summary>
     private const int TileRows = 16;
     private const int Tokens = 64;
 
