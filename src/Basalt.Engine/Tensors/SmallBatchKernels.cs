@@ -7,13 +7,13 @@ using Basalt.Engine.Gguf;
 namespace Basalt.Engine.Tensors;
 
 /// <summary>A few tokens at once (2 to <see cref="MaxTokens"/>: concurrent sequences decoding together): a range of weight rows against
-/// T activation vectors quantized by <see cref="TensorOps.QuantizeActivations"/>. Each row is unpacked once into signed bytes with a
-/// float scale per 16 weights (and a min per 32 for Q4_K), kept in L1, and dotted against every token, so a step over T sequences reads
-/// and unpacks the weights once instead of T times. The activations' block scales and offsets are laid out once per call.</summary>
-/// <remarks>Q8_0, Q4_0 and Q5_0 at 4 tokens or more take eight rows at a time with the rows as lanes (<c>RunOctets</c>); the rest, and
-/// the rows left over, one row at a time in the layout below.
-/// One layout serves every type: a weight block of 32 values q (signed bytes) with scales s_lo, s_hi for its two halves and a
-/// min m, against an activation block of 32 signed bytes qx with scale dx: dot = dx·(s_lo·Σ_lo q·qx + s_hi·Σ_hi q·qx − m·Σ qx).</remarks>
+/// T activation vectors quantized by <see cref="TensorOps.QuantizeActivations"/>. Each row is unpacked once into signed bytes with its
+/// block scales, kept in L1, and dotted against every token, so a step over T sequences reads and unpacks the weights once instead of
+/// T times. The activations' block scales and offsets are laid out once per call.</summary>
+/// <remarks>Q8_0, Q4_0 and Q5_0 at 4 tokens or more take eight rows at a time with the rows as lanes (<c>RunOctets</c>); the rows left
+/// over go one at a time: a weight block of 32 signed values q with scale s against an activation block of 32 signed bytes qx with
+/// scale dx gives s·dx·Σ q·qx. Q4_K and Q6_K (and every type at 2-3 tokens) run as one-token row passes: at 3 tokens and more the
+/// engine sends K-quants to the K-quant tiles instead (<see cref="Prefers"/>).</remarks>
 internal static class SmallBatchKernels
 {
     /// <summary>Most tokens per call (the scheduler's decode steps; longer batches use the prompt tiles).</summary>
@@ -65,7 +65,7 @@ internal static class SmallBatchKernels
         for (var j = 0; j < tokens; j++)
             if (outputs[j] < 0 || outputs[j] + rowCount > y.Length)
                 throw new ArgumentOutOfRangeException(nameof(outputs), $"Output offset {outputs[j]} leaves no room for {rowCount} results in {y.Length}.");
-        if (tokens <= RowPassTokens(type))
+        if (IsKQuant(type) || tokens <= RowPassTokens(type))
         {
             // A one-token pass per token: the same sums as decoding the tokens one at a time, and less work at these counts.
             for (var j = 0; j < tokens; j++)
@@ -89,86 +89,54 @@ internal static class SmallBatchKernels
     private static unsafe void Run(GgmlType type, ReadOnlySpan<byte> rows, int rowBytes, int rowCount, ReadOnlySpan<byte> xq, int xBytes,
         int tokens, int blocks, Span<float> y, ReadOnlySpan<int> outputs)
     {
-        var kQuant = TensorOps.ActivationType(type) == GgmlType.Q8_K;
-        var hasMin = type == GgmlType.Q4_K;
-        // One scale per block (all but Q6_K, whose 16-weight halves have their own): the products of the row's block scales with the
-        // tokens' activation scales are taken eight at a time per row, and the token loops multiply-add with a broadcast of one.
-        var uniform = type != GgmlType.Q6_K;
+        // The products of the row's block scales with the tokens' activation scales are taken eight at a time per row, and the token
+        // loops multiply-add with a broadcast of one.
         // Tokens padded to whole vectors in the block-major tables.
         var stride = (tokens + 7) & ~7;
-        // Per row: |q| and q of every block, the eight lane scales of every block, the mins, the scale products.
+        // Per row: |q| and q of every block, every block's scale, the scale products.
         var absQ = stackalloc byte[blocks * 32];
         var q = stackalloc byte[blocks * 32];
-        var scales = stackalloc float[blocks * 8];
-        var mins = stackalloc float[blocks];
-        var products = stackalloc float[uniform ? blocks * stride : 1];
-        // Per call: where each activation block's bytes start, each (block, token)'s scale and scaled sum (for the mins).
+        var scales = stackalloc float[blocks];
+        var products = stackalloc float[blocks * stride];
+        // Per call: where each activation block's bytes start, each (block, token)'s scale.
         var xOffsets = stackalloc int[blocks];
         var dx = stackalloc float[blocks * stride];
-        var xSums = stackalloc float[hasMin ? tokens * blocks : 1];
         new Span<float>(dx, blocks * stride).Clear();
         fixed (byte* pw = rows, px = xq)
         fixed (float* py = y)
         {
             for (var b = 0; b < blocks; b++)
-                xOffsets[b] = kQuant ? b / 8 * Q8KBlock.Bytes + Q8KBlock.Qs + b % 8 * 32 : b * Q8_0Block.Bytes + Q8_0Block.Qs;
+                xOffsets[b] = b * Q8_0Block.Bytes + Q8_0Block.Qs;
             for (var j = 0; j < tokens; j++)
             {
                 var x = px + (long)j * xBytes;
                 for (var b = 0; b < blocks; b++)
-                {
-                    if (kQuant)
-                    {
-                        var sb = x + b / 8 * Q8KBlock.Bytes;
-                        var d = Unsafe.ReadUnaligned<float>(sb + Q8KBlock.D);
-                        dx[b * stride + j] = d;
-                        if (hasMin)
-                        {
-                            var sums = (short*)(sb + Q8KBlock.BSums) + 2 * (b % 8);
-                            xSums[j * blocks + b] = d * (sums[0] + sums[1]);
-                        }
-                    }
-                    else
-                        dx[b * stride + j] = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(x + b * Q8_0Block.Bytes));
-                }
+                    dx[b * stride + j] = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(x + b * Q8_0Block.Bytes));
             }
 
             // Q8_0, Q4_0, Q5_0 at 4 tokens or more: eight rows at a time with the rows as lanes (RunOctets); the rows left over one at a
             // time below. At 2 and 3 tokens the transpose costs more than it saves (small-batch bench, weights streamed from memory).
-            var octetRows = tokens >= MinOctetTokens && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 ? rowCount & ~7 : 0;
+            var octetRows = tokens >= MinOctetTokens ? rowCount & ~7 : 0;
             if (octetRows > 0)
                 RunOctets(type, pw, rowBytes, octetRows, px, xBytes, tokens, blocks, xOffsets, dx, stride, py, outputs);
             for (var r = octetRows; r < rowCount; r++)
             {
-                Unpack(type, pw + (long)r * rowBytes, blocks, absQ, q, scales, mins);
+                Unpack(type, pw + (long)r * rowBytes, blocks, absQ, q, scales);
+                for (var b = 0; b < blocks; b++)
+                {
+                    var w = Vector256.Create(scales[b]);
+                    for (var t = 0; t < stride; t += 8)
+                        (w * Vector256.Load(dx + b * stride + t)).Store(products + b * stride + t);
+                }
                 var j = 0;
-                if (uniform)
-                {
-                    for (var b = 0; b < blocks; b++)
-                    {
-                        var w = Vector256.Create(scales[8 * b]);
-                        for (var t = 0; t < stride; t += 8)
-                            (w * Vector256.Load(dx + b * stride + t)).Store(products + b * stride + t);
-                    }
-                    for (; j + 8 <= tokens; j += 8)
-                        DotGroup8(absQ, q, blocks, px + (long)j * xBytes, xBytes, xOffsets, products + j, stride, py, outputs.Slice(j, 8), r);
-                    for (; j + 4 <= tokens; j += 4)
-                        DotGroup4(absQ, q, blocks, px + (long)j * xBytes, xBytes, xOffsets, products + j, stride, py, outputs.Slice(j, 4), r);
-                    for (; j + 2 <= tokens; j += 2)
-                        DotGroup2(absQ, q, blocks, px + (long)j * xBytes, xBytes, xOffsets, products + j, stride, py, outputs.Slice(j, 2), r);
-                    if (j < tokens)
-                        py[outputs[j] + r] = DotOne(absQ, q, blocks, px + (long)j * xBytes, xOffsets, products + j, stride);
-                }
-                else
-                {
-                    for (; j + 4 <= tokens; j += 4)
-                        DotGroup4Lanes(absQ, q, scales, blocks, px + (long)j * xBytes, xBytes, xOffsets, dx + j, stride, py, outputs.Slice(j, 4), r);
-                    for (; j < tokens; j++)
-                        py[outputs[j] + r] = DotOneLanes(absQ, q, scales, blocks, px + (long)j * xBytes, xOffsets, dx + j, stride);
-                }
-                if (hasMin)
-                    for (j = 0; j < tokens; j++)
-                        py[outputs[j] + r] -= MinTerm(mins, xSums + j * blocks, blocks);
+                for (; j + 8 <= tokens; j += 8)
+                    DotGroup8(absQ, q, blocks, px + (long)j * xBytes, xBytes, xOffsets, products + j, stride, py, outputs.Slice(j, 8), r);
+                for (; j + 4 <= tokens; j += 4)
+                    DotGroup4(absQ, q, blocks, px + (long)j * xBytes, xBytes, xOffsets, products + j, stride, py, outputs.Slice(j, 4), r);
+                for (; j + 2 <= tokens; j += 2)
+                    DotGroup2(absQ, q, blocks, px + (long)j * xBytes, xBytes, xOffsets, products + j, stride, py, outputs.Slice(j, 2), r);
+                if (j < tokens)
+                    py[outputs[j] + r] = DotOne(absQ, q, blocks, px + (long)j * xBytes, xOffsets, products + j, stride);
             }
         }
     }
@@ -573,63 +541,15 @@ internal static class SmallBatchKernels
         return Vector256.Sum(a + c);
     }
 
-    // Q6_K: each block's two halves have their own scale, so the lane scales multiply each token's activation scale.
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void DotGroup4Lanes(byte* absQ, byte* q, float* scales, int blocks, byte* x, int xBytes, int* xOffsets, float* dx, int stride,
-        float* y, ReadOnlySpan<int> outputs, int r)
-    {
-        var ones = Vector256.Create((short)1);
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        byte* x0 = x, x1 = x + xBytes, x2 = x + 2 * xBytes, x3 = x + 3 * xBytes;
-        for (var b = 0; b < blocks; b++)
-        {
-            var aq = Vector256.Load(absQ + 32 * b);
-            var sq = Vector256.Load((sbyte*)(q + 32 * b));
-            var s = Vector256.Load(scales + 8 * b);
-            var o = xOffsets[b];
-            var d = dx + b * stride;
-            a0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x0 + o, ones)), s * Vector256.Create(d[0]), a0);
-            a1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x1 + o, ones)), s * Vector256.Create(d[1]), a1);
-            a2 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x2 + o, ones)), s * Vector256.Create(d[2]), a2);
-            a3 = Fma.MultiplyAdd(Vector256.ConvertToSingle(BlockDot(aq, sq, x3 + o, ones)), s * Vector256.Create(d[3]), a3);
-        }
-        y[outputs[0] + r] = Vector256.Sum(a0);
-        y[outputs[1] + r] = Vector256.Sum(a1);
-        y[outputs[2] + r] = Vector256.Sum(a2);
-        y[outputs[3] + r] = Vector256.Sum(a3);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe float DotOneLanes(byte* absQ, byte* q, float* scales, int blocks, byte* x, int* xOffsets, float* dx, int stride)
-    {
-        var ones = Vector256.Create((short)1);
-        var a = Vector256<float>.Zero;
-        for (var b = 0; b < blocks; b++)
-        {
-            var dot = BlockDot(Vector256.Load(absQ + 32 * b), Vector256.Load((sbyte*)(q + 32 * b)), x + xOffsets[b], ones);
-            a = Fma.MultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Load(scales + 8 * b) * Vector256.Create(dx[b * stride]), a);
-        }
-        return Vector256.Sum(a);
-    }
-
     // Lane i: the sum of q·qx over bytes 4i..4i+3 (lanes 0-3 the block's first half, 4-7 its second). |q|·sign(qx, q) = q·qx keeps the
     // unsigned-by-signed multiply exact: |q| ≤ 128 and |qx| ≤ 127, so a pair of products stays within a short.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector256<int> BlockDot(Vector256<byte> absQ, Vector256<sbyte> q, byte* x, Vector256<short> ones) =>
         Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absQ, Avx2.Sign(Vector256.Load((sbyte*)x), q)), ones);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe float MinTerm(float* mins, float* xSums, int blocks)
-    {
-        var sum = 0f;
-        for (var b = 0; b < blocks; b++)
-            sum += mins[b] * xSums[b];
-        return sum;
-    }
-
     // ---------- unpacking one row into the common layout ----------
 
-    private static unsafe void Unpack(GgmlType type, byte* row, int blocks, byte* absQ, byte* q, float* scales, float* mins)
+    private static unsafe void Unpack(GgmlType type, byte* row, int blocks, byte* absQ, byte* q, float* scales)
     {
         switch (type)
         {
@@ -638,7 +558,7 @@ internal static class SmallBatchKernels
                 {
                     var blk = row + b * Q8_0Block.Bytes;
                     Store(Vector256.Load((sbyte*)(blk + Q8_0Block.Qs)), absQ, q, b);
-                    Vector256.Create(HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(blk + Q8_0Block.D))).Store(scales + 8 * b);
+                    scales[b] = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(blk + Q8_0Block.D));
                 }
                 break;
             case GgmlType.Q4_0:
@@ -646,60 +566,16 @@ internal static class SmallBatchKernels
                 {
                     var blk = row + b * Q4_0Block.Bytes;
                     Store((QuantKernels.Nibbles32(blk + Q4_0Block.Qs) - Vector256.Create((byte)8)).AsSByte(), absQ, q, b);
-                    Vector256.Create(HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(blk + Q4_0Block.D))).Store(scales + 8 * b);
+                    scales[b] = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(blk + Q4_0Block.D));
                 }
                 break;
-            case GgmlType.Q5_0:
+            default: // Q5_0
                 for (var b = 0; b < blocks; b++)
                 {
                     var blk = row + b * Q5_0Block.Bytes;
                     var values = QuantKernels.Unpack5Bit(ref *blk, Q5_0Block.Qs, Q5_0Block.Qh);
                     Store((values - Vector256.Create((byte)16)).AsSByte(), absQ, q, b);
-                    Vector256.Create(HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(blk + Q5_0Block.D))).Store(scales + 8 * b);
-                }
-                break;
-            case GgmlType.Q4_K:
-                for (var sb = 0; sb < blocks / 8; sb++)
-                {
-                    var blk = row + sb * Q4KBlock.Bytes;
-                    var d = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(blk + Q4KBlock.D));
-                    var dMin = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(blk + Q4KBlock.DMin));
-                    var packed = new ReadOnlySpan<byte>(blk + Q4KBlock.Scales, Q4KBlock.ScaleBytes);
-                    for (var c = 0; c < 4; c++)
-                    {
-                        // 32 bytes hold two blocks: the low nibbles are block 2c, the high nibbles block 2c + 1.
-                        var raw = Vector256.Load(blk + Q4KBlock.Qs + 32 * c);
-                        var mask = Vector256.Create((byte)0x0F);
-                        var b = 8 * sb + 2 * c;
-                        Store((raw & mask).AsSByte(), absQ, q, b);
-                        Store((Vector256.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & mask).AsSByte(), absQ, q, b + 1);
-                        for (var h = 0; h < 2; h++)
-                        {
-                            Dequantize.ScaleMinK4(2 * c + h, packed, out var scale, out var min);
-                            Vector256.Create(d * scale).Store(scales + 8 * (b + h));
-                            mins[b + h] = dMin * min;
-                        }
-                    }
-                }
-                break;
-            default: // Q6_K
-                for (var sb = 0; sb < blocks / 8; sb++)
-                {
-                    var blk = row + sb * Q6KBlock.Bytes;
-                    var d = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(blk + Q6KBlock.D));
-                    var subScales = (sbyte*)(blk + Q6KBlock.Scales);
-                    for (var g = 0; g < 8; g++)
-                    {
-                        // Block g of the super-block: half n = g / 4, quarter k = g % 4 (see Dequantize.Q6KValue).
-                        int n = g >> 2, k = g & 3;
-                        var ql = Vector256.Load(blk + Q6KBlock.Ql + 64 * n + 32 * (k & 1));
-                        var low = k < 2 ? ql & Vector256.Create((byte)0x0F) : Vector256.ShiftRightLogical(ql.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0F);
-                        var qh = Vector256.Load(blk + Q6KBlock.Qh + 32 * n);
-                        var high = Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh.AsUInt16(), 2 * k).AsByte() & Vector256.Create((byte)3), 4);
-                        var b = 8 * sb + g;
-                        Store(((low | high) - Vector256.Create((byte)32)).AsSByte(), absQ, q, b);
-                        Vector256.Create(Vector128.Create(d * subScales[2 * g]), Vector128.Create(d * subScales[2 * g + 1])).Store(scales + 8 * b);
-                    }
+                    scales[b] = HalfBits.ToSingle(Unsafe.ReadUnaligned<ushort>(blk + Q5_0Block.D));
                 }
                 break;
         }
@@ -711,5 +587,4 @@ internal static class SmallBatchKernels
         Vector256.Abs(values).AsByte().Store(absQ + 32 * b);
         values.AsByte().Store(q + 32 * b);
     }
-
 }
