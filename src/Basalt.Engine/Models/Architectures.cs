@@ -11,7 +11,7 @@ internal abstract class Architecture
 
     public abstract ModelConfig ReadConfig(GgufFile file);
 
-    public virtual ModelWeights Bind(GgufFile file, ModelConfig c) => BindStandard(new WeightBinder(file), c, static (_, _, _) => { });
+    public virtual ModelWeights Bind(GgufFile file, ModelConfig c, bool repack = true) => BindStandard(new WeightBinder(file, repack), c, static (_, _, _) => { });
 
     private static readonly Architecture[] All = [new Llama(), new Qwen2(), new Qwen3(), new Phi3(), new Gemma()];
 
@@ -61,7 +61,7 @@ internal abstract class Architecture
             }
             else
             {
-                builder.Up = b.Matrix(N.Block(l, N.FfnUp), c.Dim, 2 * c.FfnDim);
+                builder.Up = b.Matrix(N.Block(l, N.FfnUp), c.Dim, 2 * c.FfnDim, splitAt: c.FfnDim);
                 builder.FusedGateUp = true;
             }
             extras(b, l, builder);
@@ -79,6 +79,7 @@ internal abstract class Architecture
             Output = output,
             RopeFreqFactors = freqFactors,
             Bytes = b.Bytes,
+            Repacked = b.Repacked,
         };
     }
 

@@ -45,7 +45,7 @@ internal sealed class Gemma : Architecture
         return c with { RopeBaseLocal = Gemma3LocalRopeBase };
     }
 
-    public override ModelWeights Bind(GgufFile file, ModelConfig c) => BindStandard(new WeightBinder(file), c, (b, l, layer) =>
+    public override ModelWeights Bind(GgufFile file, ModelConfig c, bool repack = true) => BindStandard(new WeightBinder(file, repack), c, (b, l, layer) =>
     {
         layer.PostAttnNorm = b.Vector(N.Block(l, N.AttnPostNorm), c.Dim);
         layer.PostFfnNorm = b.Vector(N.Block(l, N.FfnPostNorm), c.Dim);

@@ -90,6 +90,8 @@ public sealed class LanguageModel : IDisposable
     public string Architecture => Transformer.Config.Architecture;
     /// <summary>Bytes of weights the forward pass reads.</summary>
     public long WeightBytes => Transformer.Weights.Bytes;
+    /// <summary>Bytes of weights repacked at load into native memory (the file's pages for them are released on Linux).</summary>
+    public long RepackedWeightBytes => Transformer.Weights.RepackedBytes;
     /// <summary>Threads the forward pass uses.</summary>
     public int Threads => _pool.Threads;
     /// <summary>The model's hyper-parameters.</summary>
@@ -119,6 +121,7 @@ public sealed class LanguageModel : IDisposable
     public void Dispose()
     {
         _pool.Dispose();
+        Transformer.Weights.Dispose();
         _file.Dispose();
     }
 }

@@ -10,7 +10,7 @@ internal sealed class Qwen2 : Architecture
 
     public override ModelConfig ReadConfig(GgufFile file) => ModelConfig.ReadCommon(file) with { RopeStyle = RopeStyle.NeoX };
 
-    public override ModelWeights Bind(GgufFile file, ModelConfig c) => BindStandard(new WeightBinder(file), c, (b, l, layer) =>
+    public override ModelWeights Bind(GgufFile file, ModelConfig c, bool repack = true) => BindStandard(new WeightBinder(file, repack), c, (b, l, layer) =>
     {
         layer.QBias = b.Vector(N.Block(l, N.AttnQ, N.Bias), c.QDim);
         layer.KBias = b.Vector(N.Block(l, N.AttnK, N.Bias), c.KDim);

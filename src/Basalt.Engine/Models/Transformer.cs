@@ -516,9 +516,15 @@ internal sealed class MatMulJob : IRangeJob
         var xq = _xq[_xBuffer[k]].AsSpan(0, _tokens * xBytes);
         if (ExactActivations)
         {
+            Span<byte> copy = w.Layout == WeightLayout.Rows ? default : stackalloc byte[(int)w.RowBytes];
             for (var r = rowStart; r < rowEnd; r++)
                 for (var j = 0; j < _tokens; j++)
-                    y[Row(j) * ld + r] = TensorOps.Dot(w.Type, w.Row(r), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(xq.Slice(j * xBytes, xBytes)));
+                    y[Row(j) * ld + r] = TensorOps.Dot(w.Type, w.RowBytesOf(r, copy), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(xq.Slice(j * xBytes, xBytes)));
+            return;
+        }
+        if (w.Layout == WeightLayout.Octets)
+        {
+            ComputeOctets(k, w, rowStart, rowEnd, xq, xBytes, y, ld, tile);
             return;
         }
         if (_tokens == 1)
@@ -569,10 +575,45 @@ internal sealed class MatMulJob : IRangeJob
         }
     }
 
+    // Q8_0 repacked into octets: the octet kernels read the weights as they are stored (decode, a few sequences); prompt tiles use the
+    // octets as their panel. A range that does not start on an octet (a matrix after one whose rows are not a multiple of 8 in one
+    // dispatch) goes through the octet kernels, which take any rows, sixteen tokens at a time.
+    private void ComputeOctets(int k, WeightMatrix w, int rowStart, int rowEnd, ReadOnlySpan<byte> xq, int xBytes, float[] y, int ld, Span<float> tile)
+    {
+        var all = w.OctetRange(0, w.Rows);
+        Span<int> outputs = stackalloc int[Q8Octets.MaxTokens];
+        if (_tokens <= Q8Octets.MaxTokens || rowStart % Q8Octets.Rows != 0 || rowEnd % Q8Octets.Rows != 0)
+        {
+            for (var j0 = 0; j0 < _tokens; j0 += Q8Octets.MaxTokens)
+            {
+                var tokens = Math.Min(Q8Octets.MaxTokens, _tokens - j0);
+                for (var j = 0; j < tokens; j++)
+                    outputs[j] = Row(j0 + j) * ld + rowStart;
+                Q8Octets.DotRows(all, w.Rows, w.Cols, rowStart, rowEnd, xq.Slice(j0 * xBytes, tokens * xBytes), xBytes, tokens, y, outputs[..tokens]);
+            }
+            return;
+        }
+        for (var r0 = rowStart; r0 < rowEnd; r0 += TileRows)
+        {
+            var rows = Math.Min(TileRows, rowEnd - r0);
+            var weights = w.OctetRange(r0, rows);
+            for (var j0 = 0; j0 < _tokens; j0 += TokenGroup)
+            {
+                var tokens = Math.Min(TokenGroup, _tokens - j0);
+                var nb = w.Cols / 32;
+                PanelKernels.DotOctets(weights, rows, xq.Slice(j0 * xBytes, tokens * xBytes), xBytes, tokens, w.Cols, tile,
+                    _hasInfo[_xBuffer[k]] ? _xInfo[_xBuffer[k]].AsSpan(j0 * nb) : default);
+                for (var j = 0; j < tokens; j++)
+                    tile.Slice(j * rows, rows).CopyTo(y.AsSpan(Row(j0 + j) * ld + r0, rows));
+            }
+        }
+    }
+
     private int Row(int j) => _rowMap is null ? j : _rowMap[j];
 
     // A few sequences decoding together (2..16 tokens) go through the small-batch kernels, which read no panel side information.
-    private bool UsesSmallBatch(WeightMatrix w) => SmallBatchKernels.Prefers(w.Type, w.Cols, _tokens);
+    private bool UsesSmallBatch(WeightMatrix w) =>
+        w.Layout == WeightLayout.Octets ? _tokens <= Q8Octets.MaxTokens : SmallBatchKernels.Prefers(w.Type, w.Cols, _tokens);
 }
 
 /// <summary>Causal attention with grouped-query sharing for a batch; each token reads its own cache. A work item is one KV head of a block of

@@ -19,6 +19,15 @@ internal readonly unsafe struct WeightMatrix
         Finite = Type == GgmlType.F16 && F16Kernels.AllFinite((ushort*)Data, (long)Rows * Cols);
     }
 
+    /// <summary>The tensor's rows rewritten as <see cref="WeightLayout.Octets"/> at <paramref name="octets"/> (same size as the original).</summary>
+    public WeightMatrix(GgufFile file, GgufTensorInfo tensor, byte* octets) : this(file, tensor)
+    {
+        if (!Q8Octets.Supports(Type, Rows, Cols))
+            throw new ArgumentException($"'{Name}' ({GgmlTypes.Name(Type)}, {Rows} rows) cannot be stored as octets.", nameof(tensor));
+        Data = octets;
+        Layout = WeightLayout.Octets;
+    }
+
     public readonly string Name;
     public readonly GgmlType Type;
     public readonly int Rows;
@@ -27,12 +36,48 @@ internal readonly unsafe struct WeightMatrix
     public readonly byte* Data;
     /// <summary>F16 only: no half of the matrix is an infinity or NaN (scanned once at load), so decoding skips the per-step check.</summary>
     public readonly bool Finite;
+    /// <summary>How the rows are stored: as in the file, or repacked at load into octets of rows (<see cref="Q8Octets"/>).</summary>
+    public readonly WeightLayout Layout;
 
-    /// <summary>The raw bytes of row <paramref name="row"/>.</summary>
-    public ReadOnlySpan<byte> Row(int row) => new(Data + row * RowBytes, (int)RowBytes);
+    /// <summary>The raw bytes of row <paramref name="row"/> (<see cref="WeightLayout.Rows"/> only).</summary>
+    public ReadOnlySpan<byte> Row(int row)
+    {
+        RequireLayout(WeightLayout.Rows);
+        return new(Data + row * RowBytes, (int)RowBytes);
+    }
 
-    /// <summary>The raw bytes of rows [start, start + count), back to back (a tile of a batched matmul).</summary>
-    public ReadOnlySpan<byte> RowRange(int start, int count) => new(Data + start * RowBytes, checked((int)(count * RowBytes)));
+    /// <summary>The raw bytes of rows [start, start + count), back to back (a tile of a batched matmul; <see cref="WeightLayout.Rows"/> only).</summary>
+    public ReadOnlySpan<byte> RowRange(int start, int count)
+    {
+        RequireLayout(WeightLayout.Rows);
+        return new(Data + start * RowBytes, checked((int)(count * RowBytes)));
+    }
+
+    /// <summary>Octets [start / 8, (start + count) / 8) of a <see cref="WeightLayout.Octets"/> matrix: <paramref name="start"/> and
+    /// <paramref name="count"/> multiples of 8 (the same bytes as those rows in the file's layout).</summary>
+    public ReadOnlySpan<byte> OctetRange(int start, int count)
+    {
+        RequireLayout(WeightLayout.Octets);
+        if (start % Q8Octets.Rows != 0 || count % Q8Octets.Rows != 0 || start < 0 || count < 0 || start + count > Rows)
+            throw new ArgumentOutOfRangeException(nameof(count), $"rows [{start}, {start + count}) of '{Name}' are not whole octets of its {Rows} rows");
+        return new(Data + start * RowBytes, checked((int)(count * RowBytes)));
+    }
+
+    /// <summary>Row <paramref name="row"/> in the file's encoding: the row itself, or (octets) a copy written into <paramref name="scratch"/>.</summary>
+    public ReadOnlySpan<byte> RowBytesOf(int row, Span<byte> scratch)
+    {
+        if (Layout == WeightLayout.Rows)
+            return Row(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)row, (uint)Rows, nameof(row));
+        Q8Octets.CopyRow(Data, RowBytes, row, Cols / Q8_0Block.Size, scratch[..(int)RowBytes]);
+        return scratch[..(int)RowBytes];
+    }
+
+    private void RequireLayout(WeightLayout layout)
+    {
+        if (Layout != layout)
+            throw new InvalidOperationException($"'{Name}' is stored as {Layout}, not {layout}; this path must read it through its layout.");
+    }
 
     /// <summary>A view of rows [start, start + count), used to split a fused tensor.</summary>
     public WeightMatrix Slice(int start, int count) => new(this, start, count);
@@ -46,12 +91,34 @@ internal readonly unsafe struct WeightMatrix
         Cols = whole.Cols;
         Rows = count;
         RowBytes = whole.RowBytes;
+        // Octets stay octets when the slice starts and ends on whole octets (the bytes of rows [8k, 8k + 8) are octet k).
+        if (whole.Layout == WeightLayout.Octets && (start % Q8Octets.Rows != 0 || count % Q8Octets.Rows != 0))
+            throw new ArgumentOutOfRangeException(nameof(start), $"rows [{start}, {start + count}) of '{whole.Name}' split its octets of 8 rows; bind it with that split so it keeps the file's layout");
         Data = whole.Data + start * whole.RowBytes;
         Finite = whole.Finite;
+        Layout = whole.Layout;
     }
 
     /// <summary>Writes row <paramref name="row"/> as floats (embedding lookups).</summary>
-    public void DequantizeRow(int row, Span<float> destination) => TensorOps.DequantizeRow(Type, Row(row), destination[..Cols]);
+    public void DequantizeRow(int row, Span<float> destination)
+    {
+        if (Layout == WeightLayout.Rows)
+            TensorOps.DequantizeRow(Type, Row(row), destination[..Cols]);
+        else
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)row, (uint)Rows, nameof(row));
+            Q8Octets.DequantizeRow(Data, RowBytes, row, Cols / Q8_0Block.Size, destination[..Cols]);
+        }
+    }
+}
+
+/// <summary>How a <see cref="WeightMatrix"/> stores its rows.</summary>
+internal enum WeightLayout
+{
+    /// <summary>Row after row, as in the file.</summary>
+    Rows,
+    /// <summary>Q8_0 repacked at load: each group of 8 rows interleaved block by block with the rows as vector lanes (<see cref="Q8Octets"/>).</summary>
+    Octets,
 }
 
 /// <summary>The tensors of one transformer block; optional ones are null when the architecture has none.</summary>
@@ -92,21 +159,110 @@ internal sealed class ModelWeights
 
     /// <summary>Bytes of weight data the model reads.</summary>
     public long Bytes { get; init; }
+
+    /// <summary>The natively allocated copies of the repacked matrices (null when none was repacked); freed by <see cref="Dispose"/>.</summary>
+    public RepackedStore? Repacked { get; init; }
+
+    /// <summary>Bytes of weights held repacked in native memory instead of the file's mapping.</summary>
+    public long RepackedBytes => Repacked?.Bytes ?? 0;
+
+    /// <summary>Frees the repacked copies; the matrices must not be used afterwards.</summary>
+    public void Dispose() => Repacked?.Dispose();
 }
 
-/// <summary>Binds tensors by name, checking shapes, so architecture files stay declarative.</summary>
-internal sealed class WeightBinder(GgufFile file)
+/// <summary>Native, 64-byte-aligned buffers holding repacked weights, owned by the model's <see cref="ModelWeights"/> (freed with it,
+/// or by the finalizer when a test drops one without disposing it).</summary>
+internal sealed unsafe class RepackedStore : IDisposable
 {
+    private readonly List<nint> _buffers = [];
+
+    /// <summary>Bytes allocated.</summary>
+    public long Bytes { get; private set; }
+
+    public byte* Allocate(long bytes)
+    {
+        ObjectDisposedException.ThrowIf(_buffers is null, this);
+        var p = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        _buffers.Add((nint)p);
+        Bytes += bytes;
+        return p;
+    }
+
+    public void Dispose()
+    {
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    ~RepackedStore() => Free();
+
+    private void Free()
+    {
+        lock (_buffers)
+        {
+            foreach (var p in _buffers)
+                System.Runtime.InteropServices.NativeMemory.AlignedFree((void*)p);
+            _buffers.Clear();
+            Bytes = 0;
+        }
+    }
+}
+
+/// <summary>Binds tensors by name, checking shapes, so architecture files stay declarative. With <paramref name="repack"/>, each Q8_0
+/// matrix whose rows split into octets is rewritten into <see cref="WeightLayout.Octets"/> in native memory and the file's pages for it
+/// are released (<see cref="GgufFile.ReleasePages"/>), so the model holds one copy of those weights.</summary>
+internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true)
+{
+    // Octets repacked per work item: 64 KiB to 2 MiB of weights, so the parallel repack balances and each item's file pages are
+    // released right after it (the working set never holds both copies of more than a few items).
+    private const int OctetsPerChunk = 64;
+
+    private readonly Dictionary<string, WeightMatrix> _bound = [];
+
     public GgufFile File => file;
     public long Bytes { get; private set; }
 
-    public WeightMatrix Matrix(string name, int cols, int rows)
+    /// <summary>Where the repacked matrices live (null until one is repacked).</summary>
+    public RepackedStore? Repacked { get; private set; }
+
+    /// <summary>The matrix <paramref name="name"/> of <paramref name="rows"/> rows of <paramref name="cols"/> weights;
+    /// <paramref name="splitAt"/>: rows at which the caller will slice it (a fused tensor), where a split that is not a multiple of 8
+    /// keeps the file's layout.</summary>
+    public WeightMatrix Matrix(string name, int cols, int rows, int splitAt = 0)
     {
         var t = file.GetTensor(name);
         if (t.RowLength != cols || t.RowCount != rows)
             throw new GgufFormatException(file.Name, $"tensor '{name}' has shape {t.ShapeText}, expected [{cols}, {rows}]");
+        // Tied embeddings bind one tensor twice: one repacked copy serves both.
+        if (_bound.TryGetValue(name, out var bound))
+            return bound;
         Bytes += t.ByteSize;
-        return new WeightMatrix(file, t);
+        var matrix = repack && splitAt % Q8Octets.Rows == 0 && Q8Octets.Supports(t.Type, rows, cols) && TensorOps.IsSupported(t.Type)
+            ? Repack(t)
+            : new WeightMatrix(file, t);
+        _bound[name] = matrix;
+        return matrix;
+    }
+
+    private WeightMatrix Repack(GgufTensorInfo t)
+    {
+        var source = file.TensorPointer(t);
+        var rowBytes = t.RowBytes;
+        var octets = checked((int)(t.RowCount / Q8Octets.Rows));
+        var blocks = checked((int)(t.RowLength / Q8_0Block.Size));
+        Repacked ??= new RepackedStore();
+        var target = Repacked.Allocate(t.ByteSize);
+        var chunks = (octets + OctetsPerChunk - 1) / OctetsPerChunk;
+        Parallel.For(0, chunks, c =>
+        {
+            var first = c * OctetsPerChunk;
+            var count = Math.Min(OctetsPerChunk, octets - first);
+            Q8Octets.Repack(source, target, rowBytes, blocks, first, count);
+            file.ReleasePages(source + first * Q8Octets.Rows * rowBytes, count * Q8Octets.Rows * rowBytes);
+        });
+        // The pages straddling two chunks, which neither chunk could release alone.
+        file.ReleasePages(source, t.ByteSize);
+        return new WeightMatrix(file, t, target);
     }
 
     public WeightMatrix? OptionalMatrix(string name, int cols, int rows) =>

@@ -128,7 +128,7 @@ internal static unsafe class PanelKernels
                     switch (type)
                     {
                         case GgmlType.Q8_0:
-                            KernelQ8(w, rs, ts, x0, x1, x2, x3, nb, results);
+                            KernelQ8(w, OctetBlockBytes, rs, ts, x0, x1, x2, x3, nb, results);
                             break;
                         case GgmlType.Q4_0:
                             Kernel4Bit(w, rs, os, ts, bs, x0, x1, x2, x3, nb, results);
@@ -145,6 +145,62 @@ internal static unsafe class PanelKernels
                             Avx.LoadVector256(results + c * RowTile).StoreUnsafe(ref y[(j + c) * rowCount + r0]);
                         else
                             new ReadOnlySpan<float>(results + c * RowTile, live).CopyTo(y.Slice((j + c) * rowCount + r0, live));
+                }
+            }
+        }
+    }
+
+    /// <summary>As <see cref="DotRows"/> for Q8_0 weights repacked into octets (<see cref="Q8Octets"/>): the octets are the panel
+    /// (<paramref name="rowCount"/> a multiple of 8), so nothing is decoded but the rows' half scales. <paramref name="scales"/>: the
+    /// tokens' block scales as <see cref="DotRows"/> takes them, or empty.</summary>
+    public static void DotOctets(ReadOnlySpan<byte> octets, int rowCount, ReadOnlySpan<byte> xq, int xBytes, int tokens, int n, Span<float> y,
+        ReadOnlySpan<float> scales = default)
+    {
+        if (rowCount % RowTile != 0 || !Supports(GgmlType.Q8_0))
+            throw new ArgumentException($"Octet panels take whole octets of 8 rows on an AVX2 machine; got {rowCount} rows.", nameof(rowCount));
+        var rowBytes = TensorOps.RowSize(GgmlType.Q8_0, n);
+        if (octets.Length < (long)rowCount * rowBytes || xq.Length < (long)tokens * xBytes || y.Length < (long)tokens * rowCount)
+            throw new ArgumentException($"{rowCount} rows of {n} weights against {tokens} tokens need more bytes than given.", nameof(octets));
+        if (rowCount == 0 || tokens == 0)
+            return;
+        var nb = n / Block;
+        var octetCount = rowCount / RowTile;
+        if (scales.IsEmpty)
+        {
+            var info = Scratch(ref t_info, InfoLength(tokens, n));
+            for (var j = 0; j < tokens; j++)
+                PrepareToken(xq.Slice(j * xBytes, xBytes), n, j, tokens, info);
+            ClearPadding(n, tokens, info);
+            scales = info.AsSpan(0, PaddedTokens(tokens) * nb);
+        }
+        var rowScales = Scratch(ref t_rowScales, octetCount * nb * RowTile);
+        var results = stackalloc float[RowTile * TokenTile];
+        fixed (byte* pn = octets, px = xq)
+        fixed (float* pr = rowScales, pt = scales)
+        {
+            for (var o = 0; o < octetCount; o++)
+                for (var b = 0; b < nb; b++)
+                    Q8Octets.Scales(pn + (long)o * RowTile * rowBytes + b * Q8Octets.BlockBytes).Store(pr + (o * nb + b) * RowTile);
+            // As DotRows: the next tile's bytes into L2 a few lines per kernel call.
+            var next = pn + (long)rowCount * rowBytes;
+            var calls = octetCount * ((tokens + TokenTile - 1) / TokenTile);
+            var lines = (rowCount * rowBytes + 63) / 64;
+            var perCall = (lines + calls - 1) / calls;
+            var line = 0;
+            for (var o = 0; o < octetCount; o++)
+            {
+                var w = pn + (long)o * RowTile * rowBytes + Q8Octets.Quants;
+                var rs = pr + o * nb * RowTile;
+                var r0 = o * RowTile;
+                for (var j = 0; j < tokens; j += TokenTile)
+                {
+                    int j1 = Math.Min(j + 1, tokens - 1), j2 = Math.Min(j + 2, tokens - 1), j3 = Math.Min(j + 3, tokens - 1);
+                    KernelQ8(w, Q8Octets.BlockBytes, rs, pt + j * nb, px + j * xBytes, px + j1 * xBytes, px + j2 * xBytes, px + j3 * xBytes, nb, results);
+                    for (var end = Math.Min(line + perCall, lines); line < end; line++)
+                        Sse.Prefetch1(next + 64L * line);
+                    var count = Math.Min(TokenTile, tokens - j);
+                    for (var c = 0; c < count; c++)
+                        Avx.LoadVector256(results + c * RowTile).StoreUnsafe(ref y[(j + c) * rowCount + r0]);
                 }
             }
         }
@@ -298,11 +354,11 @@ internal static unsafe class PanelKernels
     // given the weights' signs (vpsignb); each group's int16 pair sums (up to 2 x 128 x 127: a stored
     // -128 gives |w| = 128, activations are clamped to [-127, 127]) go to int32 at once.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void KernelQ8(byte* w, float* rs, float* ts, byte* x0, byte* x1, byte* x2, byte* x3, int nb, float* results)
+    private static void KernelQ8(byte* w, int blockStride, float* rs, float* ts, byte* x0, byte* x1, byte* x2, byte* x3, int nb, float* results)
     {
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
         var ones = Vector256<short>.One;
-        for (var b = 0; b < nb; b++, w += OctetBlockBytes, rs += RowTile, ts += TokenTile,
+        for (var b = 0; b < nb; b++, w += blockStride, rs += RowTile, ts += TokenTile,
             x0 += Q8_0Block.Bytes, x1 += Q8_0Block.Bytes, x2 += Q8_0Block.Bytes, x3 += Q8_0Block.Bytes)
         {
             Vector256<int> i0, i1, i2, i3;
