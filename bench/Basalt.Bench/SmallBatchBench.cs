@@ -62,9 +62,46 @@ internal static class SmallBatchBench
                     line += string.Create(inv, $" tiles {macs / tile / 1e9:F1} [{tile / one:F2}x]");
             }
             Console.WriteLine(line);
+            if (type == GgmlType.Q8_0)
+                Octets(seconds, w, rows, n, xq, xBytes, y, outputs, counts);
         }
         SamplerCost(seconds);
         return 0;
+    }
+
+    // Q8_0 repacked into octets as the engine loads it: the octet kernels at every count (T = 1 is the decode kernel) and the prompt
+    // tiles reading the octets as their panel; brackets relative to the row kernel's one-token pass above.
+    private static unsafe void Octets(double seconds, byte[] w, int rows, int n, byte[] xq, int xBytes, float[] y, int[] outputs, int[] counts)
+    {
+        var rowBytes = TensorOps.RowSize(GgmlType.Q8_0, n);
+        var bytes = (long)rows * rowBytes;
+        var packed = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        try
+        {
+            fixed (byte* src = w)
+                Q8Octets.Repack(src, packed, rowBytes, n / 32, 0, rows / 8);
+            var inv = CultureInfo.InvariantCulture;
+            var one = Measure(seconds, () => RowKernels.DotQ8(GgmlType.Q8_0, w, rows, xq.AsSpan(0, xBytes), n, y));
+            var line = $"octets n={n}:";
+            foreach (var t in counts)
+            {
+                var small = Measure(seconds, () => Q8Octets.DotRows(new ReadOnlySpan<byte>(packed, (int)bytes), rows, n, 0, rows, xq, xBytes, t, y, outputs));
+                var tile = t == 1 ? 0 : Measure(seconds, () =>
+                {
+                    for (var r0 = 0; r0 < rows; r0 += 16)
+                        PanelKernels.DotOctets(new ReadOnlySpan<byte>(packed + (long)r0 * rowBytes, 16 * rowBytes), 16, xq.AsSpan(0, t * xBytes), xBytes, t, n, y);
+                });
+                var macs = (double)rows * n * t;
+                line += string.Create(inv, $"  T={t}: {macs / small / 1e9:F1} [{small / one:F2}x]");
+                if (t > 1)
+                    line += string.Create(inv, $" tiles {macs / tile / 1e9:F1} [{tile / one:F2}x]");
+            }
+            Console.WriteLine(line);
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(packed);
+        }
     }
 
     // Rows per matrix: 256 keep the weights in L2 (the kernels' own speed); BASALT_BENCH_ROWS=65536 (38 MB of Q8_0) streams them
