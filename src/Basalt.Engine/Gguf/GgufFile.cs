@@ -246,19 +246,9 @@ public sealed unsafe class GgufFile : IDisposable
     /// both copies. The file is unchanged and a later read maps the pages back. Elsewhere, and for in-memory images, nothing.</summary>
     internal void ReleasePages(byte* start, long length)
     {
-        if (_owner is not Mapping || !OperatingSystem.IsLinux() || length <= 0)
-            return;
-        var page = (long)Environment.SystemPageSize;
-        var first = ((long)start + page - 1) & ~(page - 1);
-        var end = ((long)start + length) & ~(page - 1);
-        if (end > first)
-            _ = Madvise((nint)first, (nuint)(end - first), MadviseDontNeed);
+        if (_owner is Mapping)
+            NativePages.Release(start, length);
     }
-
-    private const int MadviseDontNeed = 4;
-
-    [DllImport("libc", EntryPoint = "madvise", SetLastError = true)]
-    private static extern int Madvise(nint address, nuint length, int advice);
 
     /// <summary>A tensor's data as bytes; throws for tensors of 2 GiB or more (use <see cref="TensorRow"/> or <see cref="TensorPointer"/>).</summary>
     public ReadOnlySpan<byte> TensorData(GgufTensorInfo tensor)

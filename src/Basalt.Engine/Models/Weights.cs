@@ -182,7 +182,12 @@ internal sealed unsafe class RepackedStore : IDisposable
     public byte* Allocate(long bytes)
     {
         ObjectDisposedException.ThrowIf(_buffers is null, this);
-        var p = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        // Buffers of a huge page or more start on one and ask for transparent huge pages: fewer page faults while repacking (most of
+        // the load's added cost is system time) and fewer TLB misses while streaming the weights.
+        var huge = bytes >= NativePages.HugePage;
+        var p = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, huge ? (nuint)NativePages.HugePage : 64);
+        if (huge)
+            NativePages.AdviseHugePages(p, bytes);
         _buffers.Add((nint)p);
         Bytes += bytes;
         return p;
