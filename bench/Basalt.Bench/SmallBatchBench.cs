@@ -20,7 +20,7 @@ internal static class SmallBatchBench
         Console.WriteLine($"GMAC per CPU-second, one thread, {Rows} rows ({(Rows > 4096 ? "streamed from memory" : "L2")}); in brackets the time of a T-token pass over a one-token pass");
         foreach (var type in types)
         {
-            var n = TensorOps.BlockSize(type) == 256 ? 512 : 576;
+            var n = Cols ?? (TensorOps.BlockSize(type) == 256 ? 512 : 576);
             var rows = Rows;
             var rowBytes = TensorOps.RowSize(type, n);
             var w = new byte[rows * rowBytes];
@@ -103,6 +103,9 @@ internal static class SmallBatchBench
             System.Runtime.InteropServices.NativeMemory.AlignedFree(packed);
         }
     }
+
+    // Row length: 576 (SmolLM2-135M's width; 512 for the 256-weight types) unless BASALT_BENCH_COLS sets one (2048: the 1B shape).
+    private static readonly int? Cols = int.TryParse(Environment.GetEnvironmentVariable("BASALT_BENCH_COLS"), out var cols) && cols > 0 && cols % 256 == 0 ? cols : null;
 
     // Rows per matrix: 256 keep the weights in L2 (the kernels' own speed); BASALT_BENCH_ROWS=65536 (38 MB of Q8_0) streams them
     // from memory, as the engine's decode steps do.

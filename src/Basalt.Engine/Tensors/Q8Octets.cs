@@ -231,7 +231,7 @@ internal static unsafe class Q8Octets
     internal static Vector256<float> Scales(byte* blk) =>
         FloatKernels.HalfToSingle(Avx2.ConvertToVector256Int32(Vector128.Load((ushort*)blk)).AsUInt32());
 
-    // Several tokens: per octet, chunks of ChunkBlocks blocks dotted with groups of 8, 4 and 1 tokens while the chunk is in L1; the eight
+    // Several tokens: per octet, chunks of ChunkBlocks blocks dotted with groups of 8, 4, 2 and 1 tokens while the chunk is in L1; the eight
     // rows' sums of each token gather in acc (8 floats a token) and are stored once per octet.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Batch(byte* w, int octetBytes, int blocks, int rowStart, int rowEnd, byte* x, int xBytes, int tokens, float* y,
@@ -261,6 +261,8 @@ internal static unsafe class Q8Octets
                     Dot8(chunk, nb, xc + (long)j * xBytes, xBytes, dx + b0 * stride + j, stride, acc + Rows * j);
                 for (; j + 4 <= tokens; j += 4)
                     Dot4(chunk, nb, xc + (long)j * xBytes, xBytes, dx + b0 * stride + j, stride, acc + Rows * j);
+                for (; j + 2 <= tokens; j += 2)
+                    Dot2(chunk, nb, xc + (long)j * xBytes, xBytes, dx + b0 * stride + j, stride, acc + Rows * j);
                 for (; j < tokens; j++)
                     Dot1(chunk, nb, xc + (long)j * xBytes, dx + b0 * stride + j, stride, acc + Rows * j);
             }
@@ -346,7 +348,34 @@ internal static unsafe class Q8Octets
         f3.Store(acc + 24);
     }
 
-    // One token against a chunk of an octet (the tokens left over after the groups of four).
+    // Two tokens against a chunk of an octet: each group of the rows loaded and its |w| taken once for both.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Dot2(byte* w, int blocks, byte* x, int xBytes, float* dx, int stride, float* acc)
+    {
+        var ones = Vector256<short>.One;
+        var f0 = Vector256.Load(acc);
+        var f1 = Vector256.Load(acc + 8);
+        for (var b = 0; b < blocks; b++, w += BlockBytes, x += Q8_0Block.Bytes, dx += stride)
+        {
+            var q = (sbyte*)(w + Quants);
+            byte* x0 = x, x1 = x + xBytes;
+            Vector256<int> i0 = default, i1 = default;
+            for (var g = 0; g < 8; g++)
+            {
+                var s = Vector256.Load(q + 32 * g);
+                var a = Vector256.Abs(s).AsByte();
+                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x0 + 4 * g), s)), ones);
+                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x1 + 4 * g), s)), ones);
+            }
+            var sc = Scales(w);
+            f0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i0), sc * Vector256.Create(dx[0]), f0);
+            f1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i1), sc * Vector256.Create(dx[1]), f1);
+        }
+        f0.Store(acc);
+        f1.Store(acc + 8);
+    }
+
+    // One token against a chunk of an octet (the token left over after the groups of two).
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Dot1(byte* w, int blocks, byte* x, float* dx, int stride, float* acc)
     {
