@@ -18,10 +18,11 @@ internal interface IRangeJob
 /// the minimum), so both threads finish within a small chunk of each other. The caller returns as soon as every item is done: it never
 /// waits for a worker that did not get to run (on a loaded machine the caller simply does the whole range itself).
 /// Between dispatches workers spin on the generation, backing off, then sleep on a semaphore the caller releases only for sleepers.
-/// A share dispatch (<see cref="RunShares"/>) instead gives each thread one contiguous share of the range, cut into pieces of
-/// decreasing size (1/2, 1/4, 1/8, 1/8 of the share): a thread claims its own pieces front to back, so it reads its share as one
-/// stream, and a thread with nothing left takes the others' unclaimed pieces from the back, smallest first. The claim word's low half is
-/// then the set of claimed pieces, so the generation check of a claim is the same single compare-and-swap.
+/// A share dispatch (<see cref="RunShares"/>) instead gives each thread one contiguous share of the first 7/8 of the range, cut into
+/// pieces of 1/2, 1/4 and 1/4 of the share: a thread claims its own pieces front to back, so it reads its share as one stream, then
+/// guided chunks of the last 1/8 (the tail), then the others' unclaimed pieces from the back, smallest first (a late or descheduled
+/// thread). The claim word's low half then holds the tail's cursor (bits 0-15) and the set of claimed pieces (bits 16-31), so a claim is
+/// the same single compare-and-swap with its generation check.
 /// </remarks>
 internal sealed class WorkerPool : IDisposable
 {
@@ -33,8 +34,12 @@ internal sealed class WorkerPool : IDisposable
     private const int ShrinkFactor = 2;
     // Pause instructions between two looks at the generation once the backoff has grown.
     private const int MaxPauses = 16;
-    // Most pieces per share: halving pieces (1/2, 1/4, 1/8, 1/8) leave the last claim an eighth of a share.
-    private const int MaxPieces = 4;
+    // Pieces per share at most (1/2, 1/4, 1/4 of it): the claim word's bits 16-31 hold one bit per piece of every share.
+    private const int MaxPieces = 3;
+    private const int PieceBits = 16;
+    // A share dispatch leaves this fraction of the groups (1/8) as a tail claimed in guided chunks after the shares, so threads whose
+    // shares take slightly different times still finish within one small chunk of each other.
+    private const int TailDivisor = 8;
 
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _wake;
@@ -55,7 +60,7 @@ internal sealed class WorkerPool : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         Threads = threads;
-        _pieces = Math.Min(MaxPieces, 32 / threads);
+        _pieces = Math.Min(MaxPieces, PieceBits / threads);
         _threads = new Thread[threads - 1];
         _wake = new SemaphoreSlim[threads - 1];
         _sleeping = new int[threads - 1];
@@ -79,7 +84,8 @@ internal sealed class WorkerPool : IDisposable
     /// <summary>Runs <paramref name="job"/> like <see cref="Run"/>, but each thread first processes one contiguous share of the range
     /// (in a few claims of decreasing size), then helps with the others' unclaimed pieces: for jobs that stream their items' data from
     /// memory (decoding's weight rows), where a long sequential read per thread is worth more than finely balanced chunks.</summary>
-    public void RunShares(IRangeJob job, int count, int minChunk = 1) => Dispatch(job, count, minChunk, shared: _pieces > 0);
+    public void RunShares(IRangeJob job, int count, int minChunk = 1) =>
+        Dispatch(job, count, minChunk, shared: _pieces > 0 && (count + (long)minChunk - 1) / minChunk <= ushort.MaxValue);
 
     private void Dispatch(IRangeJob job, int count, int minChunk, bool shared)
     {
@@ -135,11 +141,12 @@ internal sealed class WorkerPool : IDisposable
             long next;
             if (_shared[slot])
             {
-                var piece = NextPiece((uint)claim, self);
-                if (piece < 0)
+                var layout = ShareLayout.Of(count, minChunk, Threads, _pieces);
+                var low = NextShareClaim((uint)claim, self, layout);
+                if (low == (uint)claim)
                     return;
-                (start, end) = PieceRange(piece, count, minChunk);
-                next = claim | (1L << piece);
+                (start, end) = layout.Claimed((uint)claim, low, count, minChunk);
+                next = ((long)generation << 32) | low;
             }
             else
             {
@@ -162,39 +169,66 @@ internal sealed class WorkerPool : IDisposable
         }
     }
 
-    /// <summary>The piece a thread claims next in a share dispatch, given the set of claimed pieces: the first unclaimed piece of its own
-    /// share, else the last unclaimed piece of the next share that has one; -1 when every piece is claimed.</summary>
-    private int NextPiece(uint claimed, int self)
+    /// <summary>The claim word's low half after this thread's next claim in a share dispatch (the same value when nothing is left): the
+    /// first unclaimed piece of its own share, else a guided chunk of the tail, else the last unclaimed piece of another share.</summary>
+    private uint NextShareClaim(uint low, int self, ShareLayout layout)
     {
-        var pieces = _pieces;
-        var own = self * pieces;
-        for (var k = own; k < own + pieces; k++)
-            if ((claimed & (1u << k)) == 0)
-                return k;
+        var pieces = layout.Pieces;
+        var own = PieceBits + self * pieces;
+        for (var b = own; b < own + pieces; b++)
+            if ((low & (1u << b)) == 0)
+                return low | (1u << b);
+        var cursor = (int)(low & 0xffff);
+        if (cursor < layout.Tail)
+        {
+            var size = Math.Max(1, (layout.Tail - cursor) / (ShrinkFactor * Threads));
+            return (low & 0xffff0000u) | (uint)(cursor + size);
+        }
         for (var t = 1; t < Threads; t++)
         {
-            var first = (self + t) % Threads * pieces;
-            for (var k = first + pieces - 1; k >= first; k--)
-                if ((claimed & (1u << k)) == 0)
-                    return k;
+            var first = PieceBits + (self + t) % Threads * pieces;
+            for (var b = first + pieces - 1; b >= first; b--)
+                if ((low & (1u << b)) == 0)
+                    return low | (1u << b);
         }
-        return -1;
+        return low;
     }
 
-    /// <summary>Items [start, end) of a piece (possibly empty): share s holds groups [groups s / T, groups (s + 1) / T) of
-    /// <paramref name="minChunk"/> items, and its pieces end at 1/2, 3/4, 7/8 ... of it, the last at its end.</summary>
-    internal static (int Start, int End) PieceRange(int piece, int count, int minChunk, int threads, int pieces)
+    /// <summary>How a share dispatch cuts [0, count) into groups of minChunk items: the first <see cref="Head"/> groups in one share per
+    /// thread (share s: groups [Head s / T, Head (s + 1) / T), cut into pieces ending at 1/2, 3/4 ... of it), then <see cref="Tail"/>
+    /// groups claimed in guided chunks.</summary>
+    internal readonly record struct ShareLayout(int Threads, int Pieces, int Head, int Tail)
     {
-        var groups = (count + minChunk - 1) / minChunk;
-        int share = piece / pieces, k = piece % pieces;
-        long shareStart = (long)groups * share / threads, shareEnd = (long)groups * (share + 1) / threads;
-        var length = shareEnd - shareStart;
-        var from = k == 0 ? 0 : length - (length >> k);
-        var to = k == pieces - 1 ? length : length - (length >> (k + 1));
-        return ((int)Math.Min(count, (shareStart + from) * minChunk), (int)Math.Min(count, (shareStart + to) * minChunk));
-    }
+        public static ShareLayout Of(int count, int minChunk, int threads, int pieces)
+        {
+            var groups = (count + minChunk - 1) / minChunk;
+            var tail = Math.Min(groups, Math.Max(threads, groups / TailDivisor));
+            return new ShareLayout(threads, pieces, groups - tail, tail);
+        }
 
-    private (int Start, int End) PieceRange(int piece, int count, int minChunk) => PieceRange(piece, count, minChunk, Threads, _pieces);
+        /// <summary>Items [start, end) of piece <paramref name="k"/> of share <paramref name="share"/> (possibly empty).</summary>
+        public (int Start, int End) Piece(int share, int k, int count, int minChunk)
+        {
+            long shareStart = (long)Head * share / Threads, shareEnd = (long)Head * (share + 1) / Threads;
+            var length = shareEnd - shareStart;
+            var from = k == 0 ? 0 : length - (length >> k);
+            var to = k == Pieces - 1 ? length : length - (length >> (k + 1));
+            return ((int)Math.Min(count, (shareStart + from) * minChunk), (int)Math.Min(count, (shareStart + to) * minChunk));
+        }
+
+        /// <summary>Items of the claim that turned the low half <paramref name="before"/> into <paramref name="after"/>.</summary>
+        public (int Start, int End) Claimed(uint before, uint after, int count, int minChunk)
+        {
+            var bits = (after ^ before) >> PieceBits;
+            if (bits == 0)
+            {
+                int from = (int)(before & 0xffff), to = (int)(after & 0xffff);
+                return ((int)Math.Min(count, (long)(Head + from) * minChunk), (int)Math.Min(count, (long)(Head + to) * minChunk));
+            }
+            var piece = System.Numerics.BitOperations.TrailingZeroCount(bits);
+            return Piece(piece / Pieces, piece % Pieces, count, minChunk);
+        }
+    }
 
     private void WorkerLoop(int index)
     {

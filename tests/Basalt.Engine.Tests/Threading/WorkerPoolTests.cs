@@ -66,6 +66,7 @@ public sealed class WorkerPoolTests
     [InlineData(3, 35, 16)]
     [InlineData(4, 7, 1)]
     [InlineData(5, 1000, 32)]
+    [InlineData(2, 70001, 1)]
     public void RunShares_ManyDispatches_CoversEveryIndexExactlyOnceInWholeGroups(int threads, int count, int group)
     {
         using var pool = new WorkerPool(threads);
@@ -77,6 +78,31 @@ public sealed class WorkerPoolTests
             Assert.All(marks, m => Assert.Equal(round, m));
         }
         Assert.False(job.Misaligned);
+    }
+
+    private sealed class SlowWorkerJob(int[] marks) : IRangeJob
+    {
+        public void Execute(int start, int end)
+        {
+            // The pool's workers are slow (as if descheduled): the caller has to take their pieces from the back.
+            if (Thread.CurrentThread.Name?.StartsWith("basalt-engine", StringComparison.Ordinal) == true)
+                Thread.Sleep(1);
+            for (var i = start; i < end; i++)
+                Interlocked.Increment(ref marks[i]);
+        }
+    }
+
+    [Fact]
+    public void RunShares_SlowWorkers_CallerTakesTheirPiecesAndEveryIndexIsDoneOnce()
+    {
+        using var pool = new WorkerPool(3);
+        var marks = new int[577];
+        var job = new SlowWorkerJob(marks);
+        for (var round = 1; round <= 20; round++)
+        {
+            pool.RunShares(job, marks.Length, 16);
+            Assert.All(marks, m => Assert.Equal(round, m));
+        }
     }
 
     [Fact]
@@ -96,28 +122,34 @@ public sealed class WorkerPoolTests
     }
 
     [Theory]
-    [InlineData(2, 4, 576, 16)]
-    [InlineData(2, 4, 49152, 16)]
-    [InlineData(3, 4, 1001, 1)]
-    [InlineData(4, 4, 35, 16)]
-    [InlineData(8, 4, 100, 1)]
-    [InlineData(16, 2, 1536, 16)]
-    [InlineData(32, 1, 50, 1)]
-    public void PieceRange_EveryPieceOfEveryShare_TilesTheRangeInOrderWithHalvingPieces(int threads, int pieces, int count, int group)
+    [InlineData(2, 3, 576, 16)]
+    [InlineData(2, 3, 49152, 16)]
+    [InlineData(2, 3, 32, 16)]
+    [InlineData(3, 3, 1001, 1)]
+    [InlineData(4, 3, 35, 16)]
+    [InlineData(8, 2, 100, 1)]
+    [InlineData(16, 1, 1536, 16)]
+    public void ShareLayout_EveryPieceThenTheTail_TilesTheRangeInOrder(int threads, int pieces, int count, int group)
     {
+        var layout = WorkerPool.ShareLayout.Of(count, group, threads, pieces);
         var next = 0;
-        for (var piece = 0; piece < threads * pieces; piece++)
-        {
-            var (start, end) = WorkerPool.PieceRange(piece, count, group, threads, pieces);
-            Assert.Equal(next, start);
-            Assert.True(end >= start);
-            Assert.True(end % group == 0 || end == count, $"piece {piece} ends at {end}, inside a group of {group}");
-            next = end;
-        }
-        Assert.Equal(count, next);
+        for (var share = 0; share < threads; share++)
+            for (var k = 0; k < pieces; k++)
+            {
+                var (start, end) = layout.Piece(share, k, count, group);
+                Assert.Equal(next, start);
+                Assert.True(end >= start);
+                Assert.True(end % group == 0, $"share {share} piece {k} ends at {end}, inside a group of {group}");
+                next = end;
+            }
+        // The tail, claimed from a cursor counting its groups: as one claim from 0 to its end.
+        var (tailStart, tailEnd) = layout.Claimed(0, (uint)layout.Tail, count, group);
+        Assert.Equal(next, tailStart);
+        Assert.Equal(count, tailEnd);
+        Assert.InRange(tailEnd - tailStart, 1, Math.Max(threads * group, count / 8 + group));
         // Each thread's share is contiguous and its first piece is at least half of it: one long read per thread.
-        var (firstStart, firstEnd) = WorkerPool.PieceRange(0, count, group, threads, pieces);
-        var (_, shareEnd) = WorkerPool.PieceRange(pieces - 1, count, group, threads, pieces);
+        var (firstStart, firstEnd) = layout.Piece(0, 0, count, group);
+        var (_, shareEnd) = layout.Piece(0, pieces - 1, count, group);
         Assert.True(2 * (firstEnd - firstStart) >= shareEnd - firstStart);
     }
 
