@@ -181,12 +181,7 @@ internal sealed class Transformer
             job.Quantizer.Execute(0, job.Quantizer.Items);
         else if (job.Quantizer.Items > 0)
             Pool.Run(job.Quantizer, job.Quantizer.Items, QuantizeRowsPerChunk);
-        // Decoding streams every weight row from memory once: each thread reads one contiguous share of the matrix (a chunk boundary
-        // restarts the hardware prefetcher's stream; guided chunks measured 4-5% fewer tokens per CPU-second in a one-thread simulation).
-        if (job.Tokens == 1)
-            Pool.RunShares(job, job.TotalRows, MatMulJob.TileRows);
-        else
-            Pool.Run(job, job.TotalRows, MatMulJob.TileRows);
+        Pool.Run(job, job.TotalRows, MatMulJob.TileRows);
     }
 
     // Activation rows per chunk when quantizing a batch: each row is a few microseconds of work.
@@ -323,9 +318,6 @@ internal sealed class MatMulJob : IRangeJob
     /// <summary>Float activations against decoded weights: slower, exact up to float rounding; tests use it to check the forward
     /// logic apart from the activation rounding of the fast path.</summary>
     public bool ExactActivations { get; set; }
-
-    /// <summary>Input rows of the multiplication set.</summary>
-    public int Tokens => _tokens;
 
     /// <summary>Items of the dispatch: weight rows, or rows of each matrix when gated (a gate row and its up row are one item).</summary>
     public int TotalRows => _gatedActivation is null ? _start[_count] : _start[1];

@@ -18,11 +18,6 @@ internal interface IRangeJob
 /// the minimum), so both threads finish within a small chunk of each other. The caller returns as soon as every item is done: it never
 /// waits for a worker that did not get to run (on a loaded machine the caller simply does the whole range itself).
 /// Between dispatches workers spin on the generation, backing off, then sleep on a semaphore the caller releases only for sleepers.
-/// A share dispatch (<see cref="RunShares"/>) instead gives each thread one contiguous share of the first 7/8 of the range, cut into
-/// pieces of 1/2, 1/4 and 1/4 of the share: a thread claims its own pieces front to back, so it reads its share as one stream, then
-/// guided chunks of the last 1/8 (the tail), then the others' unclaimed pieces from the back, smallest first (a late or descheduled
-/// thread). The claim word's low half then holds the tail's cursor (bits 0-15) and the set of claimed pieces (bits 16-31), so a claim is
-/// the same single compare-and-swap with its generation check.
 /// </remarks>
 internal sealed class WorkerPool : IDisposable
 {
@@ -34,12 +29,6 @@ internal sealed class WorkerPool : IDisposable
     private const int ShrinkFactor = 2;
     // Pause instructions between two looks at the generation once the backoff has grown.
     private const int MaxPauses = 16;
-    // Pieces per share at most (1/2, 1/4, 1/4 of it): the claim word's bits 16-31 hold one bit per piece of every share.
-    private const int MaxPieces = 3;
-    private const int PieceBits = 16;
-    // A share dispatch leaves this fraction of the groups (1/8) as a tail claimed in guided chunks after the shares, so threads whose
-    // shares take slightly different times still finish within one small chunk of each other.
-    private const int TailDivisor = 8;
 
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _wake;
@@ -49,9 +38,6 @@ internal sealed class WorkerPool : IDisposable
     private readonly IRangeJob?[] _job = new IRangeJob?[2];
     private readonly int[] _count = new int[2];
     private readonly int[] _minChunk = new int[2];
-    private readonly bool[] _shared = new bool[2];
-    // Pieces per thread's share in a share dispatch: the claim word's 32 low bits hold one bit per piece of every share.
-    private readonly int _pieces;
     private long _claim;
     private int _done;
     private volatile bool _disposed;
@@ -60,7 +46,6 @@ internal sealed class WorkerPool : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         Threads = threads;
-        _pieces = Math.Min(MaxPieces, PieceBits / threads);
         _threads = new Thread[threads - 1];
         _wake = new SemaphoreSlim[threads - 1];
         _sleeping = new int[threads - 1];
@@ -79,15 +64,7 @@ internal sealed class WorkerPool : IDisposable
     /// <summary>Runs <paramref name="job"/> over [0, count) split in chunks that are multiples of <paramref name="minChunk"/> items
     /// (all but the last, which ends at <paramref name="count"/>), so a chunk boundary never splits a group of that many items;
     /// returns when every item is done. Not reentrant: one dispatch at a time.</summary>
-    public void Run(IRangeJob job, int count, int minChunk = 1) => Dispatch(job, count, minChunk, shared: false);
-
-    /// <summary>Runs <paramref name="job"/> like <see cref="Run"/>, but each thread first processes one contiguous share of the range
-    /// (in a few claims of decreasing size), then helps with the others' unclaimed pieces: for jobs that stream their items' data from
-    /// memory (decoding's weight rows), where a long sequential read per thread is worth more than finely balanced chunks.</summary>
-    public void RunShares(IRangeJob job, int count, int minChunk = 1) =>
-        Dispatch(job, count, minChunk, shared: _pieces > 0 && (count + (long)minChunk - 1) / minChunk <= ushort.MaxValue);
-
-    private void Dispatch(IRangeJob job, int count, int minChunk, bool shared)
+    public void Run(IRangeJob job, int count, int minChunk = 1)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfLessThan(minChunk, 1);
@@ -103,7 +80,6 @@ internal sealed class WorkerPool : IDisposable
         _job[slot] = job;
         _count[slot] = count;
         _minChunk[slot] = minChunk;
-        _shared[slot] = shared;
         _done = 0;
         // Publishing the generation is a full fence: the parameters above are visible to whoever sees it, and the sleeping flags read
         // below are fresh (a worker sets its flag, then re-reads the generation, with the same kind of fence).
@@ -111,7 +87,7 @@ internal sealed class WorkerPool : IDisposable
         for (var i = 0; i < _sleeping.Length; i++)
             if (Volatile.Read(ref _sleeping[i]) != 0 && Interlocked.Exchange(ref _sleeping[i], 0) != 0)
                 _wake[i].Release();
-        RunChunks(generation, 0);
+        RunChunks(generation);
         if (Volatile.Read(ref _done) != count)
         {
             var spin = new SpinWait();
@@ -121,9 +97,8 @@ internal sealed class WorkerPool : IDisposable
         _job[slot] = null;
     }
 
-    /// <summary>Claims and runs chunks of <paramref name="generation"/> until none is left; <paramref name="self"/> is the thread's
-    /// index (0 = the caller), whose share it takes first in a share dispatch.</summary>
-    private void RunChunks(int generation, int self)
+    /// <summary>Claims and runs chunks of <paramref name="generation"/> until none is left.</summary>
+    private void RunChunks(int generation)
     {
         var slot = generation & 1;
         while (true)
@@ -131,102 +106,21 @@ internal sealed class WorkerPool : IDisposable
             var claim = Volatile.Read(ref _claim);
             if ((int)(claim >> 32) != generation)
                 return;
+            var start = (int)claim;
             // Read after the claim word: if the caller has since reused this slot, the claim below fails.
             var count = _count[slot];
             var minChunk = _minChunk[slot];
             var job = _job[slot];
-            if (job is null)
+            var remaining = count - start;
+            if (remaining <= 0 || job is null)
                 return;
-            int start, end;
-            long next;
-            if (_shared[slot])
-            {
-                var layout = ShareLayout.Of(count, minChunk, Threads, _pieces);
-                var low = NextShareClaim((uint)claim, self, layout);
-                if (low == (uint)claim)
-                    return;
-                (start, end) = layout.Claimed((uint)claim, low, count, minChunk);
-                next = ((long)generation << 32) | low;
-            }
-            else
-            {
-                start = (int)claim;
-                var remaining = count - start;
-                if (remaining <= 0)
-                    return;
-                var size = remaining / (ShrinkFactor * Threads);
-                size = size <= minChunk ? minChunk : size - size % minChunk;
-                end = size >= remaining ? count : start + size;
-                next = ((long)generation << 32) | (uint)end;
-            }
-            if (Interlocked.CompareExchange(ref _claim, next, claim) != claim)
+            var size = remaining / (ShrinkFactor * Threads);
+            size = size <= minChunk ? minChunk : size - size % minChunk;
+            var end = size >= remaining ? count : start + size;
+            if (Interlocked.CompareExchange(ref _claim, ((long)generation << 32) | (uint)end, claim) != claim)
                 continue;
-            if (start < end)
-            {
-                job.Execute(start, end);
-                Interlocked.Add(ref _done, end - start);
-            }
-        }
-    }
-
-    /// <summary>The claim word's low half after this thread's next claim in a share dispatch (the same value when nothing is left): the
-    /// first unclaimed piece of its own share, else a guided chunk of the tail, else the last unclaimed piece of another share.</summary>
-    private uint NextShareClaim(uint low, int self, ShareLayout layout)
-    {
-        var pieces = layout.Pieces;
-        var own = PieceBits + self * pieces;
-        for (var b = own; b < own + pieces; b++)
-            if ((low & (1u << b)) == 0)
-                return low | (1u << b);
-        var cursor = (int)(low & 0xffff);
-        if (cursor < layout.Tail)
-        {
-            var size = Math.Max(1, (layout.Tail - cursor) / (ShrinkFactor * Threads));
-            return (low & 0xffff0000u) | (uint)(cursor + size);
-        }
-        for (var t = 1; t < Threads; t++)
-        {
-            var first = PieceBits + (self + t) % Threads * pieces;
-            for (var b = first + pieces - 1; b >= first; b--)
-                if ((low & (1u << b)) == 0)
-                    return low | (1u << b);
-        }
-        return low;
-    }
-
-    /// <summary>How a share dispatch cuts [0, count) into groups of minChunk items: the first <see cref="Head"/> groups in one share per
-    /// thread (share s: groups [Head s / T, Head (s + 1) / T), cut into pieces ending at 1/2, 3/4 ... of it), then <see cref="Tail"/>
-    /// groups claimed in guided chunks.</summary>
-    internal readonly record struct ShareLayout(int Threads, int Pieces, int Head, int Tail)
-    {
-        public static ShareLayout Of(int count, int minChunk, int threads, int pieces)
-        {
-            var groups = (count + minChunk - 1) / minChunk;
-            var tail = Math.Min(groups, Math.Max(threads, groups / TailDivisor));
-            return new ShareLayout(threads, pieces, groups - tail, tail);
-        }
-
-        /// <summary>Items [start, end) of piece <paramref name="k"/> of share <paramref name="share"/> (possibly empty).</summary>
-        public (int Start, int End) Piece(int share, int k, int count, int minChunk)
-        {
-            long shareStart = (long)Head * share / Threads, shareEnd = (long)Head * (share + 1) / Threads;
-            var length = shareEnd - shareStart;
-            var from = k == 0 ? 0 : length - (length >> k);
-            var to = k == Pieces - 1 ? length : length - (length >> (k + 1));
-            return ((int)Math.Min(count, (shareStart + from) * minChunk), (int)Math.Min(count, (shareStart + to) * minChunk));
-        }
-
-        /// <summary>Items of the claim that turned the low half <paramref name="before"/> into <paramref name="after"/>.</summary>
-        public (int Start, int End) Claimed(uint before, uint after, int count, int minChunk)
-        {
-            var bits = (after ^ before) >> PieceBits;
-            if (bits == 0)
-            {
-                int from = (int)(before & 0xffff), to = (int)(after & 0xffff);
-                return ((int)Math.Min(count, (long)(Head + from) * minChunk), (int)Math.Min(count, (long)(Head + to) * minChunk));
-            }
-            var piece = System.Numerics.BitOperations.TrailingZeroCount(bits);
-            return Piece(piece / Pieces, piece % Pieces, count, minChunk);
+            job.Execute(start, end);
+            Interlocked.Add(ref _done, end - start);
         }
     }
 
@@ -239,7 +133,7 @@ internal sealed class WorkerPool : IDisposable
             if (_disposed)
                 return;
             seen = generation;
-            RunChunks(generation, index + 1);
+            RunChunks(generation);
         }
     }
 
