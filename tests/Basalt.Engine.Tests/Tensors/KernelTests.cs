@@ -301,8 +301,8 @@ public sealed class KernelTests
     public void RowKernelsDotQ8_KQuantRowGroups_EqualSingleRowDotsAndReference(GgmlType type)
     {
         // Rows go four at a time, one lane each; a last group of 1-3 rows fills the other lanes with zeros. No row may depend on its
-        // neighbours or on where the group ends.
-        foreach (var blocks in new[] { 1, 3, 8 })
+        // neighbours or on where the group ends. 17 super-blocks: rows longer than the prefetch distance (the other prefetch path).
+        foreach (var blocks in new[] { 1, 3, 8, 17 })
         {
             foreach (var rows in new[] { 1, 2, 3, 4, 5, 8, 11 })
             {
