@@ -97,12 +97,10 @@ internal static class FloatKernels
     {
         var sign = (h & Vector256.Create(0x8000u)) << 16;
         var em = h & Vector256.Create(HalfMagnitudeMask);
-        // Normals by integer ops, subnormals through an int-to-float conversion (HalfBits.ToSingle says why no denormal operand).
-        var normal = (em << 13) + Vector256.Create(HalfBits.ExponentRebias);
-        var subnormal = (Vector256.ConvertToSingle(em.AsInt32()) * Vector256.Create(HalfBits.TwoToMinus24)).AsUInt32();
+        var scaled = (em << 13).AsSingle() * Vector256.Create(HalfBits.TwoTo112);
         var special = (em << 13) | Vector256.Create(0x7f800000u);
-        var value = Vector256.ConditionalSelect(Vector256.GreaterThan(em.AsInt32(), Vector256.Create(0x3ff)).AsUInt32(), normal, subnormal);
-        return (Vector256.ConditionalSelect(Vector256.GreaterThan(em.AsInt32(), Vector256.Create((int)HalfInfNan - 1)).AsUInt32(), special, value) | sign).AsSingle();
+        var isSpecial = Vector256.GreaterThanOrEqual(em, Vector256.Create(HalfInfNan));
+        return (Vector256.ConditionalSelect(isSpecial, special, scaled.AsUInt32()) | sign).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -110,12 +108,10 @@ internal static class FloatKernels
     {
         var sign = (h & Vector512.Create(0x8000u)) << 16;
         var em = h & Vector512.Create(HalfMagnitudeMask);
-        // Normals by integer ops, subnormals through an int-to-float conversion (HalfBits.ToSingle says why no denormal operand).
-        var normal = (em << 13) + Vector512.Create(HalfBits.ExponentRebias);
-        var subnormal = (Vector512.ConvertToSingle(em.AsInt32()) * Vector512.Create(HalfBits.TwoToMinus24)).AsUInt32();
+        var scaled = (em << 13).AsSingle() * Vector512.Create(HalfBits.TwoTo112);
         var special = (em << 13) | Vector512.Create(0x7f800000u);
-        var value = Vector512.ConditionalSelect(Vector512.GreaterThan(em.AsInt32(), Vector512.Create(0x3ff)).AsUInt32(), normal, subnormal);
-        return (Vector512.ConditionalSelect(Vector512.GreaterThan(em.AsInt32(), Vector512.Create((int)HalfInfNan - 1)).AsUInt32(), special, value) | sign).AsSingle();
+        var isSpecial = Vector512.GreaterThanOrEqual(em, Vector512.Create(HalfInfNan));
+        return (Vector512.ConditionalSelect(isSpecial, special, scaled.AsUInt32()) | sign).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Basalt.Engine.Tensors;
 
@@ -26,5 +27,20 @@ internal static class HalfBits
             : em < 0x7c00 ? (em << 13) + ExponentRebias
             : (em << 13) | 0x7f800000; // infinity or NaN
         return BitConverter.UInt32BitsToSingle(bits | ((uint)(h & 0x8000) << 16));
+    }
+
+    /// <summary>Eight halves (low 16 bits of each lane) as floats, exact like <see cref="ToSingle(ushort)"/> and, like it, without a
+    /// denormal operand. Two or three more ops than FloatKernels.HalfToSingle (measured 4% on Q8_0 rows in L2, which keep that one);
+    /// for the K-quant super-block scales, which are half subnormals as often as not in quantized files.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ToSingle(Vector256<uint> h)
+    {
+        var em = h & Vector256.Create(0x7fffu);
+        var sign = (h ^ em) << 16;
+        var normal = (em << 13) + Vector256.Create(ExponentRebias);
+        var subnormal = (Vector256.ConvertToSingle(em.AsInt32()) * Vector256.Create(TwoToMinus24)).AsUInt32();
+        var special = (em << 13) | Vector256.Create(0x7f800000u);
+        var value = Vector256.ConditionalSelect(Vector256.GreaterThan(em.AsInt32(), Vector256.Create(0x3ff)).AsUInt32(), normal, subnormal);
+        return (Vector256.ConditionalSelect(Vector256.GreaterThan(em.AsInt32(), Vector256.Create(0x7bff)).AsUInt32(), special, value) | sign).AsSingle();
     }
 }

@@ -512,7 +512,7 @@ internal static partial class QuantKernels
                 // d in the low half of each 32-bit word, dmin in the high half.
                 var dd = Vector128.Create(Unsafe.ReadUnaligned<uint>(w + o + T.DAt), Unsafe.ReadUnaligned<uint>(w1 + o + T.DAt),
                     Unsafe.ReadUnaligned<uint>(w2 + o + T.DAt), Unsafe.ReadUnaligned<uint>(w3 + o + T.DAt));
-                var d = FloatKernels.HalfToSingle(Vector256.Create(dd & Vector128.Create(0xffffu), dd >>> 16));
+                var d = HalfBits.ToSingle(Vector256.Create(dd & Vector128.Create(0xffffu), dd >>> 16));
                 acc = Vector128.FusedMultiplyAdd(d.GetLower() * dx, sumi, acc);
                 accMins = Vector128.FusedMultiplyAdd(d.GetUpper() * dx, mins, accMins);
             }

@@ -473,6 +473,28 @@ public sealed class KernelTests
 public sealed class HalfBitsTests
 {
     [Fact]
+    public void ToSingleVector_EveryHalfBitPattern_MatchesHalfConversion()
+    {
+        Span<uint> lanes = stackalloc uint[8];
+        for (var i = 0; i < 65536; i += 8)
+        {
+            for (var k = 0; k < 8; k++)
+                lanes[k] = (uint)(i + k);
+            var converted = HalfBits.ToSingle(System.Runtime.Intrinsics.Vector256.Create<uint>(lanes));
+            for (var k = 0; k < 8; k++)
+            {
+                var expected = (float)BitConverter.UInt16BitsToHalf((ushort)(i + k));
+                var actual = System.Runtime.Intrinsics.Vector256.GetElement(converted, k);
+                if (float.IsNaN(expected))
+                    Assert.True(float.IsNaN(actual) && BitConverter.SingleToUInt32Bits(actual) == BitConverter.SingleToUInt32Bits(HalfBits.ToSingle((ushort)(i + k))),
+                        $"0x{i + k:X4} should be the same NaN as the scalar conversion");
+                else
+                    Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(actual), $"0x{i + k:X4}: {expected} vs {actual}");
+            }
+        }
+    }
+
+    [Fact]
     public void ToSingle_EveryHalfBitPattern_MatchesHalfConversion()
     {
         for (var i = 0; i < 65536; i++)
