@@ -175,9 +175,13 @@ internal static class KernelBench
                     GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q5_1 => [0, 2],
                     _ => [blockBytes - 2],
                 };
+                // The super-block scales of Q6_K (d) and the mins' scales of Q4_K/Q5_K (dmin) are half subnormals as often as not when
+                // quantized from real weights (every Q6_K d and half the Q4_K dmin of `bench --make-model llama-1b`): the kernels must
+                // not slow down on them, so the benchmark has them too.
+                var tiny = type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
                 for (long b = 0; b < w.Length / blockBytes; b++)
                     foreach (var at in halves)
-                        BitConverter.TryWriteBytes(w.AsSpan((int)(b * blockBytes + at)), (Half)0.01f);
+                        BitConverter.TryWriteBytes(w.AsSpan((int)(b * blockBytes + at)), tiny && at != 0 || type == GgmlType.Q6_K ? (Half)2.5e-5f : (Half)0.01f);
                 break;
         }
         return w;

@@ -294,7 +294,7 @@ internal static unsafe class KQuantTiles
         public static void Unpack(byte** rows, int sb, byte* panel, short* scales, short* offsets, float* e, ulong* scratch)
         {
             var at = sb * Q6KBlock.Bytes;
-            var d = FloatKernels.HalfToSingle(Vector256.Create(
+            var d = HalfBits.ToSingle(Vector256.Create(
                 (uint)*(ushort*)(rows[0] + at + Q6KBlock.D), *(ushort*)(rows[1] + at + Q6KBlock.D), *(ushort*)(rows[2] + at + Q6KBlock.D), *(ushort*)(rows[3] + at + Q6KBlock.D),
                 *(ushort*)(rows[4] + at + Q6KBlock.D), *(ushort*)(rows[5] + at + Q6KBlock.D), *(ushort*)(rows[6] + at + Q6KBlock.D), *(ushort*)(rows[7] + at + Q6KBlock.D)));
             Avx.Store(e, d);
@@ -379,8 +379,8 @@ internal static unsafe class KQuantTiles
         // d and d_min, adjacent halves at the start of each super-block.
         var dd = Vector256.Create(*(uint*)(rows[0] + at), *(uint*)(rows[1] + at), *(uint*)(rows[2] + at), *(uint*)(rows[3] + at),
             *(uint*)(rows[4] + at), *(uint*)(rows[5] + at), *(uint*)(rows[6] + at), *(uint*)(rows[7] + at));
-        Avx.Store(e, FloatKernels.HalfToSingle(dd & Vector256.Create(0xFFFFu)));
-        Avx.Store(e + Lanes, FloatKernels.HalfToSingle(Vector256.ShiftRightLogical(dd, 16)));
+        Avx.Store(e, HalfBits.ToSingle(dd & Vector256.Create(0xFFFFu)));
+        Avx.Store(e + Lanes, HalfBits.ToSingle(Vector256.ShiftRightLogical(dd, 16)));
         Transpose(Pair(sc[0]), Pair(sc[1]), Pair(sc[2]), Pair(sc[3]), Pair(sc[4]), Pair(sc[5]), Pair(sc[6]), Pair(sc[7]), (byte*)scales);
         // Offset vector i (0..3): row r's mins 2i and 2i + 1 (against the activations' sums of sub-blocks 2i, 2i + 1).
         Transpose(Wide(mn[0]), Wide(mn[1]), Wide(mn[2]), Wide(mn[3]), Wide(mn[4]), Wide(mn[5]), Wide(mn[6]), Wide(mn[7]), (byte*)offsets);

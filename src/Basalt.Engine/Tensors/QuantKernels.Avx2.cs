@@ -465,7 +465,9 @@ internal static partial class QuantKernels
     // 8-lane reduction per row (Q4_K: +14% Gweights/cpu-s in L2). A last group of 1-3 rows (and the single-row API, a group of one) fills
     // the other lanes with zeros: no lane depends on another, so a row's value is the same whichever group it is in.
     // The prefetch runs PrefetchDistance ahead in each row; near a row's end it moves to the same row of the next group of four (with
-    // four interleaved streams the hardware prefetcher alone halves the streamed rate).
+    // four interleaved streams the hardware prefetcher alone halves the streamed rate). Rows shorter than that distance (2048-wide
+    // Q4_K rows are 1152 bytes) prefetch the next group as one sequential stream instead, B bytes per row and super-block, so it is
+    // in cache when its turn comes (four streams a row apart measured ~5% fewer Gweights per CPU-second streamed).
     // NoInlining for the reason given at DotRows<T>.
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
@@ -474,6 +476,7 @@ internal static partial class QuantKernels
         var B = T.Bytes;
         var dots = stackalloc Vector256<int>[4];
         var minDots = stackalloc Vector128<int>[4];
+        var shortRows = rowBytes < PrefetchDistance + B;
         for (var r = 0; r < rows; r += 4, w += 4 * rowBytes)
         {
             var count = Math.Min(4, rows - r);
@@ -486,6 +489,8 @@ internal static partial class QuantKernels
             }
             var acc = Vector128<float>.Zero;
             var accMins = Vector128<float>.Zero;
+            // Where the next group starts, less the distance PrefetchAhead adds.
+            var next = w + 4 * rowBytes - PrefetchDistance;
             for (var b = 0; b < blocks; b++)
             {
                 long o = (long)b * B;
@@ -496,7 +501,7 @@ internal static partial class QuantKernels
                 for (var k = 0; k < count; k++)
                 {
                     byte* bw = w + k * rowBytes;
-                    PrefetchAhead(bw + ahead, B);
+                    PrefetchAhead(shortRows ? next + (4 * b + k) * B : bw + ahead, B);
                     dots[k] = T.Dot(bw + o, bx, bsums8, out var m);
                     minDots[k] = m;
                 }
@@ -507,7 +512,7 @@ internal static partial class QuantKernels
                 // d in the low half of each 32-bit word, dmin in the high half.
                 var dd = Vector128.Create(Unsafe.ReadUnaligned<uint>(w + o + T.DAt), Unsafe.ReadUnaligned<uint>(w1 + o + T.DAt),
                     Unsafe.ReadUnaligned<uint>(w2 + o + T.DAt), Unsafe.ReadUnaligned<uint>(w3 + o + T.DAt));
-                var d = FloatKernels.HalfToSingle(Vector256.Create(dd & Vector128.Create(0xffffu), dd >>> 16));
+                var d = HalfBits.ToSingle(Vector256.Create(dd & Vector128.Create(0xffffu), dd >>> 16));
                 acc = Vector128.FusedMultiplyAdd(d.GetLower() * dx, sumi, acc);
                 accMins = Vector128.FusedMultiplyAdd(d.GetUpper() * dx, mins, accMins);
             }

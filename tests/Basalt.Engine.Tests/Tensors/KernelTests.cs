@@ -301,8 +301,8 @@ public sealed class KernelTests
     public void RowKernelsDotQ8_KQuantRowGroups_EqualSingleRowDotsAndReference(GgmlType type)
     {
         // Rows go four at a time, one lane each; a last group of 1-3 rows fills the other lanes with zeros. No row may depend on its
-        // neighbours or on where the group ends.
-        foreach (var blocks in new[] { 1, 3, 8 })
+        // neighbours or on where the group ends. 17 super-blocks: rows longer than the prefetch distance (the other prefetch path).
+        foreach (var blocks in new[] { 1, 3, 8, 17 })
         {
             foreach (var rows in new[] { 1, 2, 3, 4, 5, 8, 11 })
             {
@@ -472,6 +472,28 @@ public sealed class KernelTests
 
 public sealed class HalfBitsTests
 {
+    [Fact]
+    public void ToSingleVector_EveryHalfBitPattern_MatchesHalfConversion()
+    {
+        Span<uint> lanes = stackalloc uint[8];
+        for (var i = 0; i < 65536; i += 8)
+        {
+            for (var k = 0; k < 8; k++)
+                lanes[k] = (uint)(i + k);
+            var converted = HalfBits.ToSingle(System.Runtime.Intrinsics.Vector256.Create<uint>(lanes));
+            for (var k = 0; k < 8; k++)
+            {
+                var expected = (float)BitConverter.UInt16BitsToHalf((ushort)(i + k));
+                var actual = System.Runtime.Intrinsics.Vector256.GetElement(converted, k);
+                if (float.IsNaN(expected))
+                    Assert.True(float.IsNaN(actual) && BitConverter.SingleToUInt32Bits(actual) == BitConverter.SingleToUInt32Bits(HalfBits.ToSingle((ushort)(i + k))),
+                        $"0x{i + k:X4} should be the same NaN as the scalar conversion");
+                else
+                    Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(actual), $"0x{i + k:X4}: {expected} vs {actual}");
+            }
+        }
+    }
+
     [Fact]
     public void ToSingle_EveryHalfBitPattern_MatchesHalfConversion()
     {
