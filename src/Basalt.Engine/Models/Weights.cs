@@ -178,12 +178,18 @@ internal sealed unsafe class RepackedStore : IDisposable
     private readonly List<nint> _buffers = [];
     private bool _disposed;
 
-    // Matrices smaller than this share slabs of this size, so that small matrices (a 576 x 576 F16 matrix is 648 KiB) sit in huge
-    // pages too; the untouched tail of the last slab is address space only.
+    // Matrices share slabs, so that small ones (a 576 x 576 F16 matrix is 648 KiB) sit in huge pages too. The first slab is the
+    // capacity the binder expects to need (all the file's matrices), the next ones this size; an untouched tail is address space only,
+    // while the partly used last huge page of each slab is resident.
     private const long Slab = 32 * NativePages.HugePage;
 
+    private readonly long _firstSlab;
     private byte* _slab;
-    private long _slabUsed = Slab;
+    private long _slabSize;
+    private long _slabUsed;
+
+    /// <param name="capacity">Bytes the caller expects to allocate in all (0: unknown).</param>
+    public RepackedStore(long capacity = 0) => _firstSlab = Math.Max(capacity, Slab);
 
     /// <summary>Bytes allocated.</summary>
     public long Bytes { get; private set; }
@@ -193,11 +199,12 @@ internal sealed unsafe class RepackedStore : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Bytes += bytes;
-        if (bytes >= Slab)
-            return AllocateHuge(bytes);
-        if (_slabUsed + bytes > Slab)
+        if (_slabUsed + bytes > _slabSize)
         {
-            _slab = AllocateHuge(Slab);
+            if (_slab != null && bytes >= Slab)
+                return AllocateHuge(bytes);
+            _slabSize = _slab == null ? Math.Max(_firstSlab, bytes) : Slab;
+            _slab = AllocateHuge(_slabSize);
             _slabUsed = 0;
         }
         var p = _slab + _slabUsed;
@@ -282,7 +289,7 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true)
         var rowBytes = t.RowBytes;
         var octets = checked((int)(t.RowCount / Q8Octets.Rows));
         var blocks = checked((int)(t.RowLength / Q8_0Block.Size));
-        Repacked ??= new RepackedStore();
+        Repacked ??= new RepackedStore(MatrixBytes());
         var target = Repacked.Allocate(t.ByteSize);
         var chunks = (octets + OctetsPerChunk - 1) / OctetsPerChunk;
         Parallel.For(0, chunks, c =>
@@ -308,7 +315,7 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true)
     {
         var source = file.TensorPointer(t);
         var bytes = t.ByteSize;
-        Repacked ??= new RepackedStore();
+        Repacked ??= new RepackedStore(MatrixBytes());
         var target = Repacked.Allocate(bytes);
         var chunks = (int)((bytes + CopyChunk - 1) / CopyChunk);
         Parallel.For(0, chunks, c =>
@@ -321,6 +328,10 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true)
         file.ReleasePages(source, bytes);
         return new WeightMatrix(file, t, target, WeightLayout.Rows);
     }
+
+    // The bytes of the file's matrices (every tensor of two or more dimensions, each rounded to 64 bytes): the store reserves them as
+    // one region, so the weights pack back to back and only its last huge page is partly used.
+    private long MatrixBytes() => file.Tensors.Where(t => t.Dimensions.Count > 1).Sum(t => (t.ByteSize + 63) & ~63L);
 
     public WeightMatrix? OptionalMatrix(string name, int cols, int rows) =>
         file.TryGetTensor(name, out _) ? Matrix(name, cols, rows) : null;
