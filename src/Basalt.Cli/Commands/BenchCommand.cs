@@ -18,7 +18,7 @@ internal static class BenchCommand
         double LoadMs, double PromptTokensPerSecond, double TimeToFirstTokenMs, double DecodeTokensPerSecond,
         double PromptTokensPerCpuSecond, double DecodeTokensPerCpuSecond,
         double PromptTokensPerSecondMin, double PromptTokensPerSecondMax, double DecodeTokensPerSecondMin, double DecodeTokensPerSecondMax,
-        long PeakWorkingSetBytes, long ManagedHeapBytes, long BytesAllocatedWhileDecoding);
+        long PeakWorkingSetBytes, long ManagedHeapBytes, long BytesAllocatedWhileDecoding, long NativeWeightBytes);
 
     public static Command Create()
     {
@@ -32,6 +32,7 @@ internal static class BenchCommand
             Description = "Timed runs of the prompt and the decode on the loaded model; the median is reported with the range (a shared machine's rates swing from run to run).",
             DefaultValueFactory = _ => 1,
         };
+        var keepMapped = new Option<bool>("--keep-mapped") { Description = "Read the weights from the file's memory mapping instead of copies in huge pages (ModelLoadOptions.KeepWeightsMapped), to compare the two." };
         var makeModel = new Option<string?>("--make-model") { Description = "Write a random-weight model instead: smollm2-135m or llama-1b." };
         var type = new Option<string>("--type") { Description = "Tensor types for --make-model: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K_M, Q5_K_M.", DefaultValueFactory = _ => "Q8_0" };
         var output = new Option<string?>("--out") { Description = "Where --make-model writes the model." };
@@ -44,7 +45,7 @@ internal static class BenchCommand
         var trainSeq = new Option<int>("--train-seq") { Description = "Tokens per sequence for --train.", DefaultValueFactory = _ => 64 };
         var command = new Command("bench", "Measure the local engine's speed on a GGUF model, or write a random-weight model to measure.")
         {
-            file, threads, promptTokens, genTokens, repetitions, json, makeModel, type, output, ttft, streams, kvType, train, trainSteps, trainBatch, trainSeq,
+            file, threads, promptTokens, genTokens, repetitions, json, keepMapped, makeModel, type, output, ttft, streams, kvType, train, trainSteps, trainBatch, trainSeq,
         };
         command.SetAction(parse =>
         {
@@ -63,7 +64,8 @@ internal static class BenchCommand
                 return shared < 1 ? Usage(e, "--ttft must be at least 1.") : ServingBench.TimeToFirstToken(path, parse.GetValue(threads), parse.GetValue(kvType)!, shared, o, e);
             if (parse.GetValue(streams) is { } counts)
                 return ServingBench.Streams(path, parse.GetValue(threads), parse.GetValue(kvType)!, counts, parse.GetValue(genTokens), o, e);
-            return Measure(path, parse.GetValue(threads), parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(json), o, e, parse.GetValue(repetitions));
+            return Measure(path, parse.GetValue(threads), parse.GetValue(promptTokens), parse.GetValue(genTokens), parse.GetValue(json), o, e, parse.GetValue(repetitions),
+                parse.GetValue(keepMapped));
         });
         return command;
     }
@@ -122,7 +124,7 @@ internal static class BenchCommand
     }
 
     internal static int Measure(string path, int? threads, int promptTokens, int genTokens, bool json, TextWriter output, TextWriter error,
-        int repetitions = 1)
+        int repetitions = 1, bool keepMapped = false)
     {
         if (promptTokens < 1 || genTokens < 1 || threads is < 1 || repetitions < 1)
         {
@@ -133,7 +135,7 @@ internal static class BenchCommand
         LanguageModel model;
         try
         {
-            model = LanguageModel.Load(path, new ModelLoadOptions { Threads = threads, MaxContextLength = promptTokens + genTokens });
+            model = LanguageModel.Load(path, new ModelLoadOptions { Threads = threads, MaxContextLength = promptTokens + genTokens, KeepWeightsMapped = keepMapped });
         }
         catch (Exception e) when (e is GgufFormatException or GgufMetadataException or IOException or UnauthorizedAccessException or NotSupportedException)
         {
@@ -220,14 +222,15 @@ internal static class BenchCommand
                 Math.Round(decodeRates.Min(), 2), Math.Round(decodeRates.Max(), 2),
                 process.PeakWorkingSet64,
                 GC.GetGCMemoryInfo().HeapSizeBytes,
-                allocated);
+                allocated,
+                model.RepackedWeightBytes);
             if (json)
                 output.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
             else
             {
                 var inv = CultureInfo.InvariantCulture;
                 output.WriteLine(string.Create(inv, $"model:        {report.Model} ({report.Architecture}, {report.WeightBytes / 1048576.0:F1} MiB of weights), {report.Threads} threads"));
-                output.WriteLine(string.Create(inv, $"load:         {report.LoadMs:F0} ms"));
+                output.WriteLine(string.Create(inv, $"load:         {report.LoadMs:F0} ms ({(report.NativeWeightBytes > 0 ? $"{report.NativeWeightBytes / 1048576.0:F1} MiB of weights in huge-page native memory" : "weights read from the file's mapping")})"));
                 var range = repetitions > 1;
                 output.WriteLine(string.Create(inv, $"prompt:       {promptTokens} tokens at {report.PromptTokensPerSecond:F1} tokens/s (first token after {report.TimeToFirstTokenMs:F0} ms)")
                     + (range ? string.Create(inv, $"; median of {repetitions}, range {report.PromptTokensPerSecondMin:F1}-{report.PromptTokensPerSecondMax:F1}") : ""));

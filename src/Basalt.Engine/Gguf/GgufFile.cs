@@ -246,9 +246,12 @@ public sealed unsafe class GgufFile : IDisposable
     /// both copies. The file is unchanged and a later read maps the pages back. Elsewhere, and for in-memory images, nothing.</summary>
     internal void ReleasePages(byte* start, long length)
     {
-        if (_owner is Mapping)
+        if (ReleasesPages)
             NativePages.Release(start, length);
     }
+
+    /// <summary>True when <see cref="ReleasePages"/> drops pages: a memory-mapped file on Linux.</summary>
+    internal bool ReleasesPages => _owner is Mapping && OperatingSystem.IsLinux();
 
     /// <summary>A tensor's data as bytes; throws for tensors of 2 GiB or more (use <see cref="TensorRow"/> or <see cref="TensorPointer"/>).</summary>
     public ReadOnlySpan<byte> TensorData(GgufTensorInfo tensor)

@@ -16,6 +16,10 @@ public sealed record ModelLoadOptions
     public KvCacheType KvCacheType { get; init; } = KvCacheType.F16;
     /// <summary>Most tokens one forward pass takes (default <see cref="LanguageModel.DefaultMaxBatchTokens"/>): the prompt runs in chunks of this many.</summary>
     public int? MaxBatchTokens { get; init; }
+    /// <summary>Read the weights in place from the file's memory mapping (4 KiB pages) instead of holding them in native memory backed by
+    /// transparent huge pages (the default: Q8_0 repacked into octets, every other matrix copied unchanged on Linux, the mapping's pages
+    /// released as they are copied). Loads faster; decodes slower.</summary>
+    public bool KeepWeightsMapped { get; init; }
 }
 
 /// <summary>A GGUF model loaded for inference: config, weights mapped from the file, tokenizer and chat template.
@@ -61,7 +65,7 @@ public sealed class LanguageModel : IDisposable
             var architecture = Models.Architecture.For(file);
             var config = architecture.ReadConfig(file);
             config.Validate(file.Name);
-            var weights = architecture.Bind(file, config);
+            var weights = architecture.Bind(file, config, repack: !options.KeepWeightsMapped);
             var tokenizer = Tokenizer.FromGguf(file);
             if (tokenizer.VocabSize > config.VocabSize)
                 throw new GgufFormatException(file.Name, $"the tokenizer has {tokenizer.VocabSize} tokens but the model only {config.VocabSize} embeddings");
@@ -90,7 +94,7 @@ public sealed class LanguageModel : IDisposable
     public string Architecture => Transformer.Config.Architecture;
     /// <summary>Bytes of weights the forward pass reads.</summary>
     public long WeightBytes => Transformer.Weights.Bytes;
-    /// <summary>Bytes of weights repacked at load into native memory (the file's pages for them are released on Linux).</summary>
+    /// <summary>Bytes of weights repacked or copied at load into native memory (the file's pages for them are released on Linux).</summary>
     public long RepackedWeightBytes => Transformer.Weights.RepackedBytes;
     /// <summary>Threads the forward pass uses.</summary>
     public int Threads => _pool.Threads;

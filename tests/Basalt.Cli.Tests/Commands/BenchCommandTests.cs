@@ -53,6 +53,25 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void Bench_KeepMapped_ReportsNoWeightsInNativeMemory()
+    {
+        var path = SharedFiles.Path("models/stories260K.gguf");
+        if (path is null)
+            return;
+        long Native(params string[] extra)
+        {
+            var (exit, output, error) = Run(["bench", path, "--threads", "1", "--prompt-tokens", "4", "--gen-tokens", "2", "--json", .. extra]);
+            Assert.True(exit == 0, error);
+            using var json = JsonDocument.Parse(output);
+            return json.RootElement.GetProperty("nativeWeightBytes").GetInt64();
+        }
+        Assert.Equal(0, Native("--keep-mapped"));
+        // On Linux the default copies the weights out of the mapping (elsewhere only Q8_0 is repacked, and this model has none).
+        if (OperatingSystem.IsLinux())
+            Assert.True(Native() > 0);
+    }
+
+    [Fact]
     public void Bench_ZeroRepetitions_ExitsTwo()
     {
         var (exit, _, error) = Run("bench", "some.gguf", "--repetitions", "0");

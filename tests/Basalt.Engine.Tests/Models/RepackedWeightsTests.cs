@@ -43,7 +43,8 @@ public sealed unsafe class RepackedWeightsTests
             }
             Assert.Equal(WeightLayout.Octets, a.Layout);
             Assert.Equal(WeightLayout.Rows, odd.Layout);
-            Assert.Equal(a.RowBytes * 24, binder.Repacked!.Bytes);
+            // The matrix outside octets is held too, copied in the file's layout, where the mapping's pages can be released.
+            Assert.Equal(a.RowBytes * 24 + (file.ReleasesPages ? odd.RowBytes * 13 : 0), binder.Repacked!.Bytes);
             // Tied embeddings bind one tensor twice: both are the one repacked copy.
             Assert.True(binder.Matrix("a", 96, 24).Data == a.Data);
 
@@ -207,7 +208,7 @@ public sealed unsafe class RepackedWeightsTests
     }
 
     // Rss of this process's mappings of the file, from /proc/self/smaps.
-    private static long MappedResidentBytes(string path)
+    internal static long MappedResidentBytes(string path)
     {
         long total = 0;
         var inFile = false;
