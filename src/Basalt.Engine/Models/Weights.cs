@@ -161,8 +161,19 @@ internal sealed class ModelWeights : IDisposable
     public long Bytes { get; init; }
 
     /// <summary>The natively allocated copies of the matrices, repacked or copied as in the file (null when the weights are read from the
-    /// mapping); freed by <see cref="Dispose"/>.</summary>
-    public RepackedStore? Repacked { get; init; }
+    /// mapping); freed by <see cref="Dispose"/>. Setting it hands the store over: the binder that made it no longer frees it.</summary>
+    public RepackedStore? Repacked
+    {
+        get => _repacked;
+        init
+        {
+            _repacked = value;
+            if (value != null)
+                value.HeldByWeights = true;
+        }
+    }
+
+    private readonly RepackedStore? _repacked;
 
     /// <summary>Bytes of weights held in native memory (repacked or copied) instead of the file's mapping.</summary>
     public long RepackedBytes => Repacked?.Bytes ?? 0;
@@ -172,7 +183,8 @@ internal sealed class ModelWeights : IDisposable
 }
 
 /// <summary>Native buffers holding the weights (64-byte aligned, in 2 MiB-aligned slabs that ask for transparent huge pages), owned by the model's
-/// <see cref="ModelWeights"/> (freed with it, or by the finalizer when a test drops one without disposing it).</summary>
+/// <see cref="ModelWeights"/> and freed by its Dispose. There is no finalizer: the matrices hold bare pointers into these buffers, so a
+/// store dropped while they are still read must not be freed under them; a store dropped without Dispose leaks instead.</summary>
 internal sealed unsafe class RepackedStore : IDisposable
 {
     private readonly List<nint> _buffers = [];
@@ -193,6 +205,9 @@ internal sealed unsafe class RepackedStore : IDisposable
 
     /// <summary>Bytes allocated.</summary>
     public long Bytes { get; private set; }
+
+    /// <summary>A <see cref="ModelWeights"/> owns the store (and frees it); until then the <see cref="WeightBinder"/> that made it does.</summary>
+    public bool HeldByWeights { get; set; }
 
     /// <summary><paramref name="bytes"/> bytes, 64-byte aligned, in memory that asks for transparent huge pages.</summary>
     public byte* Allocate(long bytes)
@@ -225,14 +240,6 @@ internal sealed unsafe class RepackedStore : IDisposable
 
     public void Dispose()
     {
-        Free();
-        GC.SuppressFinalize(this);
-    }
-
-    ~RepackedStore() => Free();
-
-    private void Free()
-    {
         lock (_buffers)
         {
             _disposed = true;
@@ -249,8 +256,10 @@ internal sealed unsafe class RepackedStore : IDisposable
 /// each Q8_0 matrix whose rows split into octets is rewritten into <see cref="WeightLayout.Octets"/>, and, where the file's pages can be
 /// released (a memory-mapped file on Linux), every other matrix is copied with its bytes unchanged. The file's pages are released
 /// chunk by chunk right after each chunk is copied (<see cref="GgufFile.ReleasePages"/>), so the model holds one copy of its weights.
-/// Without <paramref name="repack"/> every matrix reads the mapping in place.</summary>
-internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true)
+/// Without <paramref name="repack"/> every matrix reads the mapping in place.
+/// Disposing the binder frees its store unless a <see cref="ModelWeights"/> took it (binding that throws partway, or matrices bound
+/// without building a model).</summary>
+internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : IDisposable
 {
     // Octets repacked per work item: 64 KiB to 2 MiB of weights, so the parallel repack balances and each item's file pages are
     // released right after it (the working set never holds both copies of more than a few items).
@@ -351,4 +360,10 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true)
 
     public float[]? OptionalVector(string name, int length) =>
         file.TryGetTensor(name, out _) ? Vector(name, length) : null;
+
+    public void Dispose()
+    {
+        if (Repacked is { HeldByWeights: false } store)
+            store.Dispose();
+    }
 }

@@ -56,6 +56,7 @@ public sealed class BatchForwardTests
         public void Dispose()
         {
             Pool.Dispose();
+            Transformer.Weights.Dispose();
             _file.Dispose();
             File.Delete(_path);
         }

@@ -29,7 +29,8 @@ public sealed class DecodeStepTests
             using var file = GgufFile.Open(path);
             var architecture = Architecture.For(file);
             var c = architecture.ReadConfig(file);
-            var layer = architecture.Bind(file, c).Layers[0];
+            using var weights = architecture.Bind(file, c);
+            var layer = weights.Layers[0];
             int dim = c.Dim, ffn = c.FfnDim;
             var gate = layer.FusedGateUp ? layer.Up.Slice(0, ffn) : layer.Gate;
             var up = layer.FusedGateUp ? layer.Up.Slice(ffn, ffn) : layer.Up;
@@ -94,7 +95,8 @@ public sealed class DecodeStepTests
             using var file = GgufFile.Open(path);
             var architecture = Architecture.For(file);
             var c = architecture.ReadConfig(file);
-            var layer = architecture.Bind(file, c).Layers[0];
+            using var weights = architecture.Bind(file, c);
+            var layer = weights.Layers[0];
             int dim = c.Dim, ffn = c.FfnDim;
             var gate = layer.FusedGateUp ? layer.Up.Slice(0, ffn) : layer.Gate;
             var up = layer.FusedGateUp ? layer.Up.Slice(ffn, ffn) : layer.Up;
@@ -169,7 +171,8 @@ public sealed class DecodeStepTests
             using var file = GgufFile.Open(path);
             var architecture = Architecture.For(file);
             var c = architecture.ReadConfig(file);
-            var layer = architecture.Bind(file, c).Layers[0];
+            using var weights = architecture.Bind(file, c);
+            var layer = weights.Layers[0];
             job.Set(1, new float[c.Dim], c.Dim, layer.Q, new float[c.QDim], c.QDim);
             Assert.Throws<InvalidOperationException>(() => job.SetQuantizedInput(layer.Down, new float[c.Dim], c.Dim));
         }

@@ -33,7 +33,7 @@ public sealed unsafe class RepackedWeightsTests
         try
         {
             using var file = GgufFile.Open(path);
-            var binder = new WeightBinder(file);
+            using var binder = new WeightBinder(file);
             var a = binder.Matrix("a", 96, 24);
             var odd = binder.Matrix("odd", 64, 13);
             if (!Q8Octets.Supports(GgmlType.Q8_0, 24, 96))
@@ -83,7 +83,8 @@ public sealed unsafe class RepackedWeightsTests
         try
         {
             using var file = GgufFile.Open(path);
-            var a = new WeightBinder(file).Matrix("a", 96, 24);
+            using var binder = new WeightBinder(file);
+            var a = binder.Matrix("a", 96, 24);
             if (a.Layout != WeightLayout.Octets)
                 return;
             // Row-layout readers refuse octets instead of reading interleaved bytes as rows.
@@ -92,8 +93,10 @@ public sealed unsafe class RepackedWeightsTests
             Assert.Throws<ArgumentOutOfRangeException>(() => a.Slice(4, 8));
             Assert.Throws<ArgumentOutOfRangeException>(() => a.OctetRange(4, 8).Length);
             // A fused tensor split inside an octet, or a binder told not to repack, keeps the file's rows.
-            Assert.Equal(WeightLayout.Rows, new WeightBinder(file).Matrix("a", 96, 24, splitAt: 12).Layout);
-            var rows = new WeightBinder(file, repack: false).Matrix("a", 96, 24);
+            using var split = new WeightBinder(file);
+            Assert.Equal(WeightLayout.Rows, split.Matrix("a", 96, 24, splitAt: 12).Layout);
+            using var mapped = new WeightBinder(file, repack: false);
+            var rows = mapped.Matrix("a", 96, 24);
             Assert.Equal(WeightLayout.Rows, rows.Layout);
             Assert.Throws<InvalidOperationException>(() => rows.OctetRange(0, 8).Length);
             Assert.Equal(4, rows.Slice(4, 12).Slice(0, 4).Rows);
@@ -120,8 +123,8 @@ public sealed unsafe class RepackedWeightsTests
             using var pool = new WorkerPool(2);
             var architecture = Architecture.For(file);
             var config = architecture.ReadConfig(file);
-            var packedWeights = architecture.Bind(file, config);
-            var rowWeights = architecture.Bind(file, config, repack: false);
+            using var packedWeights = architecture.Bind(file, config);
+            using var rowWeights = architecture.Bind(file, config, repack: false);
             var packed = new Transformer(config, packedWeights, pool);
             var rows = new Transformer(config, rowWeights, pool);
             if (Q8Octets.Supports(GgmlType.Q8_0, 8, 256))
@@ -141,7 +144,6 @@ public sealed unsafe class RepackedWeightsTests
                     worst = Math.Max(worst, Math.Abs(a[step][i] - b[step][i]));
                 Assert.True(worst <= LayoutTolerance * scale, $"{arch} step {step}: {worst:G4} over {LayoutTolerance} x {scale:G4}");
             }
-            packedWeights.Dispose();
         }
         finally
         {

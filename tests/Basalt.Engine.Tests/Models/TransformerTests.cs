@@ -55,7 +55,8 @@ public sealed class TransformerTests
             var architecture = Architecture.For(file);
             var config = architecture.ReadConfig(file);
             using var pool = new WorkerPool(2);
-            var model = new Transformer(config, architecture.Bind(file, config), pool);
+            using var weights = architecture.Bind(file, config);
+            var model = new Transformer(config, weights, pool);
             var state = new BatchState(config, 1, 16) { ExactActivations = exactActivations };
             var cache = new KvCache(config, 16, KvCacheType.F32);
             var reference = new ReferenceForward(file, shape);
