@@ -35,6 +35,7 @@ internal abstract class Architecture
     /// <summary>Binds the llama-shaped tensors every architecture here shares; <paramref name="extras"/> adds the rest.</summary>
     protected static ModelWeights BindStandard(WeightBinder b, ModelConfig c, LayerExtras extras)
     {
+        using var binding = b; // frees the native copies made so far when binding throws; the weights returned below take them otherwise
         var embedding = b.Matrix(N.TokenEmbedding, c.Dim, c.VocabSize);
         var layers = new LayerWeights[c.Layers];
         for (var l = 0; l < c.Layers; l++)

@@ -60,20 +60,26 @@ public sealed class LanguageModel : IDisposable
         if (!Enum.IsDefined(options.KvCacheType))
             throw new ArgumentOutOfRangeException(nameof(options), $"KvCacheType {options.KvCacheType} is not one of F32, F16, Q8_0.");
         var file = GgufFile.Open(path);
+        ModelWeights? weights = null;
+        WorkerPool? pool = null;
         try
         {
             var architecture = Models.Architecture.For(file);
             var config = architecture.ReadConfig(file);
             config.Validate(file.Name);
-            var weights = architecture.Bind(file, config, repack: !options.KeepWeightsMapped);
+            weights = architecture.Bind(file, config, repack: !options.KeepWeightsMapped);
             var tokenizer = Tokenizer.FromGguf(file);
             if (tokenizer.VocabSize > config.VocabSize)
                 throw new GgufFormatException(file.Name, $"the tokenizer has {tokenizer.VocabSize} tokens but the model only {config.VocabSize} embeddings");
             var context = Math.Min(config.ContextLength, options.MaxContextLength ?? DefaultMaxContext);
-            return new LanguageModel(file, config, weights, tokenizer, context, new WorkerPool(threads), options);
+            pool = new WorkerPool(threads);
+            return new LanguageModel(file, config, weights, tokenizer, context, pool, options);
         }
         catch
         {
+            // The native copies of the weights and the worker threads of a load that failed after making them.
+            pool?.Dispose();
+            weights?.Dispose();
             file.Dispose();
             throw;
         }

@@ -206,6 +206,11 @@ internal sealed unsafe class RepackedStore : IDisposable
     /// <summary>Bytes allocated.</summary>
     public long Bytes { get; private set; }
 
+    private static long s_liveBytes;
+
+    /// <summary>Bytes allocated by all stores of the process not yet disposed (tests check that a failed load frees what it copied).</summary>
+    public static long LiveBytes => Interlocked.Read(ref s_liveBytes);
+
     /// <summary>A <see cref="ModelWeights"/> owns the store (and frees it); until then the <see cref="WeightBinder"/> that made it does.</summary>
     public bool HeldByWeights { get; set; }
 
@@ -214,6 +219,7 @@ internal sealed unsafe class RepackedStore : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Bytes += bytes;
+        Interlocked.Add(ref s_liveBytes, bytes);
         if (_slabUsed + bytes > _slabSize)
         {
             if (_slab != null && bytes >= Slab)
@@ -246,6 +252,7 @@ internal sealed unsafe class RepackedStore : IDisposable
             foreach (var p in _buffers)
                 System.Runtime.InteropServices.NativeMemory.AlignedFree((void*)p);
             _buffers.Clear();
+            Interlocked.Add(ref s_liveBytes, -Bytes);
             Bytes = 0;
         }
     }
