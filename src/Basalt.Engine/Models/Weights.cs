@@ -272,8 +272,6 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
     // released right after it (the working set never holds both copies of more than a few items).
     private const int OctetsPerChunk = 64;
 
-    private readonly Dictionary<string, WeightMatrix> _bound = [];
-
     public GgufFile File => file;
     public long Bytes { get; private set; }
 
@@ -282,21 +280,17 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
 
     /// <summary>The matrix <paramref name="name"/> of <paramref name="rows"/> rows of <paramref name="cols"/> weights;
     /// <paramref name="splitAt"/>: rows at which the caller will slice it (a fused tensor), where a split that is not a multiple of 8
-    /// keeps the file's layout.</summary>
+    /// keeps the file's layout. Each call makes its own copy: bind a tensor once (a tied output is the embedding's matrix, not a second
+    /// binding).</summary>
     public WeightMatrix Matrix(string name, int cols, int rows, int splitAt = 0)
     {
         var t = file.GetTensor(name);
         if (t.RowLength != cols || t.RowCount != rows)
             throw new GgufFormatException(file.Name, $"tensor '{name}' has shape {t.ShapeText}, expected [{cols}, {rows}]");
-        // Tied embeddings bind one tensor twice: one repacked copy serves both.
-        if (_bound.TryGetValue(name, out var bound))
-            return bound;
         Bytes += t.ByteSize;
-        var matrix = repack && splitAt % Q8Octets.Rows == 0 && Q8Octets.Supports(t.Type, rows, cols) && TensorOps.IsSupported(t.Type)
+        return repack && splitAt % Q8Octets.Rows == 0 && Q8Octets.Supports(t.Type, rows, cols) && TensorOps.IsSupported(t.Type)
             ? Repack(t)
             : repack && file.ReleasesPages && TensorOps.IsSupported(t.Type) ? Copy(t) : new WeightMatrix(file, t);
-        _bound[name] = matrix;
-        return matrix;
     }
 
     private WeightMatrix Repack(GgufTensorInfo t)

@@ -45,8 +45,6 @@ public sealed unsafe class RepackedWeightsTests
             Assert.Equal(WeightLayout.Rows, odd.Layout);
             // The matrix outside octets is held too, copied in the file's layout, where the mapping's pages can be released.
             Assert.Equal(a.RowBytes * 24 + (file.ReleasesPages ? odd.RowBytes * 13 : 0), binder.Repacked!.Bytes);
-            // Tied embeddings bind one tensor twice: both are the one repacked copy.
-            Assert.True(binder.Matrix("a", 96, 24).Data == a.Data);
 
             var original = file.TensorData(file.GetTensor("a")).ToArray();
             var scratch = new byte[a.RowBytes];
