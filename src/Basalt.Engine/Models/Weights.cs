@@ -288,7 +288,7 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
         if (t.RowLength != cols || t.RowCount != rows)
             throw new GgufFormatException(file.Name, $"tensor '{name}' has shape {t.ShapeText}, expected [{cols}, {rows}]");
         Bytes += t.ByteSize;
-        return repack && splitAt % Q8Octets.Rows == 0 && Q8Octets.Supports(t.Type, rows, cols) && TensorOps.IsSupported(t.Type)
+        return repack && splitAt % Q8Octets.Rows == 0 && Q8Octets.Supports(t.Type, rows, cols)
             ? Repack(t)
             : repack && file.ReleasesPages && TensorOps.IsSupported(t.Type) ? Copy(t) : new WeightMatrix(file, t);
     }
