@@ -100,8 +100,9 @@ public sealed class LanguageModel : IDisposable
     public string Architecture => Transformer.Config.Architecture;
     /// <summary>Bytes of weights the forward pass reads.</summary>
     public long WeightBytes => Transformer.Weights.Bytes;
-    /// <summary>Bytes of weights repacked or copied at load into native memory (the file's pages for them are released on Linux).</summary>
-    public long RepackedWeightBytes => Transformer.Weights.RepackedBytes;
+    /// <summary>Bytes of weights repacked or copied at load into native memory (the file's pages for them are released on Linux); read by
+    /// the tests and the bench's load line.</summary>
+    internal long RepackedWeightBytes => Transformer.Weights.RepackedBytes;
     /// <summary>Threads the forward pass uses.</summary>
     public int Threads => _pool.Threads;
     /// <summary>The model's hyper-parameters.</summary>
@@ -127,7 +128,8 @@ public sealed class LanguageModel : IDisposable
     /// Dispose it before the model.</summary>
     public SequenceScheduler CreateScheduler(SchedulerOptions? options = null) => new(this, options ?? new SchedulerOptions());
 
-    /// <summary>Unmaps the file and stops the worker threads.</summary>
+    /// <summary>Stops the worker threads, frees the weights held in native memory and unmaps the file; no generator or scheduler of
+    /// the model may run afterwards.</summary>
     public void Dispose()
     {
         _pool.Dispose();
