@@ -302,6 +302,7 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
         Repacked ??= new RepackedStore(MatrixBytes());
         var target = Repacked.Allocate(t.ByteSize);
         var chunks = (octets + OctetsPerChunk - 1) / OctetsPerChunk;
+        // The shared thread pool, not ModelLoadOptions.Threads: this runs once at load, before the model's worker pool exists.
         Parallel.For(0, chunks, c =>
         {
             var first = c * OctetsPerChunk;
@@ -328,6 +329,7 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
         Repacked ??= new RepackedStore(MatrixBytes());
         var target = Repacked.Allocate(bytes);
         var chunks = (int)((bytes + CopyChunk - 1) / CopyChunk);
+        // The shared thread pool, as in Repack: the model's worker pool does not exist yet.
         Parallel.For(0, chunks, c =>
         {
             var first = c * CopyChunk;
