@@ -18,8 +18,20 @@ public sealed record ModelLoadOptions
     public int? MaxBatchTokens { get; init; }
     /// <summary>Read the weights in place from the file's memory mapping (4 KiB pages) instead of holding them in native memory backed by
     /// transparent huge pages (the default: Q8_0 repacked into octets, every other matrix copied unchanged on Linux, the mapping's pages
-    /// released as they are copied). Loads faster; decodes slower.</summary>
+    /// released as they are copied). Loads faster; decodes slower. Chosen automatically, whatever this says, when the copy would not fit
+    /// in the memory the process can use (<see cref="LanguageModel.WeightsMappedForMemory"/>): the kernel then pages the mapping.</summary>
     public bool KeepWeightsMapped { get; init; }
+
+    /// <summary>Most bytes of weights to copy into native memory (default <see cref="LanguageModel.NativeWeightBudget"/>); tests set it.</summary>
+    internal long? NativeWeightLimit { get; init; }
+}
+
+/// <summary>Why a model's weights were left on the file's mapping: copying <paramref name="WeightBytes"/> bytes would exceed the
+/// <paramref name="BudgetBytes"/> the process can hold.</summary>
+internal readonly record struct WeightMemoryFallback(long WeightBytes, long BudgetBytes)
+{
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{WeightBytes / 1048576.0:F1} MiB of weights exceed the {BudgetBytes / 1048576.0:F1} MiB of memory this process can copy them into");
 }
 
 /// <summary>A GGUF model loaded for inference: config, weights mapped from the file, tokenizer and chat template.
@@ -35,8 +47,10 @@ public sealed class LanguageModel : IDisposable
     private readonly GgufFile _file;
     private readonly WorkerPool _pool;
 
-    private LanguageModel(GgufFile file, ModelConfig config, ModelWeights weights, Tokenizer tokenizer, int contextLength, WorkerPool pool, ModelLoadOptions options)
+    private LanguageModel(GgufFile file, ModelConfig config, ModelWeights weights, Tokenizer tokenizer, int contextLength, WorkerPool pool, ModelLoadOptions options,
+        WeightMemoryFallback? mappedForMemory)
     {
+        WeightsMappedForMemory = mappedForMemory;
         _file = file;
         _pool = pool;
         Transformer = new Transformer(config, weights, pool);
@@ -67,13 +81,22 @@ public sealed class LanguageModel : IDisposable
             var architecture = Models.Architecture.For(file);
             var config = architecture.ReadConfig(file);
             config.Validate(file.Name);
-            weights = architecture.Bind(file, config, repack: !options.KeepWeightsMapped);
+            // Copied weights are ordinary memory, not page cache: a model that does not fit stays on the mapping, which the kernel pages.
+            WeightMemoryFallback? mappedForMemory = null;
+            if (!options.KeepWeightsMapped)
+            {
+                var needed = WeightBinder.MatrixBytes(file);
+                var budget = options.NativeWeightLimit ?? NativeWeightBudget();
+                if (needed > budget)
+                    mappedForMemory = new WeightMemoryFallback(needed, budget);
+            }
+            weights = architecture.Bind(file, config, repack: !options.KeepWeightsMapped && mappedForMemory == null);
             var tokenizer = Tokenizer.FromGguf(file);
             if (tokenizer.VocabSize > config.VocabSize)
                 throw new GgufFormatException(file.Name, $"the tokenizer has {tokenizer.VocabSize} tokens but the model only {config.VocabSize} embeddings");
             var context = Math.Min(config.ContextLength, options.MaxContextLength ?? DefaultMaxContext);
             pool = new WorkerPool(threads);
-            return new LanguageModel(file, config, weights, tokenizer, context, pool, options);
+            return new LanguageModel(file, config, weights, tokenizer, context, pool, options, mappedForMemory);
         }
         catch
         {
@@ -84,6 +107,44 @@ public sealed class LanguageModel : IDisposable
             throw;
         }
     }
+
+    // Left free beside the copied weights, as a share of the memory available at load: the KV caches, the run states, the prefix
+    // cache and the rest of the process and the machine need room too.
+    private const int BudgetMarginDivisor = 8;
+    private const long MinBudgetMargin = 512L << 20;
+
+    /// <summary>Bytes of weights this process can copy into native memory now: the lesser of the memory the GC sees as available to the
+    /// process (physical memory or the container's limit) and, on Linux, MemAvailable in /proc/meminfo, less a margin of 1/8 of it (at
+    /// least 512 MiB). Unknown (neither readable): no limit.</summary>
+    internal static long NativeWeightBudget()
+    {
+        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (MemAvailable() is { } free)
+            available = available > 0 ? Math.Min(available, free) : free;
+        return available > 0 ? available - Math.Max(available / BudgetMarginDivisor, MinBudgetMargin) : long.MaxValue;
+    }
+
+    // MemAvailable from /proc/meminfo ("MemAvailable:   12345678 kB"), or null where there is none.
+    private static long? MemAvailable()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+                {
+                    var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    return parts.Length >= 2 && long.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var kb) ? kb * 1024 : null;
+                }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return null;
+    }
+
+    /// <summary>Set when the weights were left on the file's mapping because copying them would not fit in memory
+    /// (<see cref="NativeWeightBudget"/>); null when they were copied or the caller asked for the mapping.</summary>
+    internal WeightMemoryFallback? WeightsMappedForMemory { get; }
 
     internal Transformer Transformer { get; }
     internal WorkerPool Pool => _pool;

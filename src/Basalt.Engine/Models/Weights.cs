@@ -299,7 +299,7 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
         var rowBytes = t.RowBytes;
         var octets = checked((int)(t.RowCount / Q8Octets.Rows));
         var blocks = checked((int)(t.RowLength / Q8_0Block.Size));
-        Repacked ??= new RepackedStore(MatrixBytes());
+        Repacked ??= new RepackedStore(MatrixBytes(file));
         var target = Repacked.Allocate(t.ByteSize);
         var chunks = (octets + OctetsPerChunk - 1) / OctetsPerChunk;
         // The shared thread pool, not ModelLoadOptions.Threads: this runs once at load, before the model's worker pool exists.
@@ -326,7 +326,7 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
     {
         var source = file.TensorPointer(t);
         var bytes = t.ByteSize;
-        Repacked ??= new RepackedStore(MatrixBytes());
+        Repacked ??= new RepackedStore(MatrixBytes(file));
         var target = Repacked.Allocate(bytes);
         var chunks = (int)((bytes + CopyChunk - 1) / CopyChunk);
         // The shared thread pool, as in Repack: the model's worker pool does not exist yet.
@@ -341,9 +341,10 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
         return new WeightMatrix(file, t, target, WeightLayout.Rows);
     }
 
-    // The bytes of the file's matrices (every tensor of two or more dimensions, each rounded to 64 bytes): the store reserves them as
-    // one region, so the weights pack back to back and only its last huge page is partly used.
-    private long MatrixBytes() => file.Tensors.Where(t => t.Dimensions.Count > 1).Sum(t => (t.ByteSize + 63) & ~63L);
+    /// <summary>The bytes of the file's matrices (every tensor of two or more dimensions, each rounded to 64 bytes): at most what a
+    /// repacking binder holds in native memory. The store reserves them as one region, so the weights pack back to back and only its
+    /// last huge page is partly used.</summary>
+    public static long MatrixBytes(GgufFile file) => file.Tensors.Where(t => t.Dimensions.Count > 1).Sum(t => (t.ByteSize + 63) & ~63L);
 
     public WeightMatrix? OptionalMatrix(string name, int cols, int rows) =>
         file.TryGetTensor(name, out _) ? Matrix(name, cols, rows) : null;

@@ -43,6 +43,8 @@ internal sealed class EngineLocalModel : ILocalModel
 
     public string? ChatTemplate => _model.ChatTemplate;
 
+    public string? LoadWarning => _model.WeightsMappedForMemory is { } fallback ? $"{fallback}; read from the file's mapping instead, which decodes slower" : null;
+
     public int ContextLength => _model.ContextLength;
 
     public long WeightBytes => _model.WeightBytes;

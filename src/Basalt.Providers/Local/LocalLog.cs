@@ -13,4 +13,7 @@ internal static partial class LocalLog
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Unloaded idle local model {Path} to make room for '{ModelId}' within the memory budget")]
     public static partial void ModelEvicted(ILogger logger, string path, string modelId);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Local model '{ModelId}' from {Path}: {Warning}")]
+    public static partial void ModelLoadWarning(ILogger logger, string modelId, string path, string warning);
 }

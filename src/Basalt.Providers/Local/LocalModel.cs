@@ -13,6 +13,10 @@ internal interface ILocalModel : IDisposable
     /// <summary>Bytes of weights (the memory budget's unit).</summary>
     long WeightBytes { get; }
 
+    /// <summary>Why the weights are held in a slower way than usual (read from the file's mapping because copying them would not fit in
+    /// memory), or null; logged as a warning when the model loads.</summary>
+    string? LoadWarning => null;
+
     /// <summary>Text of the BOS token, passed to templates as bos_token.</summary>
     string BosText { get; }
 

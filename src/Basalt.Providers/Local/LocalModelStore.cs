@@ -122,6 +122,8 @@ internal sealed class LocalModelStore : IDisposable
             {
                 model = await Task.Run(() => _load(slot.Path), cancellationToken).ConfigureAwait(false);
                 LocalLog.ModelLoaded(_logger, modelId, slot.Path, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, model.WeightBytes / (1024 * 1024));
+                if (model.LoadWarning is { } warning)
+                    LocalLog.ModelLoadWarning(_logger, modelId, slot.Path, warning);
             }
             catch (Exception e) when (e is not OperationCanceledException and not BasaltException)
             {

@@ -172,4 +172,58 @@ public sealed unsafe class ResidentWeightsTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void Load_WeightsAboveNativeWeightLimit_KeptMappedAndSaysWhy()
+    {
+        var path = WriteModel("llama", "Q8_0", tied: false);
+        try
+        {
+            long matrices;
+            using (var file = GgufFile.Open(path))
+                matrices = WeightBinder.MatrixBytes(file);
+            // One byte short of the copy: the weights stay on the mapping, as with KeepWeightsMapped, and the model says why.
+            using var model = LanguageModel.Load(path, new ModelLoadOptions { Threads = 1, NativeWeightLimit = matrices - 1 });
+            Assert.Equal(0, model.RepackedWeightBytes);
+            Assert.Equal(new WeightMemoryFallback(matrices, matrices - 1), model.WeightsMappedForMemory);
+            Assert.Contains("MiB of weights exceed", model.WeightsMappedForMemory.ToString());
+            Assert.Equal(WeightLayout.Rows, model.Transformer.Weights.Layers[0].Q.Layout);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Load_WeightsWithinNativeWeightLimit_CopiedWithoutFallback()
+    {
+        var path = WriteModel("llama", "Q8_0", tied: false);
+        try
+        {
+            long matrices;
+            using (var file = GgufFile.Open(path))
+                matrices = WeightBinder.MatrixBytes(file);
+            using var model = LanguageModel.Load(path, new ModelLoadOptions { Threads = 1, NativeWeightLimit = matrices });
+            Assert.Null(model.WeightsMappedForMemory);
+            if (Q8Octets.Supports(GgmlType.Q8_0, 8, 256) || OperatingSystem.IsLinux())
+                Assert.True(model.RepackedWeightBytes > 0);
+            // Asking for the mapping is not a fallback.
+            using var asked = LanguageModel.Load(path, new ModelLoadOptions { Threads = 1, KeepWeightsMapped = true, NativeWeightLimit = 1 });
+            Assert.Null(asked.WeightsMappedForMemory);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void NativeWeightBudget_ThisProcess_LeavesAMarginBelowTheAvailableMemory()
+    {
+        var budget = LanguageModel.NativeWeightBudget();
+        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (available > 0)
+            Assert.True(budget <= available - (512L << 20), $"budget {budget} against {available} bytes available");
+    }
 }
