@@ -1,5 +1,6 @@
 using Basalt.Core.Conversation;
 using Basalt.Providers.Local;
+using Microsoft.Extensions.Logging;
 
 namespace Basalt.Providers.Tests.Local;
 
@@ -94,5 +95,34 @@ public sealed class LocalModelStoreTests : IDisposable
         var ex = await Assert.ThrowsAsync<BasaltException>(() => store.AcquireAsync("m", "/x.gguf", default));
         Assert.Equal(ErrorKind.ModelError, ex.Kind);
         Assert.Contains("/x.gguf: not a GGUF file", ex.Message);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ModelLoadedWithAWarning_LogsItOnce()
+    {
+        var logger = new RecordingLogger();
+        using var store = new LocalModelStore(_ => new ScriptedLocalModel { LoadWarning = "weights kept on the mapping" }, new LocalProviderOptions(),
+            sweepAutomatically: false, logger: logger);
+        (await store.AcquireAsync("m", "/m.gguf", default)).Dispose();
+        (await store.AcquireAsync("m", "/m.gguf", default)).Dispose();
+        var warning = Assert.Single(logger.Entries, e => e.Level == LogLevel.Warning);
+        Assert.Contains("weights kept on the mapping", warning.Message);
+        Assert.Contains("'m'", warning.Message);
+    }
+
+    private sealed class RecordingLogger : ILogger
+    {
+        public List<(LogLevel Level, string Message)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter)
+        {
+            lock (Entries)
+                Entries.Add((logLevel, formatter(state, exception)));
+        }
     }
 }

@@ -11,6 +11,7 @@ internal sealed class ScriptedLocalModel : ILocalModel
     public string? ChatTemplate { get; init; }
     public int ContextLength { get; init; } = 4096;
     public long WeightBytes { get; init; } = 1024;
+    public string? LoadWarning { get; init; }
     public string BosText => "<s>";
     public string EosText => "</s>";
     public string Reply { get; set; } = "Hello there";
