@@ -23,7 +23,7 @@ internal static unsafe class Q8Octets
     /// <summary>Offset of the quants in an octet block.</summary>
     public const int Quants = 2 * Rows;
     /// <summary>Most tokens per <see cref="DotRows"/> call (the scheduler's decode steps).</summary>
-    public const int MaxTokens = 16;
+    public const int MaxTokens = SmallBatchKernels.MaxTokens;
 
     // Blocks of an octet dotted with every token group before the next blocks: 32 x 272 bytes = 8.5 KiB stays in L1 across the groups.
     private const int ChunkBlocks = 32;
