@@ -38,7 +38,8 @@ internal static unsafe class Q8Octets
         Avx2.IsSupported && Fma.IsSupported && type == GgmlType.Q8_0 && rows > 0 && rows % Rows == 0 && cols > 0 && cols % Q8_0Block.Size == 0;
 
     /// <summary>Rewrites octets [<paramref name="firstOctet"/>, + <paramref name="octetCount"/>) of Q8_0 rows of <paramref name="rowBytes"/>
-    /// bytes (<paramref name="blocks"/> blocks each) at <paramref name="source"/> into <paramref name="target"/>, at the same offsets.</summary>
+    /// bytes (<paramref name="blocks"/> blocks each) at <paramref name="source"/> into <paramref name="target"/>, at the same offsets.
+    /// Callers hold <see cref="Supports"/> (AVX2).</summary>
     public static void Repack(byte* source, byte* target, long rowBytes, int blocks, int firstOctet, int octetCount)
     {
         for (var o = firstOctet; o < firstOctet + octetCount; o++)
@@ -51,12 +52,7 @@ internal static unsafe class Q8Octets
                 var ob = dst + b * BlockBytes;
                 for (var r = 0; r < Rows; r++)
                     ((ushort*)ob)[r] = Unsafe.ReadUnaligned<ushort>(blk + r * rowBytes + Q8_0Block.D);
-                if (Avx2.IsSupported)
-                    PanelKernels.Transpose8x8(blk + Q8_0Block.Qs, (nint)rowBytes, ob + Quants);
-                else
-                    for (var r = 0; r < Rows; r++)
-                        for (var g = 0; g < Q8_0Block.Size / 4; g++)
-                            Unsafe.WriteUnaligned(ob + Quants + 32 * g + 4 * r, Unsafe.ReadUnaligned<uint>(blk + r * rowBytes + Q8_0Block.Qs + 4 * g));
+                PanelKernels.Transpose8x8(blk + Q8_0Block.Qs, (nint)rowBytes, ob + Quants);
             }
         }
     }
