@@ -181,7 +181,7 @@ internal static class KernelBench
                 var tiny = type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
                 for (long b = 0; b < w.Length / blockBytes; b++)
                     foreach (var at in halves)
-                        BitConverter.TryWriteBytes(w.AsSpan((int)(b * blockBytes + at)), tiny && at != 0 || type == GgmlType.Q6_K ? (Half)2.5e-5f : (Half)0.01f);
+                        BitConverter.TryWriteBytes(w.AsSpan((int)(b * blockBytes + at)), tiny && at != 0 ? (Half)2.5e-5f : (Half)0.01f);
                 break;
         }
         return w;

@@ -63,15 +63,16 @@ internal static class SmallBatchBench
             }
             Console.WriteLine(line);
             if (type == GgmlType.Q8_0)
-                Octets(seconds, w, rows, n, xq, xBytes, y, outputs, counts);
+                Octets(seconds, w, rows, n, xq, xBytes, y, outputs, counts, one);
         }
         SamplerCost(seconds);
         return 0;
     }
 
     // Q8_0 repacked into octets as the engine loads it: the octet kernels at every count (T = 1 is the decode kernel) and the prompt
-    // tiles reading the octets as their panel; brackets relative to the row kernel's one-token pass above.
-    private static unsafe void Octets(double seconds, byte[] w, int rows, int n, byte[] xq, int xBytes, float[] y, int[] outputs, int[] counts)
+    // tiles reading the octets as their panel; brackets relative to the row kernel's one-token pass above, whose
+    // seconds the caller passes as one.
+    private static unsafe void Octets(double seconds, byte[] w, int rows, int n, byte[] xq, int xBytes, float[] y, int[] outputs, int[] counts, double one)
     {
         var rowBytes = TensorOps.RowSize(GgmlType.Q8_0, n);
         var bytes = (long)rows * rowBytes;
@@ -81,7 +82,6 @@ internal static class SmallBatchBench
             fixed (byte* src = w)
                 Q8Octets.Repack(src, packed, rowBytes, n / 32, 0, rows / 8);
             var inv = CultureInfo.InvariantCulture;
-            var one = Measure(seconds, () => RowKernels.DotQ8(GgmlType.Q8_0, w, rows, xq.AsSpan(0, xBytes), n, y));
             var line = $"octets n={n}:";
             foreach (var t in counts)
             {

@@ -11,7 +11,11 @@ internal abstract class Architecture
 
     public abstract ModelConfig ReadConfig(GgufFile file);
 
-    public virtual ModelWeights Bind(GgufFile file, ModelConfig c, bool repack = true) => BindStandard(new WeightBinder(file, repack), c, static (_, _, _) => { });
+    /// <summary>The model's tensors; with <paramref name="repack"/>, Q8_0 matrices are repacked into octets where they can be.</summary>
+    public ModelWeights Bind(GgufFile file, ModelConfig c, bool repack = true) => BindStandard(new WeightBinder(file, repack), c);
+
+    /// <summary>Adds this architecture's tensors beyond the llama-shaped ones to layer <paramref name="l"/> being built (none here).</summary>
+    protected virtual void Extras(WeightBinder b, ModelConfig c, int l, LayerBuilder layer) { }
 
     private static readonly Architecture[] All = [new Llama(), new Qwen2(), new Qwen3(), new Phi3(), new Gemma()];
 
@@ -29,11 +33,8 @@ internal abstract class Architecture
         throw new GgufFormatException(file.Name, $"architecture '{name}' is not supported by the local engine (supported: {string.Join(", ", supported)})");
     }
 
-    /// <summary>Per-layer hook that adds architecture-specific tensors to a layer being built.</summary>
-    protected delegate void LayerExtras(WeightBinder binder, int layer, LayerBuilder builder);
-
-    /// <summary>Binds the llama-shaped tensors every architecture here shares; <paramref name="extras"/> adds the rest.</summary>
-    protected static ModelWeights BindStandard(WeightBinder b, ModelConfig c, LayerExtras extras)
+    /// <summary>Binds the llama-shaped tensors every architecture here shares; <see cref="Extras"/> adds the rest.</summary>
+    private ModelWeights BindStandard(WeightBinder b, ModelConfig c)
     {
         using var binding = b; // frees the native copies made so far when binding throws; the weights returned below take them otherwise
         var embedding = b.Matrix(N.TokenEmbedding, c.Dim, c.VocabSize);
@@ -65,7 +66,7 @@ internal abstract class Architecture
                 builder.Up = b.Matrix(N.Block(l, N.FfnUp), c.Dim, 2 * c.FfnDim, splitAt: c.FfnDim);
                 builder.FusedGateUp = true;
             }
-            extras(b, l, builder);
+            Extras(b, c, l, builder);
             layers[l] = builder.Build();
         }
         var outputNorm = b.Vector(N.OutputNorm, c.Dim);

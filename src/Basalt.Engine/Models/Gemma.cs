@@ -45,11 +45,11 @@ internal sealed class Gemma : Architecture
         return c with { RopeBaseLocal = Gemma3LocalRopeBase };
     }
 
-    public override ModelWeights Bind(GgufFile file, ModelConfig c, bool repack = true) => BindStandard(new WeightBinder(file, repack), c, (b, l, layer) =>
+    protected override void Extras(WeightBinder b, ModelConfig c, int l, LayerBuilder layer)
     {
         layer.PostAttnNorm = b.Vector(N.Block(l, N.AttnPostNorm), c.Dim);
         layer.PostFfnNorm = b.Vector(N.Block(l, N.FfnPostNorm), c.Dim);
         layer.QNorm = b.OptionalVector(N.Block(l, N.AttnQNorm), c.HeadDim);
         layer.KNorm = b.OptionalVector(N.Block(l, N.AttnKNorm), c.HeadDim);
-    });
+    }
 }

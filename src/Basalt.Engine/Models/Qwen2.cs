@@ -10,10 +10,10 @@ internal sealed class Qwen2 : Architecture
 
     public override ModelConfig ReadConfig(GgufFile file) => ModelConfig.ReadCommon(file) with { RopeStyle = RopeStyle.NeoX };
 
-    public override ModelWeights Bind(GgufFile file, ModelConfig c, bool repack = true) => BindStandard(new WeightBinder(file, repack), c, (b, l, layer) =>
+    protected override void Extras(WeightBinder b, ModelConfig c, int l, LayerBuilder layer)
     {
         layer.QBias = b.Vector(N.Block(l, N.AttnQ, N.Bias), c.QDim);
         layer.KBias = b.Vector(N.Block(l, N.AttnK, N.Bias), c.KDim);
         layer.VBias = b.Vector(N.Block(l, N.AttnV, N.Bias), c.VDim);
-    });
+    }
 }

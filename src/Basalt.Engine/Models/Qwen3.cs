@@ -10,9 +10,9 @@ internal sealed class Qwen3 : Architecture
 
     public override ModelConfig ReadConfig(GgufFile file) => ModelConfig.ReadCommon(file) with { RopeStyle = RopeStyle.NeoX };
 
-    public override ModelWeights Bind(GgufFile file, ModelConfig c, bool repack = true) => BindStandard(new WeightBinder(file, repack), c, (b, l, layer) =>
+    protected override void Extras(WeightBinder b, ModelConfig c, int l, LayerBuilder layer)
     {
         layer.QNorm = b.Vector(N.Block(l, N.AttnQNorm), c.HeadDim);
         layer.KNorm = b.Vector(N.Block(l, N.AttnKNorm), c.HeadDim);
-    });
+    }
 }

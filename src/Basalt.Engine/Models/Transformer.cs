@@ -558,21 +558,28 @@ internal sealed class MatMulJob : IRangeJob
                 }
                 else
                     TensorOps.DotQ8Rows(w.Type, weights, rows, xq.Slice(j0 * xBytes, tokens * xBytes), tokens, w.Cols, tile);
-                if (rows == TileRows)
-                    // Full tiles (nearly all): two vector copies per token instead of a Memmove call each (2-3% of a 135M prompt pass).
-                    for (var j = 0; j < tokens; j++)
-                    {
-                        ref var dst = ref y[Row(j0 + j) * ld + r0 + TileRows - 1];
-                        ref var src = ref tile[j * TileRows];
-                        ref var first = ref System.Runtime.CompilerServices.Unsafe.Subtract(ref dst, TileRows - 1);
-                        System.Runtime.Intrinsics.Vector256.StoreUnsafe(System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref src), ref first);
-                        System.Runtime.Intrinsics.Vector256.StoreUnsafe(System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref src, 8), ref first, 8);
-                    }
-                else
-                    for (var j = 0; j < tokens; j++)
-                        tile.Slice(j * rows, rows).CopyTo(y.AsSpan(Row(j0 + j) * ld + r0, rows));
+                StoreTile(tile, rows, tokens, j0, r0, y, ld);
             }
         }
+    }
+
+    // A tile's results (tokens x rows) into the tokens' output rows at column r0.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private void StoreTile(Span<float> tile, int rows, int tokens, int j0, int r0, float[] y, int ld)
+    {
+        if (rows == TileRows)
+            // Full tiles (nearly all): two vector copies per token instead of a Memmove call each (2-3% of a 135M prompt pass).
+            for (var j = 0; j < tokens; j++)
+            {
+                ref var dst = ref y[Row(j0 + j) * ld + r0 + TileRows - 1];
+                ref var src = ref tile[j * TileRows];
+                ref var first = ref System.Runtime.CompilerServices.Unsafe.Subtract(ref dst, TileRows - 1);
+                System.Runtime.Intrinsics.Vector256.StoreUnsafe(System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref src), ref first);
+                System.Runtime.Intrinsics.Vector256.StoreUnsafe(System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref src, 8), ref first, 8);
+            }
+        else
+            for (var j = 0; j < tokens; j++)
+                tile.Slice(j * rows, rows).CopyTo(y.AsSpan(Row(j0 + j) * ld + r0, rows));
     }
 
     // Q8_0 repacked into octets: the octet kernels read the weights as they are stored (decode, a few sequences); prompt tiles use the
@@ -580,10 +587,10 @@ internal sealed class MatMulJob : IRangeJob
     // dispatch) goes through the octet kernels, which take any rows, sixteen tokens at a time.
     private void ComputeOctets(int k, WeightMatrix w, int rowStart, int rowEnd, ReadOnlySpan<byte> xq, int xBytes, float[] y, int ld, Span<float> tile)
     {
-        var all = w.OctetRange(0, w.Rows);
-        Span<int> outputs = stackalloc int[Q8Octets.MaxTokens];
         if (_tokens <= Q8Octets.MaxTokens || rowStart % Q8Octets.Rows != 0 || rowEnd % Q8Octets.Rows != 0)
         {
+            var all = w.OctetRange(0, w.Rows);
+            Span<int> outputs = stackalloc int[Q8Octets.MaxTokens];
             for (var j0 = 0; j0 < _tokens; j0 += Q8Octets.MaxTokens)
             {
                 var tokens = Math.Min(Q8Octets.MaxTokens, _tokens - j0);
@@ -593,6 +600,7 @@ internal sealed class MatMulJob : IRangeJob
             }
             return;
         }
+        var nb = w.Cols / 32;
         for (var r0 = rowStart; r0 < rowEnd; r0 += TileRows)
         {
             var rows = Math.Min(TileRows, rowEnd - r0);
@@ -600,11 +608,9 @@ internal sealed class MatMulJob : IRangeJob
             for (var j0 = 0; j0 < _tokens; j0 += TokenGroup)
             {
                 var tokens = Math.Min(TokenGroup, _tokens - j0);
-                var nb = w.Cols / 32;
                 PanelKernels.DotOctets(weights, rows, xq.Slice(j0 * xBytes, tokens * xBytes), xBytes, tokens, w.Cols, tile,
                     _hasInfo[_xBuffer[k]] ? _xInfo[_xBuffer[k]].AsSpan(j0 * nb) : default);
-                for (var j = 0; j < tokens; j++)
-                    tile.Slice(j * rows, rows).CopyTo(y.AsSpan(Row(j0 + j) * ld + r0, rows));
+                StoreTile(tile, rows, tokens, j0, r0, y, ld);
             }
         }
     }

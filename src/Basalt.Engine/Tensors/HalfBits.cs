@@ -11,10 +11,10 @@ internal static class HalfBits
     public const float TwoTo112 = 5.192296858534828E+33f;
 
     /// <summary>2^-24, the value of a half subnormal's unit mantissa step.</summary>
-    public const float TwoToMinus24 = 5.9604644775390625E-08f;
+    private const float TwoToMinus24 = 5.9604644775390625E-08f;
 
-    /// <summary>Float bits of 2^-112 subtracted from a half's exponent field moved to a float's: (127 - 15) &lt;&lt; 23.</summary>
-    public const uint ExponentRebias = 0x38000000;
+    /// <summary>(127 - 15) &lt;&lt; 23, added to the shifted exponent and mantissa to rebias.</summary>
+    private const uint ExponentRebias = 0x38000000;
 
     // Exact for every bit pattern, with integer ops for normals and an int-to-float conversion for subnormals: no floating-point operation
     // ever sees a denormal operand. (Multiplying the subnormal float bits em << 13 by 2^112 is exact too, but a denormal operand costs a

@@ -23,7 +23,7 @@ internal static unsafe class Q8Octets
     /// <summary>Offset of the quants in an octet block.</summary>
     public const int Quants = 2 * Rows;
     /// <summary>Most tokens per <see cref="DotRows"/> call (the scheduler's decode steps).</summary>
-    public const int MaxTokens = 16;
+    public const int MaxTokens = SmallBatchKernels.MaxTokens;
 
     // Blocks of an octet dotted with every token group before the next blocks: 32 x 272 bytes = 8.5 KiB stays in L1 across the groups.
     private const int ChunkBlocks = 32;
@@ -38,7 +38,8 @@ internal static unsafe class Q8Octets
         Avx2.IsSupported && Fma.IsSupported && type == GgmlType.Q8_0 && rows > 0 && rows % Rows == 0 && cols > 0 && cols % Q8_0Block.Size == 0;
 
     /// <summary>Rewrites octets [<paramref name="firstOctet"/>, + <paramref name="octetCount"/>) of Q8_0 rows of <paramref name="rowBytes"/>
-    /// bytes (<paramref name="blocks"/> blocks each) at <paramref name="source"/> into <paramref name="target"/>, at the same offsets.</summary>
+    /// bytes (<paramref name="blocks"/> blocks each) at <paramref name="source"/> into <paramref name="target"/>, at the same offsets.
+    /// Callers hold <see cref="Supports"/> (AVX2).</summary>
     public static void Repack(byte* source, byte* target, long rowBytes, int blocks, int firstOctet, int octetCount)
     {
         for (var o = firstOctet; o < firstOctet + octetCount; o++)
@@ -51,12 +52,7 @@ internal static unsafe class Q8Octets
                 var ob = dst + b * BlockBytes;
                 for (var r = 0; r < Rows; r++)
                     ((ushort*)ob)[r] = Unsafe.ReadUnaligned<ushort>(blk + r * rowBytes + Q8_0Block.D);
-                if (Avx2.IsSupported)
-                    PanelKernels.Transpose8x8(blk + Q8_0Block.Qs, (nint)rowBytes, ob + Quants);
-                else
-                    for (var r = 0; r < Rows; r++)
-                        for (var g = 0; g < Q8_0Block.Size / 4; g++)
-                            Unsafe.WriteUnaligned(ob + Quants + 32 * g + 4 * r, Unsafe.ReadUnaligned<uint>(blk + r * rowBytes + Q8_0Block.Qs + 4 * g));
+                PanelKernels.Transpose8x8(blk + Q8_0Block.Qs, (nint)rowBytes, ob + Quants);
             }
         }
     }

@@ -13,7 +13,8 @@ namespace Basalt.Engine.Tensors;
 /// <remarks>Q8_0, Q4_0 and Q5_0 at 4 tokens or more take eight rows at a time with the rows as lanes (<c>RunOctets</c>); the rows left
 /// over go one at a time: a weight block of 32 signed values q with scale s against an activation block of 32 signed bytes qx with
 /// scale dx gives s·dx·Σ q·qx. Q4_K and Q6_K (and every type at 2-3 tokens) run as one-token row passes: at 3 tokens and more the
-/// engine sends K-quants to the K-quant tiles instead (<see cref="Prefers"/>).</remarks>
+/// engine sends K-quants to the K-quant tiles instead (<see cref="Prefers"/>). Q8_0 comes here only when its weights are not repacked
+/// into <see cref="Q8Octets"/> (rows not a multiple of 8, an odd fused split, repack: false); repacked Q8_0 takes the octet kernels.</remarks>
 internal static class SmallBatchKernels
 {
     /// <summary>Most tokens per call (the scheduler's decode steps; longer batches use the prompt tiles).</summary>
@@ -43,7 +44,8 @@ internal static class SmallBatchKernels
     // Token counts up to which a one-token row-kernel pass per token beats both this kernel's per-row path and the prompt tiles
     // (small-batch bench, one thread, L2 and streamed, 2026-11-24 01:27 UTC: a T-token pass over a one-token pass, Q8_0 T=2 4.2x,
     // T=3 5.2x, tiles 4.3x / 4.5x; Q5_0 T=2 3.3x, T=3 4.0x; Q4_K T=2 7.0x, tiles 2.5x; Q6_K T=2 4.8x, tiles 2.2-3.1x). From four
-    // tokens the octets win for the 32-weight types (Q8_0 T=4 3.5x); from three the K-quant tiles do (Q4_K T=3 2.5-2.7x).
+    // tokens the octets win for the 32-weight types (Q8_0 T=4 3.5x); from three the K-quant tiles do (Q4_K T=3 2.5-2.7x). The Q8_0
+    // figures hold for Q8_0 not repacked into Q8Octets (rows not a multiple of 8, an odd fused split, repack: false), the only Q8_0 here.
     private static int RowPassTokens(GgmlType type) => IsKQuant(type) ? 2 : MinOctetTokens - 1;
 
     private static bool IsKQuant(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K;
