@@ -34,7 +34,7 @@ internal readonly record struct WeightMemoryFallback(long WeightBytes, long Budg
         $"{WeightBytes / 1048576.0:F1} MiB of weights exceed the {BudgetBytes / 1048576.0:F1} MiB of memory this process can copy them into");
 }
 
-/// <summary>A GGUF model loaded for inference: config, weights mapped from the file, tokenizer and chat template.
+/// <summary>A GGUF model loaded for inference: config, weights (copied into native memory, or read from the file's mapping), tokenizer and chat template.
 /// Create one <see cref="Generator"/> per concurrent sequence; the forward passes of several generators take turns token by token.</summary>
 public sealed class LanguageModel : IDisposable
 {
@@ -61,7 +61,7 @@ public sealed class LanguageModel : IDisposable
         MaxBatchTokens = options.MaxBatchTokens ?? DefaultMaxBatchTokens;
     }
 
-    /// <summary>Opens <paramref name="path"/>, reads its architecture and binds its tensors in place.
+    /// <summary>Opens <paramref name="path"/>, reads its architecture and binds its tensors (see <see cref="ModelLoadOptions.KeepWeightsMapped"/>).
     /// Throws <see cref="GgufFormatException"/> with the reason when the file cannot be used.</summary>
     public static LanguageModel Load(string path, ModelLoadOptions? options = null)
     {

@@ -3,7 +3,8 @@ using Basalt.Engine.Tensors;
 
 namespace Basalt.Engine.Models;
 
-/// <summary>A weight matrix bound in place to a tensor of the memory-mapped file: Rows rows of Cols elements, never copied.</summary>
+/// <summary>A weight matrix of Rows rows of Cols elements: read in place from the file's memory mapping, or from a native copy of the
+/// tensor's bytes (repacked into octets or copied unchanged; see <see cref="WeightBinder"/>).</summary>
 internal readonly unsafe struct WeightMatrix
 {
     public WeightMatrix(GgufFile file, GgufTensorInfo tensor) : this(file, tensor, file.TensorPointer(tensor), WeightLayout.Rows)
@@ -178,7 +179,7 @@ internal sealed class ModelWeights : IDisposable
     /// <summary>Bytes of weights held in native memory (repacked or copied) instead of the file's mapping.</summary>
     public long RepackedBytes => Repacked?.Bytes ?? 0;
 
-    /// <summary>Frees the repacked copies; the matrices must not be used afterwards.</summary>
+    /// <summary>Frees the native copies of the matrices (repacked or copied unchanged); the matrices must not be used afterwards.</summary>
     public void Dispose() => Repacked?.Dispose();
 }
 
