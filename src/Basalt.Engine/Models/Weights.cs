@@ -247,15 +247,12 @@ internal sealed unsafe class RepackedStore : IDisposable
 
     public void Dispose()
     {
-        lock (_buffers)
-        {
-            _disposed = true;
-            foreach (var p in _buffers)
-                System.Runtime.InteropServices.NativeMemory.AlignedFree((void*)p);
-            _buffers.Clear();
-            Interlocked.Add(ref s_liveBytes, -Bytes);
-            Bytes = 0;
-        }
+        _disposed = true;
+        foreach (var p in _buffers)
+            System.Runtime.InteropServices.NativeMemory.AlignedFree((void*)p);
+        _buffers.Clear();
+        Interlocked.Add(ref s_liveBytes, -Bytes);
+        Bytes = 0;
     }
 }
 
