@@ -81,7 +81,7 @@ internal abstract class Architecture
             Output = output,
             RopeFreqFactors = freqFactors,
             Bytes = b.Bytes,
-            Repacked = b.Repacked,
+            Repacked = b.TakeStore(),
         };
     }
 

@@ -162,19 +162,8 @@ internal sealed class ModelWeights : IDisposable
     public long Bytes { get; init; }
 
     /// <summary>The natively allocated copies of the matrices, repacked or copied as in the file (null when the weights are read from the
-    /// mapping); freed by <see cref="Dispose"/>. Setting it hands the store over: the binder that made it no longer frees it.</summary>
-    public RepackedStore? Repacked
-    {
-        get => _repacked;
-        init
-        {
-            _repacked = value;
-            if (value != null)
-                value.HeldByWeights = true;
-        }
-    }
-
-    private readonly RepackedStore? _repacked;
+    /// mapping); freed by <see cref="Dispose"/>. Set from <see cref="WeightBinder.TakeStore"/>, so the binder no longer frees it.</summary>
+    public RepackedStore? Repacked { get; init; }
 
     /// <summary>Bytes of weights held in native memory (repacked or copied) instead of the file's mapping.</summary>
     public long RepackedBytes => Repacked?.Bytes ?? 0;
@@ -211,9 +200,6 @@ internal sealed unsafe class RepackedStore : IDisposable
 
     /// <summary>Bytes allocated by all stores of the process not yet disposed (tests check that a failed load frees what it copied).</summary>
     public static long LiveBytes => Interlocked.Read(ref s_liveBytes);
-
-    /// <summary>A <see cref="ModelWeights"/> owns the store (and frees it); until then the <see cref="WeightBinder"/> that made it does.</summary>
-    public bool HeldByWeights { get; set; }
 
     /// <summary><paramref name="bytes"/> bytes, 64-byte aligned, in memory that asks for transparent huge pages.</summary>
     public byte* Allocate(long bytes)
@@ -262,8 +248,8 @@ internal sealed unsafe class RepackedStore : IDisposable
 /// released (a memory-mapped file on Linux), every other matrix is copied with its bytes unchanged. The file's pages are released
 /// chunk by chunk right after each chunk is copied (<see cref="GgufFile.ReleasePages"/>), so the model holds one copy of its weights.
 /// Without <paramref name="repack"/> every matrix reads the mapping in place.
-/// Disposing the binder frees its store unless a <see cref="ModelWeights"/> took it (binding that throws partway, or matrices bound
-/// without building a model).</summary>
+/// Disposing the binder frees its store unless <see cref="TakeStore"/> handed it to a <see cref="ModelWeights"/> (binding that throws
+/// partway, or matrices bound without building a model).</summary>
 internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : IDisposable
 {
     // Octets repacked per work item: 64 KiB to 2 MiB of weights, so the parallel repack balances and each item's file pages are
@@ -275,6 +261,14 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
 
     /// <summary>Where the repacked and copied matrices live (null until one is).</summary>
     public RepackedStore? Repacked { get; private set; }
+
+    /// <summary>Hands the store over to the caller, which frees it from now on (a <see cref="ModelWeights"/>); the binder forgets it.</summary>
+    public RepackedStore? TakeStore()
+    {
+        var store = Repacked;
+        Repacked = null;
+        return store;
+    }
 
     /// <summary>The matrix <paramref name="name"/> of <paramref name="rows"/> rows of <paramref name="cols"/> weights;
     /// <paramref name="splitAt"/>: rows at which the caller will slice it (a fused tensor), where a split that is not a multiple of 8
@@ -363,9 +357,5 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
     public float[]? OptionalVector(string name, int length) =>
         file.TryGetTensor(name, out _) ? Vector(name, length) : null;
 
-    public void Dispose()
-    {
-        if (Repacked is { HeldByWeights: false } store)
-            store.Dispose();
-    }
+    public void Dispose() => Repacked?.Dispose();
 }
