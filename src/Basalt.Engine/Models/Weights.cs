@@ -262,6 +262,9 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
     /// <summary>Where the repacked and copied matrices live (null until one is).</summary>
     public RepackedStore? Repacked { get; private set; }
 
+    // The store, made on first use with room for all the file's matrices.
+    private RepackedStore Store => Repacked ??= new RepackedStore(MatrixBytes(file));
+
     /// <summary>Hands the store over to the caller, which frees it from now on (a <see cref="ModelWeights"/>); the binder forgets it.</summary>
     public RepackedStore? TakeStore()
     {
@@ -291,8 +294,7 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
         var rowBytes = t.RowBytes;
         var octets = checked((int)(t.RowCount / Q8Octets.Rows));
         var blocks = checked((int)(t.RowLength / Q8_0Block.Size));
-        Repacked ??= new RepackedStore(MatrixBytes(file));
-        var target = Repacked.Allocate(t.ByteSize);
+        var target = Store.Allocate(t.ByteSize);
         var chunks = (octets + OctetsPerChunk - 1) / OctetsPerChunk;
         // The shared thread pool, not ModelLoadOptions.Threads: this runs once at load, before the model's worker pool exists.
         Parallel.For(0, chunks, c =>
@@ -318,8 +320,7 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
     {
         var source = file.TensorPointer(t);
         var bytes = t.ByteSize;
-        Repacked ??= new RepackedStore(MatrixBytes(file));
-        var target = Repacked.Allocate(bytes);
+        var target = Store.Allocate(bytes);
         var chunks = (int)((bytes + CopyChunk - 1) / CopyChunk);
         // The shared thread pool, as in Repack: the model's worker pool does not exist yet.
         Parallel.For(0, chunks, c =>
