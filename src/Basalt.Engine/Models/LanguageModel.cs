@@ -82,6 +82,7 @@ public sealed class LanguageModel : IDisposable
             var config = architecture.ReadConfig(file);
             config.Validate(file.Name);
             // Copied weights are ordinary memory, not page cache: a model that does not fit stays on the mapping, which the kernel pages.
+            // Only what would be copied counts (off Linux, the Q8_0 matrices alone).
             WeightMemoryFallback? mappedForMemory = null;
             if (!options.KeepWeightsMapped)
             {

@@ -334,10 +334,16 @@ internal sealed unsafe class WeightBinder(GgufFile file, bool repack = true) : I
         return new WeightMatrix(file, t, target, WeightLayout.Rows);
     }
 
-    /// <summary>The bytes of the file's matrices (every tensor of two or more dimensions, each rounded to 64 bytes): at most what a
-    /// repacking binder holds in native memory. The store reserves them as one region, so the weights pack back to back and only its
-    /// last huge page is partly used.</summary>
-    public static long MatrixBytes(GgufFile file) => file.Tensors.Where(t => t.Dimensions.Count > 1).Sum(t => (t.ByteSize + 63) & ~63L);
+    /// <summary>The bytes of the file's matrices a repacking binder may hold in native memory (each rounded to 64 bytes): every tensor of
+    /// two or more dimensions where the file's pages can be released, only the Q8_0 matrices that split into octets where they cannot
+    /// (the rest stays on the mapping there). An upper bound: a fused tensor split off its octets keeps the file's layout. The store
+    /// reserves them as one region, so the weights pack back to back and only its last huge page is partly used.</summary>
+    public static long MatrixBytes(GgufFile file) => file.Tensors
+        .Where(t => t.Dimensions.Count > 1 && (file.ReleasesPages || Repackable(t)))
+        .Sum(t => (t.ByteSize + 63) & ~63L);
+
+    private static bool Repackable(GgufTensorInfo t) =>
+        t.RowCount <= int.MaxValue && t.RowLength <= int.MaxValue && Q8Octets.Supports(t.Type, (int)t.RowCount, (int)t.RowLength);
 
     public WeightMatrix? OptionalMatrix(string name, int cols, int rows) =>
         file.TryGetTensor(name, out _) ? Matrix(name, cols, rows) : null;

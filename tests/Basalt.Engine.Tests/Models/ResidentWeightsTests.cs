@@ -195,6 +195,34 @@ public sealed unsafe class ResidentWeightsTests
         }
     }
 
+    [Theory]
+    [InlineData("Q8_0")]
+    [InlineData("Q4_K")]
+    public void MatrixBytes_PagesNotReleased_CountsOnlyTheRepackedMatrices(string types)
+    {
+        var path = WriteModel("llama", types, tied: false);
+        try
+        {
+            // A file whose pages cannot be released (off Linux, or read from memory) copies only the Q8_0 matrices that split into
+            // octets, so only those count against the budget: a K-quant model there must not fall back to the mapping for memory.
+            using var mapped = GgufFile.Open(path);
+            using var memory = GgufFile.FromBytes(File.ReadAllBytes(path), "m.gguf");
+            Assert.False(memory.ReleasesPages);
+            var repackable = memory.Tensors.Where(t => t.Dimensions.Count > 1 && Q8Octets.Supports(t.Type, (int)t.RowCount, (int)t.RowLength))
+                .Sum(t => (t.ByteSize + 63) & ~63L);
+            Assert.Equal(repackable, WeightBinder.MatrixBytes(memory));
+            if (types == "Q4_K" || !Q8Octets.Supports(GgmlType.Q8_0, 8, 256))
+                Assert.Equal(0, WeightBinder.MatrixBytes(memory));
+            // Where pages are released, every matrix counts.
+            if (mapped.ReleasesPages)
+                Assert.Equal(mapped.Tensors.Where(t => t.Dimensions.Count > 1).Sum(t => (t.ByteSize + 63) & ~63L), WeightBinder.MatrixBytes(mapped));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public void Load_WeightsWithinNativeWeightLimit_CopiedWithoutFallback()
     {
