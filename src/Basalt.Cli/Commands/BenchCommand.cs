@@ -230,7 +230,10 @@ internal static class BenchCommand
             {
                 var inv = CultureInfo.InvariantCulture;
                 output.WriteLine(string.Create(inv, $"model:        {report.Model} ({report.Architecture}, {report.WeightBytes / 1048576.0:F1} MiB of weights), {report.Threads} threads"));
-                output.WriteLine(string.Create(inv, $"load:         {report.LoadMs:F0} ms ({(report.NativeWeightBytes > 0 ? $"{report.NativeWeightBytes / 1048576.0:F1} MiB of weights in huge-page native memory" : model.WeightsMappedForMemory is { } fallback ? $"weights read from the file's mapping: {fallback}" : "weights read from the file's mapping")})"));
+                var held = report.NativeWeightBytes > 0
+                    ? string.Create(inv, $"{report.NativeWeightBytes / 1048576.0:F1} MiB of weights in huge-page native memory")
+                    : model.WeightsMappedForMemory?.ToString() ?? "weights read from the file's mapping";
+                output.WriteLine(string.Create(inv, $"load:         {report.LoadMs:F0} ms ({held})"));
                 var range = repetitions > 1;
                 output.WriteLine(string.Create(inv, $"prompt:       {promptTokens} tokens at {report.PromptTokensPerSecond:F1} tokens/s (first token after {report.TimeToFirstTokenMs:F0} ms)")
                     + (range ? string.Create(inv, $"; median of {repetitions}, range {report.PromptTokensPerSecondMin:F1}-{report.PromptTokensPerSecondMax:F1}") : ""));

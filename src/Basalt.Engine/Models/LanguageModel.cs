@@ -30,8 +30,9 @@ public sealed record ModelLoadOptions
 /// <paramref name="BudgetBytes"/> the process can hold.</summary>
 internal readonly record struct WeightMemoryFallback(long WeightBytes, long BudgetBytes)
 {
+    /// <summary>The sentence the local provider logs and <c>basalt bench</c> prints.</summary>
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"{WeightBytes / 1048576.0:F1} MiB of weights exceed the {BudgetBytes / 1048576.0:F1} MiB of memory this process can copy them into");
+        $"{WeightBytes / 1048576.0:F1} MiB of weights exceed the {BudgetBytes / 1048576.0:F1} MiB of memory this process can copy them into; read from the file's mapping instead, which decodes slower");
 }
 
 /// <summary>A GGUF model loaded for inference: config, weights (copied into native memory, or read from the file's mapping), tokenizer and chat template.

@@ -43,7 +43,7 @@ internal sealed class EngineLocalModel : ILocalModel
 
     public string? ChatTemplate => _model.ChatTemplate;
 
-    public string? LoadWarning => _model.WeightsMappedForMemory is { } fallback ? $"{fallback}; read from the file's mapping instead, which decodes slower" : null;
+    public string? LoadWarning => _model.WeightsMappedForMemory?.ToString();
 
     public int ContextLength => _model.ContextLength;
 
