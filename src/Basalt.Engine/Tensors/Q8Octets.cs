@@ -43,17 +43,25 @@ internal static unsafe class Q8Octets
     public static void Repack(byte* source, byte* target, long rowBytes, int blocks, int firstOctet, int octetCount)
     {
         for (var o = firstOctet; o < firstOctet + octetCount; o++)
+            RepackOctet(source + o * Rows * rowBytes, rowBytes, blocks, target + o * Rows * rowBytes);
+    }
+
+    /// <summary>Blocks [0, <paramref name="blocks"/>) of the 8 Q8_0 rows at <paramref name="rows"/> (<paramref name="rowBytes"/> apart,
+    /// the file's layout) as octet blocks at <paramref name="target"/>: a whole octet, or one chunk of it for <see cref="DotChunk"/>.
+    /// Prefetches each block's rows <paramref name="prefetch"/> bytes ahead (0: none): eight interleaved streams the hardware
+    /// prefetcher follows poorly.</summary>
+    internal static void RepackOctet(byte* rows, long rowBytes, int blocks, byte* target, long prefetch = 0)
+    {
+        for (var b = 0; b < blocks; b++)
         {
-            var src = source + o * Rows * rowBytes;
-            var dst = target + o * Rows * rowBytes;
-            for (var b = 0; b < blocks; b++)
-            {
-                var blk = src + b * Q8_0Block.Bytes;
-                var ob = dst + b * BlockBytes;
+            var blk = rows + b * Q8_0Block.Bytes;
+            if (prefetch != 0)
                 for (var r = 0; r < Rows; r++)
-                    ((ushort*)ob)[r] = Unsafe.ReadUnaligned<ushort>(blk + r * rowBytes + Q8_0Block.D);
-                PanelKernels.Transpose8x8(blk + Q8_0Block.Qs, (nint)rowBytes, ob + Quants);
-            }
+                    Sse.Prefetch0(blk + prefetch + r * rowBytes);
+            var ob = target + b * BlockBytes;
+            for (var r = 0; r < Rows; r++)
+                ((ushort*)ob)[r] = Unsafe.ReadUnaligned<ushort>(blk + r * rowBytes + Q8_0Block.D);
+            PanelKernels.Transpose8x8(blk + Q8_0Block.Qs, (nint)rowBytes, ob + Quants);
         }
     }
 
@@ -250,17 +258,7 @@ internal static unsafe class Q8Octets
             for (var b0 = 0; b0 < blocks; b0 += ChunkBlocks)
             {
                 var nb = Math.Min(ChunkBlocks, blocks - b0);
-                var chunk = octet + b0 * BlockBytes;
-                var xc = x + b0 * Q8_0Block.Bytes + Q8_0Block.Qs;
-                var j = 0;
-                for (; j + 8 <= tokens; j += 8)
-                    Dot8(chunk, nb, xc + (long)j * xBytes, xBytes, dx + b0 * stride + j, stride, acc + Rows * j);
-                for (; j + 4 <= tokens; j += 4)
-                    Dot4(chunk, nb, xc + (long)j * xBytes, xBytes, dx + b0 * stride + j, stride, acc + Rows * j);
-                for (; j + 2 <= tokens; j += 2)
-                    Dot2(chunk, nb, xc + (long)j * xBytes, xBytes, dx + b0 * stride + j, stride, acc + Rows * j);
-                for (; j < tokens; j++)
-                    Dot1(chunk, nb, xc + (long)j * xBytes, dx + b0 * stride + j, stride, acc + Rows * j);
+                DotChunk(octet + b0 * BlockBytes, nb, x + b0 * Q8_0Block.Bytes + Q8_0Block.Qs, xBytes, tokens, dx + b0 * stride, stride, acc);
             }
             var r0 = o * Rows;
             if (r0 >= rowStart && r0 + Rows <= rowEnd)
@@ -271,6 +269,22 @@ internal static unsafe class Q8Octets
                     for (var r = Math.Max(r0, rowStart); r < Math.Min(r0 + Rows, rowEnd); r++)
                         y[outputs[j] + r - rowStart] = acc[Rows * j + r - r0];
         }
+    }
+
+    /// <summary>acc[8j..8j+8) += the 8 rows' dots of the <paramref name="blocks"/> octet blocks at <paramref name="chunk"/> with token j's
+    /// matching blocks (its quants at <paramref name="x"/> + j·<paramref name="xBytes"/>, its scales at dx[b·<paramref name="stride"/> + j]),
+    /// in groups of 8, 4, 2 and 1 tokens while the chunk is in L1.</summary>
+    internal static void DotChunk(byte* chunk, int blocks, byte* x, int xBytes, int tokens, float* dx, int stride, float* acc)
+    {
+        var j = 0;
+        for (; j + 8 <= tokens; j += 8)
+            Dot8(chunk, blocks, x + (long)j * xBytes, xBytes, dx + j, stride, acc + Rows * j);
+        for (; j + 4 <= tokens; j += 4)
+            Dot4(chunk, blocks, x + (long)j * xBytes, xBytes, dx + j, stride, acc + Rows * j);
+        for (; j + 2 <= tokens; j += 2)
+            Dot2(chunk, blocks, x + (long)j * xBytes, xBytes, dx + j, stride, acc + Rows * j);
+        for (; j < tokens; j++)
+            Dot1(chunk, blocks, x + (long)j * xBytes, dx + j, stride, acc + Rows * j);
     }
 
     // Eight tokens against a chunk of an octet (a full eight-sequence step): each group of the rows is loaded once for the eight; the

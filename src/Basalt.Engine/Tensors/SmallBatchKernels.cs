@@ -157,12 +157,13 @@ internal static class SmallBatchKernels
     private static unsafe void RunOctets(GgmlType type, byte* pw, int rowBytes, int octetRows, byte* px, int xBytes, int tokens, int blocks,
         int* xOffsets, float* dx, int stride, float* py, ReadOnlySpan<int> outputs)
     {
-        var w = stackalloc byte[OctetBlocks * 256];
+        // Q8_0 is rewritten chunk by chunk into Q8Octets' layout (its scales inside) and dotted by its kernels; Q4_0 and Q5_0 are
+        // unpacked here. Their values are at most 16 in magnitude: the pair sums of a whole block's eight groups (8 · 2 · 16 · 127) add
+        // up in shorts, with one widening per block instead of one per group.
+        var w = stackalloc byte[OctetBlocks * Q8Octets.BlockBytes];
         var scales = stackalloc float[OctetBlocks * 8];
         var acc = stackalloc float[MaxTokens * 8];
-        // Q4_0 and Q5_0 values are at most 16 in magnitude: the pair sums of a whole block's eight groups (8 · 2 · 16 · 127) add up
-        // in shorts, with one widening per block instead of one per group.
-        var narrow = type != GgmlType.Q8_0;
+        var q8 = type == GgmlType.Q8_0;
         for (var r0 = 0; r0 < octetRows; r0 += 8)
         {
             // The eight rows are read side by side, block by block: eight interleaved streams the hardware prefetcher follows poorly
@@ -173,56 +174,23 @@ internal static class SmallBatchKernels
             for (var b0 = 0; b0 < blocks; b0 += OctetBlocks)
             {
                 var nb = Math.Min(OctetBlocks, blocks - b0);
+                if (q8)
+                {
+                    Q8Octets.RepackOctet(pw + (long)r0 * rowBytes + (long)b0 * Q8_0Block.Bytes, rowBytes, nb, w, next);
+                    Q8Octets.DotChunk(w, nb, px + b0 * Q8_0Block.Bytes + Q8_0Block.Qs, xBytes, tokens, dx + b0 * stride, stride, acc);
+                    continue;
+                }
                 UnpackOctet(type, pw + (long)r0 * rowBytes + (long)b0 * GgmlTypes.BlockBytes(type), rowBytes, next, nb, w, scales);
                 var j = 0;
                 for (; j + 8 <= tokens; j += 8)
-                {
-                    if (narrow)
-                        OctetDot8Narrow(w, scales, nb, px + (long)j * xBytes, xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
-                    else
-                        OctetDot8(w, scales, nb, px + (long)j * xBytes, xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
-                }
+                    OctetDot8Narrow(w, scales, nb, px + (long)j * xBytes, xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
                 for (; j + 4 <= tokens; j += 4)
-                {
-                    if (narrow)
-                        OctetDot4Narrow(w, scales, nb, px + (long)j * xBytes, xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
-                    else
-                        OctetDot4(w, scales, nb, px + (long)j * xBytes, xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
-                }
+                    OctetDot4Narrow(w, scales, nb, px + (long)j * xBytes, xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
                 for (; j < tokens; j++)
                     OctetDot1(w, scales, nb, px + (long)j * xBytes, xOffsets + b0, dx + b0 * stride + j, stride, acc + 8 * j);
             }
             for (var j = 0; j < tokens; j++)
                 Vector256.Load(acc + 8 * j).Store(py + outputs[j] + r0);
-        }
-    }
-
-    // Eight tokens against eight rows, Q8_0 (a full eight-sequence step): each group of the rows is loaded once for the eight; the
-    // eight integer sums stay in registers through a block, the float sums go through memory once per block.
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void OctetDot8(byte* w, float* scales, int blocks, byte* x, int xBytes, int* xOffsets, float* dx, int stride, float* acc)
-    {
-        var ones = Vector256.Create((short)1);
-        for (var b = 0; b < blocks; b++)
-        {
-            var x0 = x + xOffsets[b];
-            var ps = (sbyte*)(w + 256 * b);
-            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default, i4 = default, i5 = default, i6 = default, i7 = default;
-            for (var g = 0; g < 32; g += 4)
-            {
-                var s = Vector256.Load(ps + 8 * g);
-                var a = Vector256.Abs(s).AsByte();
-                var xg = x0 + g;
-                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg), s)), ones);
-                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + xBytes), s)), ones);
-                i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 2 * xBytes), s)), ones);
-                i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 3 * xBytes), s)), ones);
-                i4 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 4 * xBytes), s)), ones);
-                i5 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 5 * xBytes), s)), ones);
-                i6 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 6 * xBytes), s)), ones);
-                i7 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 7 * xBytes), s)), ones);
-            }
-            ScaleInto(i0, i1, i2, i3, i4, i5, i6, i7, Vector256.Load(scales + 8 * b), dx + b * stride, acc);
         }
     }
 
@@ -271,42 +239,6 @@ internal static class SmallBatchKernels
         Fma.MultiplyAdd(Vector256.ConvertToSingle(i7), sc * Vector256.Create(d[7]), Vector256.Load(acc + 56)).Store(acc + 56);
     }
 
-    // Four tokens against eight rows, Q8_0: the pair sums of a group are widened to ints per group (two of them can exceed a short).
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void OctetDot4(byte* w, float* scales, int blocks, byte* x, int xBytes, int* xOffsets, float* dx, int stride, float* acc)
-    {
-        var ones = Vector256.Create((short)1);
-        var f0 = Vector256.Load(acc);
-        var f1 = Vector256.Load(acc + 8);
-        var f2 = Vector256.Load(acc + 16);
-        var f3 = Vector256.Load(acc + 24);
-        for (var b = 0; b < blocks; b++)
-        {
-            byte* x0 = x + xOffsets[b], x1 = x0 + xBytes, x2 = x1 + xBytes, x3 = x2 + xBytes;
-            var ps = (sbyte*)(w + 256 * b);
-            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
-            for (var g = 0; g < 32; g += 4)
-            {
-                var s = Vector256.Load(ps + 8 * g);
-                var a = Vector256.Abs(s).AsByte();
-                i0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x0 + g), s)), ones);
-                i1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x1 + g), s)), ones);
-                i2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x2 + g), s)), ones);
-                i3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(x3 + g), s)), ones);
-            }
-            var sc = Vector256.Load(scales + 8 * b);
-            var d = dx + b * stride;
-            f0 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i0), sc * Vector256.Create(d[0]), f0);
-            f1 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i1), sc * Vector256.Create(d[1]), f1);
-            f2 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i2), sc * Vector256.Create(d[2]), f2);
-            f3 = Fma.MultiplyAdd(Vector256.ConvertToSingle(i3), sc * Vector256.Create(d[3]), f3);
-        }
-        f0.Store(acc);
-        f1.Store(acc + 8);
-        f2.Store(acc + 16);
-        f3.Store(acc + 24);
-    }
-
     // Four tokens against eight rows, Q4_0 / Q5_0: a block's pair sums add up in shorts and are widened once.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static unsafe void OctetDot4Narrow(byte* w, float* scales, int blocks, byte* x, int xBytes, int* xOffsets, float* dx, int stride, float* acc)
@@ -343,7 +275,7 @@ internal static class SmallBatchKernels
         f3.Store(acc + 24);
     }
 
-    // One token against eight rows (the tokens left over after the groups of four), every type.
+    // One token against eight rows (the tokens left over after the groups of four), Q4_0 / Q5_0.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static unsafe void OctetDot1(byte* w, float* scales, int blocks, byte* x, int* xOffsets, float* dx, int stride, float* acc)
     {
@@ -422,7 +354,6 @@ internal static class SmallBatchKernels
     private static unsafe Vector256<int> BlockValues(GgmlType type, byte* blk) =>
         type switch
         {
-            GgmlType.Q8_0 => Vector256.Load(blk + Q8_0Block.Qs).AsInt32(),
             GgmlType.Q4_0 => (QuantKernels.Nibbles32(blk + Q4_0Block.Qs) - Vector256.Create((byte)8)).AsInt32(),
             _ => (QuantKernels.Unpack5Bit(ref *blk, Q5_0Block.Qs, Q5_0Block.Qh) - Vector256.Create((byte)16)).AsInt32(),
         };
