@@ -312,14 +312,7 @@ internal static unsafe class Q8Octets
                 i7 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Sign(PanelKernels.Broadcast(xg + 7 * xBytes), s)), ones);
             }
             var sc = Scales(w);
-            Fma.MultiplyAdd(Vector256.ConvertToSingle(i0), sc * Vector256.Create(dx[0]), Vector256.Load(acc)).Store(acc);
-            Fma.MultiplyAdd(Vector256.ConvertToSingle(i1), sc * Vector256.Create(dx[1]), Vector256.Load(acc + 8)).Store(acc + 8);
-            Fma.MultiplyAdd(Vector256.ConvertToSingle(i2), sc * Vector256.Create(dx[2]), Vector256.Load(acc + 16)).Store(acc + 16);
-            Fma.MultiplyAdd(Vector256.ConvertToSingle(i3), sc * Vector256.Create(dx[3]), Vector256.Load(acc + 24)).Store(acc + 24);
-            Fma.MultiplyAdd(Vector256.ConvertToSingle(i4), sc * Vector256.Create(dx[4]), Vector256.Load(acc + 32)).Store(acc + 32);
-            Fma.MultiplyAdd(Vector256.ConvertToSingle(i5), sc * Vector256.Create(dx[5]), Vector256.Load(acc + 40)).Store(acc + 40);
-            Fma.MultiplyAdd(Vector256.ConvertToSingle(i6), sc * Vector256.Create(dx[6]), Vector256.Load(acc + 48)).Store(acc + 48);
-            Fma.MultiplyAdd(Vector256.ConvertToSingle(i7), sc * Vector256.Create(dx[7]), Vector256.Load(acc + 56)).Store(acc + 56);
+            SmallBatchKernels.ScaleInto(i0, i1, i2, i3, i4, i5, i6, i7, sc, dx, acc);
         }
     }
 

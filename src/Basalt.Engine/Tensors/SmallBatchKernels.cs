@@ -226,7 +226,7 @@ internal static class SmallBatchKernels
 
     // acc[8t..8t+8) += float(i_t) · scales · d[t] for the eight tokens of a block.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void ScaleInto(Vector256<int> i0, Vector256<int> i1, Vector256<int> i2, Vector256<int> i3, Vector256<int> i4,
+    internal static unsafe void ScaleInto(Vector256<int> i0, Vector256<int> i1, Vector256<int> i2, Vector256<int> i3, Vector256<int> i4,
         Vector256<int> i5, Vector256<int> i6, Vector256<int> i7, Vector256<float> sc, float* d, float* acc)
     {
         Fma.MultiplyAdd(Vector256.ConvertToSingle(i0), sc * Vector256.Create(d[0]), Vector256.Load(acc)).Store(acc);
